@@ -1,0 +1,131 @@
+"""Evaluate one model on many input subsets in batched passes.
+
+Each sample is embedded once; its (subset, sample) rows then share that embedding, and rows are
+sorted by how many tokens they show, so a batch of "BIO1 only" rows is one token long instead of
+padded to the full sequence. Results are a tidy table: subset, metric, value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from .data import DeviceData
+from .split import split_indices
+from .tokens import TokenSet
+from .metrics import task_metrics
+from .model import MultimodalTransformer
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; full fp32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class eval_mode(contextlib.ContextDecorator):
+    """Switch a module to eval mode and restore the mode it was found in."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.module = module
+
+    def __enter__(self):
+        self.was_training = self.module.training
+        self.module.eval()
+
+    def __exit__(self, *exc):
+        self.module.train(self.was_training)
+
+
+@torch.no_grad()
+def predict_subsets(
+    model: MultimodalTransformer,
+    data: DeviceData,
+    index: Tensor,
+    selectors: Tensor,
+    batch_size: int = 4096,
+    sample_chunk: int = 1024,
+) -> Tensor:
+    """Scores (S, N, C) of the samples `index` under each token selector (S, T), float32 on CPU.
+
+    A token is visible iff the sample has it and the selector shows it.
+    """
+    n_subsets = selectors.shape[0]
+    out = None
+    with eval_mode(model), autocast(data.device):
+        for start in range(0, len(index), sample_chunk):
+            chunk = index[start : start + sample_chunk]
+            tokens = model.embed(data.batch(chunk))  # (b, T, dim), once per sample
+            visible = (data.present[chunk][None] & selectors[:, None]).reshape(
+                n_subsets * len(chunk), -1
+            )  # rows ordered (subset, sample)
+            rows = torch.arange(len(chunk), device=data.device).repeat(n_subsets)
+            # Short rows with short rows: padding stays small.
+            order = torch.argsort(visible.sum(dim=1), stable=True)
+            logits = torch.empty(len(order), model.head[-1].out_features, device=data.device)
+            for b in range(0, len(order), batch_size):
+                part = order[b : b + batch_size]
+                logits[part] = model.encode(tokens, visible[part], rows[part]).float()
+            logits = logits.view(n_subsets, len(chunk), -1).cpu()
+            if out is None:
+                out = torch.empty(n_subsets, len(index), logits.shape[-1])
+            out[:, start : start + len(chunk)] = logits
+    return out
+
+
+def evaluate_subsets(
+    model: MultimodalTransformer,
+    data: DeviceData,
+    index: np.ndarray,
+    subsets: dict[str, dict],
+    batch_size: int = 4096,
+) -> pd.DataFrame:
+    """Tidy table (subset, metric, value) of the model on every named subset of `index`."""
+    names = list(subsets)
+    selectors = torch.stack([data.selector(subsets[name]) for name in names])
+    logits = predict_subsets(
+        model, data, torch.as_tensor(index, device=data.device), selectors, batch_size
+    )
+    targets = data.targets_numpy[index]
+    rows = [
+        {"subset": name, "metric": metric, "value": value}
+        for name, subset_logits in zip(names, logits)
+        for metric, value in task_metrics(data.task, subset_logits.numpy(), targets).items()
+    ]
+    return pd.DataFrame(rows, columns=["subset", "metric", "value"])
+
+
+def evaluate_run(
+    model_path,
+    tokens,
+    split,
+    subsets: dict[str, tuple[str, dict]],
+    splits=("val", "test"),
+    batch_size: int = 4096,
+    device: str = "auto",
+) -> pd.DataFrame:
+    """Tidy metrics (split, family, subset, metric, value) of a trained `model.pt`.
+
+    subsets: name -> (family, spec), as `miam.pipeline.evaluation_subsets` gives them.
+    """
+    from .training import load_model, pick_device  # training imports this module
+
+    device = pick_device(device)
+    model, normalizer, _ = load_model(model_path, device)
+    data = DeviceData(TokenSet.load(tokens), normalizer, device)
+    index = split_indices(split)
+    family = {name: fam for name, (fam, _) in subsets.items()}
+    frames = []
+    for split_name in splits:
+        frame = evaluate_subsets(
+            model, data, index[split_name], {n: s for n, (_, s) in subsets.items()}, batch_size
+        )
+        frame.insert(0, "split", split_name)
+        frame.insert(1, "family", frame["subset"].map(family))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

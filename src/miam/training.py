@@ -1,0 +1,328 @@
+"""Train one model under one masking strategy (or an oracle on one subset), resumably.
+
+One epoch: shuffle, draw p per sample from the strategy, turn p and the data's own missingness
+into token visibility, step AdamW. After it: validation with all inputs and with each modality
+alone (s_m), `strategy.observe(s)`, one log row, one checkpoint. Every random stream is seeded
+from (seed, purpose, epoch), so a run killed after epoch k and resumed ends with the same
+weights as one never stopped (on CPU; CUDA kernels are not bit-deterministic).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .data import DeviceData, Normalizer, derive_seed, generator
+from .evaluation import autocast, evaluate_subsets
+from .masking import Strategy, make_strategy, measure_availability, token_visibility
+from .metrics import PRIMARY_METRIC
+from .model import ModelConfig, MultimodalTransformer
+from .split import split_indices
+from .tokens import TokenSet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.05  # of all steps, linear warm-up, then cosine decay to 0
+    grad_clip: float = 1.0
+    eval_batch_size: int = 4096
+    # "full": best epoch by the validation metric with all inputs; "subsets": by its mean with
+    # the unimodal scores, which favours models that also work on partial inputs.
+    select_on: str = "full"
+    device: str = "auto"  # "auto": CUDA when available, else CPU
+    threads: int = 0  # CPU threads for torch; 0 leaves torch's default
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(values or {}) - known
+        if unknown:
+            raise ValueError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**(values or {}))
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_model(data: DeviceData, model_config: ModelConfig) -> MultimodalTransformer:
+    n_outputs = data.targets.shape[1] if data.task == "multilabel" else int(data.targets.max()) + 1
+    return MultimodalTransformer(data.layout, n_outputs, model_config)
+
+
+def build_strategy(spec: dict | None, data: DeviceData, train_index: np.ndarray) -> Strategy | None:
+    """The masking strategy a config entry names; None for an oracle (no extra masking)."""
+    if spec is None:
+        return None
+    params = dict(spec)
+    kind = params.pop("kind")
+    modality_names = [m.name for m in data.layout]
+    if kind == "dirichlet":
+        params.setdefault("tokens_per_modality", data.tokens_per_modality)
+    if kind == "deployment":
+        availability = params.get("availability", "measured")
+        if availability == "measured":
+            present = data.present[torch.as_tensor(train_index, device=data.device)].cpu()
+            per_modality = torch.split(present, data.tokens_per_modality, dim=1)
+            availability = measure_availability([p.numpy() for p in per_modality])
+        elif isinstance(availability, dict):
+            availability = [availability.get(name, 1.0) for name in modality_names]
+        params["availability"] = availability
+    return make_strategy(kind, len(modality_names), modality_names=modality_names, **params)
+
+
+def loss_function(task: str, train_targets: torch.Tensor):
+    """Weighted BCE as MaskSDM ('full weighted loss') for presence-absence; CE otherwise."""
+    if task == "multiclass":
+        return F.cross_entropy
+    n = train_targets.shape[0]
+    n_positive = train_targets.sum(dim=0).clamp(min=1)
+    positive_weight = n / n_positive  # rare species weigh more
+    negative_weight = n / (n - n_positive).clamp(min=1)  # = positive_weight / (positive_weight - 1)
+
+    def weighted_bce(logits, targets):
+        weight = targets * positive_weight + (1 - targets) * negative_weight
+        return F.binary_cross_entropy_with_logits(logits, targets, weight=weight)
+
+    return weighted_bce
+
+
+def lr_factor(step: int, total_steps: int, warmup_fraction: float) -> float:
+    warmup = max(1, int(total_steps * warmup_fraction))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def progress_bar(iterable, total: int, desc: str):
+    """tqdm on a terminal, the plain iterable in log files."""
+    if sys.stderr.isatty():
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, leave=False)
+    return iterable
+
+
+def unimodal_subsets(data: DeviceData) -> dict[str, dict]:
+    return {m.name: {m.name: "all"} for m in data.layout}
+
+
+def train_run(
+    tokens: str | Path,
+    split: str | Path,
+    out_dir: str | Path,
+    seed: int,
+    strategy: dict | None = None,
+    subset: dict | None = None,
+    model: dict | None = None,
+    training: dict | None = None,
+) -> dict:
+    """Train and write `out_dir`/{model.pt, history.csv, metrics.json}; resume from checkpoint.pt.
+
+    strategy: {"kind": name, **params} from config; None for an oracle.
+    subset: for an oracle, the subset spec its inputs are restricted to.
+    Returns the metrics dict written to metrics.json.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_config = TrainConfig.from_dict(training)
+    model_config = ModelConfig(**(model or {}))
+    if train_config.threads:
+        torch.set_num_threads(train_config.threads)
+    device = pick_device(train_config.device)
+
+    token_set = TokenSet.load(tokens)
+    index = split_indices(split)
+    normalizer = Normalizer.fit(token_set, index["train"])
+    data = DeviceData(token_set, normalizer, device)
+    if subset is not None:  # oracle: the other tokens do not exist for it
+        data.present &= data.selector(subset)
+    train_index = torch.as_tensor(index["train"], device=device)
+    masking = build_strategy(strategy, data, index["train"])
+
+    torch.manual_seed(derive_seed(seed, "init"))
+    net = build_model(data, model_config).to(device)
+    optimizer = torch.optim.AdamW(
+        net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
+    )
+    steps_per_epoch = math.ceil(len(train_index) / train_config.batch_size)
+    total_steps = steps_per_epoch * train_config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total_steps, train_config.warmup_fraction)
+    )
+    criterion = loss_function(data.task, data.targets[train_index])
+    metric = PRIMARY_METRIC[data.task]
+    validation_subsets = {"all": {m.name: "all" for m in data.layout}}
+    if masking is not None:
+        validation_subsets |= unimodal_subsets(data)
+
+    run_spec = {
+        "strategy": masking.spec() if masking else None,
+        "subset": subset,
+        "model": model_config.to_dict(),
+        "training": asdict(train_config),
+        "seed": seed,
+    }
+    checkpoint_path = out_dir / "checkpoint.pt"
+    history: list[dict] = []
+    best = {"epoch": -1, "score": -math.inf, "weights": None}
+    first_epoch = 0
+    if checkpoint_path.exists():
+        checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=True)
+        if checkpoint["run_spec"] == json.loads(json.dumps(run_spec)):
+            net.load_state_dict(checkpoint["weights"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            scheduler.load_state_dict(checkpoint["scheduler"])
+            if masking is not None:
+                masking.load_state_dict(checkpoint["strategy_state"])
+            history, best = checkpoint["history"], checkpoint["best"]
+            first_epoch = checkpoint["epoch"] + 1
+            log.info("resuming from %s after epoch %d", checkpoint_path, checkpoint["epoch"])
+        else:
+            log.info("ignoring %s: it was written for another configuration", checkpoint_path)
+
+    started = time.perf_counter()
+    for epoch in range(first_epoch, train_config.epochs):
+        epoch_started = time.perf_counter()
+        net.train()
+        if masking is not None:
+            masking.set_progress(epoch, train_config.epochs)
+        torch.manual_seed(derive_seed(seed, "dropout", epoch))
+        loader = generator(seed, "loader", epoch, device=device)
+        mask_generator = generator(seed, "mask", epoch, device=device)
+        order = train_index[torch.randperm(len(train_index), generator=loader, device=device)]
+        batches = order.split(train_config.batch_size)
+        total_loss = 0.0
+        for batch in progress_bar(batches, len(batches), f"epoch {epoch + 1}"):
+            present = data.present[batch]
+            if masking is None:
+                visible = present
+            else:
+                p = masking.sample(len(batch), mask_generator)
+                visible = token_visibility(p, data.tokens_per_modality, present, mask_generator)
+            with autocast(device):
+                logits = net(data.batch(batch), visible)
+            loss = criterion(logits.float(), data.targets[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), train_config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item() * len(batch)
+
+        scores = evaluate_subsets(
+            net, data, index["val"], validation_subsets, train_config.eval_batch_size
+        )
+        primary = scores[scores.metric == metric].set_index("subset")["value"]
+        unimodal = [float(primary[m.name]) for m in data.layout] if masking else []
+        if masking is not None:
+            masking.observe(unimodal)
+        row = {
+            "epoch": epoch + 1,
+            "loss": total_loss / len(train_index),
+            f"val_{metric}": float(primary["all"]),
+            **{f"s.{m.name}": s for m, s in zip(data.layout, unimodal)},
+            **(masking.state() if masking else {}),
+            "lr": scheduler.get_last_lr()[0],
+            "seconds": time.perf_counter() - epoch_started,
+        }
+        history.append(row)
+        log.info(
+            "epoch %d/%d loss %.4f val %s %.4f%s",
+            epoch + 1,
+            train_config.epochs,
+            row["loss"],
+            metric,
+            row[f"val_{metric}"],
+            "".join(f" s.{m.name} {s:.3f}" for m, s in zip(data.layout, unimodal)),
+        )
+        selection = row[f"val_{metric}"]
+        if train_config.select_on == "subsets" and unimodal:
+            selection = float(np.mean([selection, *unimodal]))
+        if selection > best["score"]:
+            best = {
+                "epoch": epoch + 1,
+                "score": selection,
+                "weights": {k: v.detach().clone() for k, v in net.state_dict().items()},
+            }
+        atomic_save(
+            {
+                "run_spec": run_spec,
+                "epoch": epoch,
+                "weights": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "strategy_state": masking.state_dict() if masking else {},
+                "history": history,
+                "best": best,
+            },
+            checkpoint_path,
+        )
+
+    net.load_state_dict(best["weights"])
+    atomic_save(
+        {
+            "weights": best["weights"],
+            "normalizer": normalizer.state_dict(),
+            "layout": [asdict(m) for m in data.layout],
+            "n_outputs": net.head[-1].out_features,
+            "task": data.task,
+            **run_spec,
+            "best_epoch": best["epoch"],
+            "validation_score": best["score"],
+        },
+        out_dir / "model.pt",
+    )
+    pd.DataFrame(history).to_csv(out_dir / "history.csv", index=False)
+    elapsed = time.perf_counter() - started
+    metrics = {
+        "best_epoch": best["epoch"],
+        f"best_val_{metric}": best["score"],
+        "epochs": train_config.epochs,
+        "train_samples": len(train_index),
+        "device": str(device),
+        "seconds": elapsed,
+        "train_samples_per_second": (
+            len(train_index) * (train_config.epochs - first_epoch) / elapsed if elapsed else None
+        ),
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu"):
+    """(model, normalizer, checkpoint dict) from a `model.pt` that `train_run` wrote."""
+    from .model import ModalityLayout
+
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    layout = [ModalityLayout(**m) for m in checkpoint["layout"]]
+    net = MultimodalTransformer(layout, checkpoint["n_outputs"], ModelConfig(**checkpoint["model"]))
+    net.load_state_dict(checkpoint["weights"])
+    net.to(device).eval()
+    return net, Normalizer.from_state_dict(checkpoint["normalizer"]), checkpoint

@@ -1,0 +1,49 @@
+"""Small random token sets with a planted signal, for fast tests of the core library."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from miam.split import write_split
+from miam.tokens import Modality, TokenSet
+
+
+def toy_tokens(n: int = 600, task: str = "multiclass", n_classes: int = 4, seed: int = 0) -> TokenSet:
+    """Three modalities: `tab` (4 scalars, strong signal), `ts` (5 vector tokens, weaker),
+    `img` (2 vector tokens, noise); 10 % of `ts` tokens missing."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(n_classes, size=n)
+    tab = rng.normal(size=(n, 4, 1)) + (label[:, None, None] == np.arange(4)[None, :, None]) * 2.0
+    ts = rng.normal(size=(n, 5, 3)) + label[:, None, None] * 0.5
+    img = rng.normal(size=(n, 2, 6))
+    ts_present = rng.random((n, 5)) > 0.1
+    if task == "multiclass":
+        targets = label.astype(np.int64)
+    else:
+        targets = (label[:, None] == np.arange(n_classes)[None]).astype(np.uint8)
+    return TokenSet(
+        task=task,
+        modalities=[
+            Modality("tab", "scalar", tab, np.ones((n, 4), bool), ["v1", "v2", "v3", "v4"]),
+            Modality("ts", "vector", ts, ts_present, [f"year/{y}" for y in range(2000, 2005)]),
+            Modality("img", "vector", img, np.ones((n, 2), bool), ["r0c0", "r0c1"]),
+        ],
+        targets=targets,
+        samples=pd.DataFrame(
+            {
+                "sample_id": [f"s{i}" for i in range(n)],
+                "lon": rng.uniform(0, 10, n),
+                "lat": rng.uniform(40, 50, n),
+            }
+        ),
+        class_names=[f"c{c}" for c in range(n_classes)],
+    )
+
+
+def write_toy(folder, **kwargs):
+    """Write a toy token set and its split; returns (tokens_dir, split_csv)."""
+    tokens = toy_tokens(**kwargs)
+    tokens.save(folder / "tokens")
+    write_split(tokens.samples, folder / "split.csv", block_size=1.0, seed=0)
+    return folder / "tokens", folder / "split.csv"

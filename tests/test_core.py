@@ -1,0 +1,142 @@
+"""Model, training, resume and batched evaluation on small random token sets."""
+
+import numpy as np
+import pytest
+import torch
+from helpers import toy_tokens, write_toy
+from sklearn.metrics import roc_auc_score
+
+import miam.training as training
+from miam.data import DeviceData, Normalizer
+from miam.evaluation import evaluate_subsets, predict_subsets
+from miam.metrics import macro_auroc, per_class_auroc, top_k_accuracy
+from miam.split import spatial_block_split
+from miam.subsets import modality_subsets
+
+SMALL_MODEL = {"dim": 32, "depth": 2, "heads": 4, "ffn_dim": 64, "n_frequencies": 8}
+
+
+def test_auroc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(0)
+    labels = rng.random((200, 5)) < 0.3
+    scores = np.round(rng.normal(size=(200, 5)) + labels, 1)  # rounding makes ties
+    expected = [roc_auc_score(labels[:, c], scores[:, c]) for c in range(5)]
+    np.testing.assert_allclose(per_class_auroc(scores, labels), expected, rtol=1e-12)
+    assert macro_auroc(np.zeros((200, 5)), labels) == 0.5  # a constant guess is chance
+
+
+def test_auroc_skips_classes_without_positives():
+    labels = np.array([[1, 0], [0, 0], [1, 0]])
+    assert macro_auroc(np.array([[0.9, 0.1], [0.1, 0.2], [0.8, 0.3]]), labels) == 1.0
+
+
+def test_top_k():
+    scores = np.array([[0.1, 0.5, 0.4], [0.8, 0.1, 0.1]])
+    assert top_k_accuracy(scores, np.array([2, 0]), 1) == 0.5
+    assert top_k_accuracy(scores, np.array([2, 0]), 2) == 1.0
+
+
+def test_spatial_split_keeps_blocks_together_and_is_seeded():
+    rng = np.random.default_rng(1)
+    lon, lat = rng.uniform(0, 20, 2000), rng.uniform(40, 60, 2000)
+    split = spatial_block_split(lon, lat, block_size=2.0, seed=3)
+    assert (split == spatial_block_split(lon, lat, block_size=2.0, seed=3)).all()
+    block = np.floor(lon / 2.0) * 1000 + np.floor(lat / 2.0)
+    for b in np.unique(block):
+        assert len(set(split[block == b])) == 1
+    for name, share in [("train", 0.7), ("val", 0.15), ("test", 0.15)]:
+        assert abs((split == name).mean() - share) < 0.06
+
+
+def tiny_model(tokens):
+    data = DeviceData(tokens, Normalizer.fit(tokens, np.arange(tokens.n_samples)), torch.device("cpu"))
+    torch.manual_seed(0)
+    return training.build_model(data, training.ModelConfig(**SMALL_MODEL)), data
+
+
+def test_batched_subset_evaluation_equals_one_pass_per_subset():
+    tokens = toy_tokens(n=300)
+    model, data = tiny_model(tokens)
+    subsets = modality_subsets(["tab", "ts", "img"]) | {"v1 only": {"tab": ["v1"]}}
+    index = torch.arange(300)
+    selectors = torch.stack([data.selector(s) for s in subsets.values()])
+    batched = predict_subsets(model, data, index, selectors, batch_size=97, sample_chunk=128)
+    model.eval()
+    with torch.no_grad():
+        for s, selector in enumerate(selectors):
+            one_pass = model(data.batch(index), data.present & selector)
+            torch.testing.assert_close(batched[s], one_pass, atol=1e-5, rtol=1e-5)
+
+
+def test_dropping_masked_tokens_equals_never_having_them():
+    """A sample's prediction depends only on its visible tokens, not on padding or neighbours."""
+    tokens = toy_tokens(n=50)
+    model, data = tiny_model(tokens)
+    model.eval()
+    visible = data.present.clone()
+    visible[0, 4:] = False  # sample 0 shows only the tabular tokens
+    with torch.no_grad():
+        in_batch = model(data.batch(torch.arange(50)), visible)[0]
+        values = data.batch(torch.tensor([0]))
+        values[1] = torch.randn_like(values[1])  # hidden tokens may hold anything
+        alone = model(values, visible[:1])[0]
+    torch.testing.assert_close(in_batch, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_evaluation_restores_training_mode():
+    model, data = tiny_model(toy_tokens(n=60))
+    model.train()
+    evaluate_subsets(model, data, np.arange(60), {"all": {"tab": "all"}})
+    assert model.training
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_training_learns_above_chance(tmp_path, task):
+    tokens_dir, split = write_toy(tmp_path, task=task)
+    metrics = training.train_run(
+        tokens_dir, split, tmp_path / "run", seed=0, strategy={"kind": "uniform"},
+        model=SMALL_MODEL, training={"epochs": 6, "batch_size": 64, "lr": 3e-3},
+    )
+    chance = 0.25 if task == "multiclass" else 0.5
+    assert metrics[f"best_val_{'top1' if task == 'multiclass' else 'auroc'}"] > chance + 0.2
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert len(history) == 7 and "s.tab" in history[0] and "expected_p.tab" in history[0]
+
+
+def test_resume_after_kill_gives_identical_weights(tmp_path, monkeypatch):
+    tokens_dir, split = write_toy(tmp_path)
+    args = dict(seed=1, strategy={"kind": "miam"}, model=SMALL_MODEL,
+                training={"epochs": 4, "batch_size": 64})
+    training.train_run(tokens_dir, split, tmp_path / "straight", **args)
+
+    real_save, saves = training.atomic_save, []
+
+    def killed_after_two_epochs(obj, path):
+        real_save(obj, path)
+        saves.append(path)
+        if len(saves) == 2:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(training, "atomic_save", killed_after_two_epochs)
+    with pytest.raises(KeyboardInterrupt):
+        training.train_run(tokens_dir, split, tmp_path / "killed", **args)
+    assert not (tmp_path / "killed" / "model.pt").exists()
+    monkeypatch.setattr(training, "atomic_save", real_save)
+    training.train_run(tokens_dir, split, tmp_path / "killed", **args)
+
+    straight = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "killed" / "model.pt", weights_only=True)
+    assert straight["best_epoch"] == resumed["best_epoch"]
+    for name, weight in straight["weights"].items():
+        assert torch.equal(weight, resumed["weights"][name]), name
+    assert (tmp_path / "straight" / "history.csv").read_text() != ""
+
+
+def test_oracle_sees_only_its_subset(tmp_path):
+    tokens_dir, split = write_toy(tmp_path)
+    training.train_run(
+        tokens_dir, split, tmp_path / "oracle", seed=0, subset={"img": "all"},
+        model=SMALL_MODEL, training={"epochs": 2, "batch_size": 64},
+    )
+    net, normalizer, checkpoint = training.load_model(tmp_path / "oracle" / "model.pt")
+    assert checkpoint["subset"] == {"img": "all"} and checkpoint["strategy"] is None
