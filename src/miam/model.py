@@ -163,5 +163,18 @@ class MultimodalTransformer(nn.Module):
         pooled = (x * real[..., None]).sum(dim=1) / real.sum(dim=1, keepdim=True)
         return self.head(pooled)
 
-    def forward(self, values: list[Tensor], visible: Tensor) -> Tensor:
-        return self.encode(self.embed(values), visible)
+    def forward(self, values: list[Tensor], visible: Tensor, length_buckets: int = 1) -> Tensor:
+        """Logits (B, C). With `length_buckets` > 1, samples are sorted by visible-token count
+        and encoded in that many groups, each padded only to its own longest sample: the same
+        result, with far less padding when masking rates differ across the batch."""
+        tokens = self.embed(values)
+        if length_buckets <= 1:
+            return self.encode(tokens, visible)
+        order = torch.argsort(visible.sum(dim=1), stable=True)
+        logits = torch.cat(
+            [
+                self.encode(tokens, visible[part], part)
+                for part in order.tensor_split(length_buckets)
+            ]
+        )
+        return logits[torch.argsort(order)]
