@@ -28,9 +28,13 @@ REASONS = (
 )
 
 
+LOGGED_PER_KIND = 20
+
+
 class QualityLog:
     def __init__(self) -> None:
         self.rows: list[dict] = []
+        self.per_kind: Counter = Counter()
 
     def record(
         self, modality: str, reason: str, sample_id, path: str | Path | None = None, detail=""
@@ -46,10 +50,17 @@ class QualityLog:
             }
         )
         where = f" ({path})" if path else ""
-        log.warning("%s: sample %s: %s%s %s", modality, sample_id, reason, where, detail)
+        # Every issue is in the CSV; the log names the first few of each kind, then summarises.
+        self.per_kind[modality, reason] += 1
+        seen = self.per_kind[modality, reason]
+        level = logging.WARNING if seen <= LOGGED_PER_KIND else logging.DEBUG
+        log.log(level, "%s: sample %s: %s%s %s", modality, sample_id, reason, where, detail)
+        if seen == LOGGED_PER_KIND:
+            log.warning("%s: more %s issues are listed in the report only", modality, reason)
 
     def extend(self, other: QualityLog) -> None:
         self.rows.extend(other.rows)
+        self.per_kind.update(other.per_kind)
 
     def counts(self) -> dict[str, dict[str, int]]:
         per_modality: dict[str, Counter] = {}
@@ -63,6 +74,8 @@ class QualityLog:
         )
 
     def write(self, csv_path: str | Path, json_path: str | Path) -> None:
+        for modality, counts in self.counts().items():
+            log.info("data quality: %s: %s", modality, counts)
         self.frame().to_csv(csv_path, index=False)
         Path(json_path).write_text(
             json.dumps({"n_issues": len(self.rows), "counts": self.counts()}, indent=1)

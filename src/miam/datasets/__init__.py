@@ -1,0 +1,1 @@
+"""Embedded benchmarks generated in the real datasets' file layouts (see README.md here)."""

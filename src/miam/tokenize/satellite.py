@@ -1,0 +1,220 @@
+"""Satellite tiles: GeoTIFF writing and reading, and patch tokens.
+
+Tiles are multi-band uint8 GeoTIFFs (GeoPlant's Sentinel-2 patches: R, G, B, NIR, 64 x 64 px at
+10 m). `TileStore` finds them by sample id in a folder or a zip archive (GeoPlant ships them
+zipped in the nested scheme ``<last 2 digits of id>/<previous 2>/<id>.tiff``; any layout whose
+file names are ``<id>.tif(f)`` works). `read_tile` never raises on a bad file: it records the
+problem in the `QualityLog` and returns None, so the tile's tokens end up absent.
+
+Patch tokens (`patch_tokens`): a (C, H, W) tile cut into a grid of ``patch x patch`` squares,
+row-major, named ``r<row>c<col>`` (``r0c0`` top-left, i.e. north-west). With 64 px tiles and
+16 px patches that is a 4 x 4 grid of 16 tokens of 4 * 16 * 16 = 1024 values (band-major:
+all R pixels of the patch, then G, B, NIR), scaled from uint8 to [0, 1]. With ``per_band=True``
+each (band, patch) is its own token named ``<band>/r<row>c<col>`` (D = patch * patch), so that
+band contributions can be measured. `centre_patch_names` gives the tokens of the tile centre:
+the 2 x 2 central patches for an even grid (``r1c1 r1c2 r2c1 r2c2`` for 4 x 4), the middle one
+for an odd grid.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.errors import RasterioError
+from rasterio.io import MemoryFile
+from rasterio.windows import Window
+
+from miam.quality import QualityLog
+
+TILE_BANDS = ("R", "G", "B", "NIR")
+TILE_NAME = re.compile(r"(?:^|/)(\d+)\.tiff?$")
+METRES_PER_DEGREE_LAT = 110_574.0
+METRES_PER_DEGREE_LON_EQUATOR = 111_320.0
+
+
+def nested_tile_path(sample_id: int | str, suffix: str = ".tiff") -> str:
+    """GeoPlant's nested path: ``<last 2 digits>/<previous 2 digits>/<id>.tiff``.
+
+    >>> nested_tile_path(3018575)
+    '75/85/3018575.tiff'
+    """
+    digits = str(int(sample_id)).zfill(4)
+    return f"{digits[-2:]}/{digits[-4:-2]}/{int(sample_id)}{suffix}"
+
+
+def tile_bytes(array: np.ndarray, lon: float, lat: float, pixel_m: float = 10.0) -> bytes:
+    """A (C, H, W) uint8 array as GeoTIFF bytes, centred on (lon, lat).
+
+    CRS EPSG:4326; the pixel size is `pixel_m` metres converted to degrees at `lat`, so the
+    tile covers the same ground as a 10 m Sentinel-2 patch. Deflate-compressed, no timestamps:
+    the same array gives the same bytes.
+    """
+    count, height, width = array.shape
+    dx = pixel_m / (METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(lat)))
+    dy = pixel_m / METRES_PER_DEGREE_LAT
+    with MemoryFile() as memory:
+        with memory.open(
+            driver="GTiff",
+            width=width,
+            height=height,
+            count=count,
+            dtype=array.dtype,
+            crs="EPSG:4326",
+            transform=Affine(dx, 0.0, lon - dx * width / 2, 0.0, -dy, lat + dy * height / 2),
+            compress="deflate",
+        ) as dst:
+            dst.write(array)
+        return memory.read()
+
+
+def write_tile(path: str | Path, array: np.ndarray, lon: float, lat: float, pixel_m: float = 10.0):
+    """Write `tile_bytes(array, lon, lat, pixel_m)` to `path`, creating its folder."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(tile_bytes(array, lon, lat, pixel_m))
+
+
+def read_tile(
+    source: str | Path | bytes,
+    quality: QualityLog,
+    modality: str,
+    sample_id,
+    size: int = 64,
+    n_bands: int = 4,
+    label: str | None = None,
+) -> np.ndarray | None:
+    """The (n_bands, size, size) uint8 centre window of a GeoTIFF, or None (recorded).
+
+    `source` is a path or the file's bytes (a zip member); `label` names it in the log.
+    A larger tile is cropped to its centre window; a smaller one, another band count or
+    another dtype is ``wrong_shape``; a file GDAL cannot decode is ``corrupt_file``.
+    """
+    label = label or str(source)
+    try:
+        with _open(source) as dataset:
+            if dataset.count != n_bands or dataset.width < size or dataset.height < size:
+                shape = (dataset.count, dataset.height, dataset.width)
+                quality.record(modality, "wrong_shape", sample_id, label, f"shape {shape}")
+                return None
+            if dataset.dtypes[0] != "uint8":
+                quality.record(modality, "wrong_shape", sample_id, label, dataset.dtypes[0])
+                return None
+            window = Window((dataset.width - size) // 2, (dataset.height - size) // 2, size, size)
+            return dataset.read(window=window)
+    except (RasterioError, OSError, ValueError) as error:
+        quality.record(modality, "corrupt_file", sample_id, label, error)
+        return None
+
+
+class _open:
+    """Open a path or in-memory bytes with rasterio, closing both afterwards."""
+
+    def __init__(self, source: str | Path | bytes):
+        self.source = source
+        self.memory: MemoryFile | None = None
+
+    def __enter__(self):
+        if isinstance(self.source, bytes):
+            self.memory = MemoryFile(self.source)
+            self.dataset = self.memory.open()
+        else:
+            self.dataset = rasterio.open(self.source)
+        return self.dataset
+
+    def __exit__(self, *exc):
+        self.dataset.close()
+        if self.memory is not None:
+            self.memory.close()
+
+
+class TileStore:
+    """Tiles by sample id, from a folder (searched recursively) or a zip archive."""
+
+    def __init__(self, location: str | Path):
+        self.location = Path(location)
+        self.archive: zipfile.ZipFile | None = None
+        if self.location.is_file():
+            self.archive = zipfile.ZipFile(self.location)
+            names = self.archive.namelist()
+        else:
+            names = [p.relative_to(self.location).as_posix() for p in self.location.rglob("*")]
+        self.members: dict[str, str] = {}
+        for name in names:
+            found = TILE_NAME.search(name)
+            if found:
+                self.members[str(int(found.group(1)))] = name
+
+    def __contains__(self, sample_id) -> bool:
+        return str(int(sample_id)) in self.members
+
+    def read(self, sample_id, quality: QualityLog, modality: str, **kwargs) -> np.ndarray | None:
+        """The tile of `sample_id` (see `read_tile`), or None with ``missing_file`` recorded."""
+        member = self.members.get(str(int(sample_id)))
+        label = f"{self.location}:{member or nested_tile_path(sample_id)}"
+        if member is None:
+            quality.record(modality, "missing_file", sample_id, label)
+            return None
+        if self.archive is None:
+            return read_tile(self.location / member, quality, modality, sample_id, **kwargs)
+        try:
+            data = self.archive.read(member)
+        except (zipfile.BadZipFile, OSError, ValueError) as error:
+            quality.record(modality, "corrupt_file", sample_id, label, error)
+            return None
+        return read_tile(data, quality, modality, sample_id, label=label, **kwargs)
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+
+def patch_names(grid: int, bands: tuple[str, ...] | None = None) -> list[str]:
+    """Token names of a `grid` x `grid` patch layout, row-major; with `bands`, band-major
+    (``NIR/r1c2``)."""
+    cells = [f"r{r}c{c}" for r in range(grid) for c in range(grid)]
+    return cells if bands is None else [f"{band}/{cell}" for band in bands for cell in cells]
+
+
+def centre_patch_names(grid: int, bands: tuple[str, ...] | None = None) -> list[str]:
+    """Names of the centre patches: the middle one (odd grid) or the central 2 x 2 (even)."""
+    middle = [grid // 2] if grid % 2 else [grid // 2 - 1, grid // 2]
+    cells = [f"r{r}c{c}" for r in middle for c in middle]
+    return cells if bands is None else [f"{band}/{cell}" for band in bands for cell in cells]
+
+
+def patch_tokens(
+    tiles: np.ndarray,
+    present: np.ndarray,
+    patch: int = 16,
+    per_band: bool = False,
+    bands: tuple[str, ...] = TILE_BANDS,
+    scale: float = 1 / 255,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Cut (N, C, H, W) tiles into patch tokens.
+
+    Returns values (N, T, D) float32 (tile values times `scale`), present (N, T) (a tile's
+    tokens are all present or all absent), and the token names (see the module docstring).
+    """
+    n, channels, height, width = tiles.shape
+    assert height == width and height % patch == 0, (
+        f"tiles of {height}x{width} px do not cut into {patch} px patches"
+    )
+    assert len(bands) == channels, f"{len(bands)} band names for {channels} bands"
+    grid = height // patch
+    # (N, C, gr, p, gc, p) -> (N, gr, gc, C, p, p)
+    blocks = tiles.reshape(n, channels, grid, patch, grid, patch).transpose(0, 2, 4, 1, 3, 5)
+    if per_band:
+        # -> (N, C, gr, gc, p * p): one token per band and patch, band-major.
+        values = blocks.transpose(0, 3, 1, 2, 4, 5).reshape(n, channels * grid * grid, -1)
+        names = patch_names(grid, bands)
+    else:
+        values = blocks.reshape(n, grid * grid, channels * patch * patch)
+        names = patch_names(grid)
+    values = values.astype(np.float32) * np.float32(scale)
+    token_present = np.repeat(np.asarray(present, bool)[:, None], values.shape[1], axis=1)
+    return values, token_present, names
