@@ -49,7 +49,9 @@ def test_spatial_split_keeps_blocks_together_and_is_seeded():
 
 
 def tiny_model(tokens):
-    data = DeviceData(tokens, Normalizer.fit(tokens, np.arange(tokens.n_samples)), torch.device("cpu"))
+    data = DeviceData(
+        tokens, Normalizer.fit(tokens, np.arange(tokens.n_samples)), torch.device("cpu")
+    )
     torch.manual_seed(0)
     return training.build_model(data, training.ModelConfig(**SMALL_MODEL)), data
 
@@ -94,8 +96,13 @@ def test_evaluation_restores_training_mode():
 def test_training_learns_above_chance(tmp_path, task):
     tokens_dir, split = write_toy(tmp_path, task=task)
     metrics = training.train_run(
-        tokens_dir, split, tmp_path / "run", seed=0, strategy={"kind": "uniform"},
-        model=SMALL_MODEL, training={"epochs": 6, "batch_size": 64, "lr": 3e-3},
+        tokens_dir,
+        split,
+        tmp_path / "run",
+        seed=0,
+        strategy={"kind": "uniform"},
+        model=SMALL_MODEL,
+        training={"epochs": 6, "batch_size": 64, "lr": 3e-3},
     )
     chance = 0.25 if task == "multiclass" else 0.5
     assert metrics[f"best_val_{'top1' if task == 'multiclass' else 'auroc'}"] > chance + 0.2
@@ -105,8 +112,12 @@ def test_training_learns_above_chance(tmp_path, task):
 
 def test_resume_after_kill_gives_identical_weights(tmp_path, monkeypatch):
     tokens_dir, split = write_toy(tmp_path)
-    args = dict(seed=1, strategy={"kind": "miam"}, model=SMALL_MODEL,
-                training={"epochs": 4, "batch_size": 64})
+    args = dict(
+        seed=1,
+        strategy={"kind": "miam"},
+        model=SMALL_MODEL,
+        training={"epochs": 4, "batch_size": 64},
+    )
     training.train_run(tokens_dir, split, tmp_path / "straight", **args)
 
     real_save, saves = training.atomic_save, []
@@ -135,8 +146,13 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, monkeypatch):
 def test_oracle_sees_only_its_subset(tmp_path):
     tokens_dir, split = write_toy(tmp_path)
     training.train_run(
-        tokens_dir, split, tmp_path / "oracle", seed=0, subset={"img": "all"},
-        model=SMALL_MODEL, training={"epochs": 2, "batch_size": 64},
+        tokens_dir,
+        split,
+        tmp_path / "oracle",
+        seed=0,
+        subset={"img": "all"},
+        model=SMALL_MODEL,
+        training={"epochs": 2, "batch_size": 64},
     )
-    net, normalizer, checkpoint = training.load_model(tmp_path / "oracle" / "model.pt")
+    _, _, checkpoint = training.load_model(tmp_path / "oracle" / "model.pt")
     assert checkpoint["subset"] == {"img": "all"} and checkpoint["strategy"] is None

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .model import ModalityLayout
-from .subsets import subset_selector
+from .subsets import check_subset, subset_selector
 from .tokens import TokenSet
 
 
@@ -49,7 +49,10 @@ class Normalizer:
         return cls(means, stds)
 
     def state_dict(self) -> dict:
-        return {"means": [torch.from_numpy(a) for a in self.means], "stds": [torch.from_numpy(a) for a in self.stds]}
+        return {
+            "means": [torch.from_numpy(a) for a in self.means],
+            "stds": [torch.from_numpy(a) for a in self.stds],
+        }
 
     @classmethod
     def from_state_dict(cls, state: dict) -> Normalizer:
@@ -70,7 +73,9 @@ class DeviceData:
             torch.from_numpy(
                 np.where(m.present[..., None], (m.values - mean) / std, 0).astype(np.float32)
             ).to(device)
-            for m, mean, std in zip(tokens.modalities, normalizer.means, normalizer.stds)
+            for m, mean, std in zip(
+                tokens.modalities, normalizer.means, normalizer.stds, strict=True
+            )
         ]
         self.present = torch.from_numpy(
             np.concatenate([m.present for m in tokens.modalities], axis=1)
@@ -86,8 +91,9 @@ class DeviceData:
     def batch(self, index: Tensor) -> list[Tensor]:
         return [v[index] for v in self.values]
 
-    def selector(self, spec: dict) -> Tensor:
-        """(T,) bool on device: tokens a named subset shows."""
+    def selector(self, spec: dict, name: str = "subset") -> Tensor:
+        """(T,) bool on device: tokens a named subset shows; ValueError if it selects nothing."""
+        check_subset(name, spec, self.modality_tokens)
         return torch.from_numpy(subset_selector(spec, self.modality_tokens)).to(self.device)
 
     def modality_present(self) -> list[float]:

@@ -15,10 +15,10 @@ import torch
 from torch import Tensor
 
 from .data import DeviceData
-from .split import split_indices
-from .tokens import TokenSet
 from .metrics import task_metrics
 from .model import MultimodalTransformer
+from .split import split_indices
+from .tokens import TokenSet
 
 
 def autocast(device: torch.device):
@@ -87,14 +87,14 @@ def evaluate_subsets(
 ) -> pd.DataFrame:
     """Tidy table (subset, metric, value) of the model on every named subset of `index`."""
     names = list(subsets)
-    selectors = torch.stack([data.selector(subsets[name]) for name in names])
+    selectors = torch.stack([data.selector(subsets[name], name) for name in names])
     logits = predict_subsets(
         model, data, torch.as_tensor(index, device=data.device), selectors, batch_size
     )
     targets = data.targets_numpy[index]
     rows = [
         {"subset": name, "metric": metric, "value": value}
-        for name, subset_logits in zip(names, logits)
+        for name, subset_logits in zip(names, logits, strict=True)
         for metric, value in task_metrics(data.task, subset_logits.numpy(), targets).items()
     ]
     return pd.DataFrame(rows, columns=["subset", "metric", "value"])

@@ -136,7 +136,9 @@ class MultimodalTransformer(nn.Module):
     def embed(self, values: list[Tensor]) -> Tensor:
         """(B, T, dim) embeddings of every token, visible or not (cheap next to attention)."""
         assert len(values) == len(self.layout), f"{len(values)} modalities, {len(self.layout)}"
-        tokens = torch.cat([embed(v) for embed, v in zip(self.embedders, values)], dim=1)
+        tokens = torch.cat(
+            [embed(v) for embed, v in zip(self.embedders, values, strict=True)], dim=1
+        )
         return tokens + self.modality_embedding[self.modality_of_token] + self.position_embedding
 
     def encode(self, tokens: Tensor, visible: Tensor, rows: Tensor | None = None) -> Tensor:

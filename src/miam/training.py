@@ -9,6 +9,7 @@ weights as one never stopped (on CPU; CUDA kernels are not bit-deterministic).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -56,7 +57,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(values or {}) - known
         if unknown:
-            raise ValueError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(
+                f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
         return cls(**(values or {}))
 
 
@@ -131,6 +134,15 @@ def progress_bar(iterable, total: int, desc: str):
     return iterable
 
 
+def data_fingerprint(tokens: str | Path, split: str | Path) -> str:
+    digest = hashlib.sha256()
+    for path in [*sorted(Path(tokens).iterdir()), Path(split)]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes() if path.suffix in (".json", ".csv") else b"")
+        digest.update(str(path.stat().st_size).encode())
+    return digest.hexdigest()
+
+
 def unimodal_subsets(data: DeviceData) -> dict[str, dict]:
     return {m.name: {m.name: "all"} for m in data.layout}
 
@@ -185,6 +197,8 @@ def train_run(
         validation_subsets |= unimodal_subsets(data)
 
     run_spec = {
+        # A checkpoint is resumed only by the same run on the same data.
+        "data": data_fingerprint(tokens, split),
         "strategy": masking.spec() if masking else None,
         "subset": subset,
         "model": model_config.to_dict(),
@@ -249,7 +263,7 @@ def train_run(
             "epoch": epoch + 1,
             "loss": total_loss / len(train_index),
             f"val_{metric}": float(primary["all"]),
-            **{f"s.{m.name}": s for m, s in zip(data.layout, unimodal)},
+            **{f"s.{m.name}": s for m, s in zip(data.layout, unimodal, strict=False)},
             **(masking.state() if masking else {}),
             "lr": scheduler.get_last_lr()[0],
             "seconds": time.perf_counter() - epoch_started,
@@ -262,7 +276,7 @@ def train_run(
             row["loss"],
             metric,
             row[f"val_{metric}"],
-            "".join(f" s.{m.name} {s:.3f}" for m, s in zip(data.layout, unimodal)),
+            "".join(f" s.{m.name} {s:.3f}" for m, s in zip(data.layout, unimodal, strict=False)),
         )
         selection = row[f"val_{metric}"]
         if train_config.select_on == "subsets" and unimodal:

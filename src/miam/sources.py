@@ -1,0 +1,21 @@
+"""Dispatch from config names to generators and readers.
+
+A synthetic generator `<name>` is `miam.datasets.synthetic_<name>.generate`; a reader `<name>`
+is `miam.tokenize.<name>.tokenize_<name>`, with its modalities listed in
+`miam.pipeline.READER_MODALITIES`. A new dataset format is one reader module plus that entry.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+def generate(generator: str, root, scale: str = "demo", seed: int = 0):
+    module = importlib.import_module(f"miam.datasets.synthetic_{generator}")
+    return module.generate(root, scale=scale, seed=seed)
+
+
+def tokenize(reader: str, root, progress: bool = True, **options):
+    """(TokenSet, QualityLog) of the dataset folder `root`, read by the reader `reader`."""
+    module = importlib.import_module(f"miam.tokenize.{reader}")
+    return getattr(module, f"tokenize_{reader}")(root, progress=progress, **options)

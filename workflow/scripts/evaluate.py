@@ -1,0 +1,24 @@
+"""Evaluate one trained model on its subsets; tidy rows keyed by dataset, model and seed."""
+
+import torch
+
+from miam.evaluation import evaluate_run
+from miam.runlog import log_to
+
+log_to(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+training = snakemake.params.training
+frame = evaluate_run(
+    snakemake.input.model,
+    snakemake.input.tokens,
+    snakemake.input.split,
+    snakemake.params.subsets,
+    batch_size=training.get("eval_batch_size", 4096),
+    device=training.get("device", "auto"),
+)
+wildcards = snakemake.wildcards
+model = wildcards.name if wildcards.family == "train" else "oracle"
+frame.insert(0, "dataset", wildcards.dataset)
+frame.insert(1, "model", model)
+frame.insert(2, "seed", int(wildcards.seed))
+frame.to_csv(snakemake.output[0], index=False)
