@@ -1,0 +1,335 @@
+"""Paper tables and report notebooks, on small fake evaluation CSVs and training histories."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from miam import figures, tables
+
+matplotlib.use("Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+STRATEGIES = ["uniform", "opm", "miam"]  # config order; opm is never run here
+SUBSETS = ["tab", "sat", "tab+sat"]
+MODALITIES = ["tab", "sat"]
+# value = BASE[model] + OFFSET[subset] + SEED_STEP * seed, so every mean and std is known.
+BASE = {
+    "uniform": 0.70,
+    "beta_hypercube": 0.72,
+    "miam_uniform_corners": 0.74,
+    "miam": 0.75,
+    "late_fusion": 0.60,
+    "oracle": 0.80,
+}
+OFFSET = {"tab": 0.10, "sat": -0.10, "tab+sat": 0.0}
+SEED_STEP = 0.01
+SEEDS = [0, 1]
+VAL_SHIFT = 0.02  # validation scores sit above the test ones
+
+
+def value(model: str, subset: str, seed: int, split: str = "test") -> float:
+    shift = VAL_SHIFT if split == "val" else 0.0
+    return BASE[model] + OFFSET[subset] + SEED_STEP * seed + shift
+
+
+def eval_rows(model: str, seed: int, subsets=SUBSETS, context_years: int = 0) -> pd.DataFrame:
+    rows = []
+    for split in ("val", "test"):
+        for subset in subsets:
+            rows.append(("named", subset, value(model, subset, seed, split)))
+        for k in range(1, context_years + 1):
+            rows.append(("context", f"context_{k}", BASE[model] + 0.01 * k + SEED_STEP * seed))
+    frame = pd.DataFrame(rows, columns=["family", "subset", "value"])
+    frame.insert(0, "split", np.repeat(["val", "test"], len(rows) // 2))
+    frame.insert(0, "seed", seed)
+    frame.insert(0, "model", model)
+    frame.insert(0, "dataset", "toy")
+    frame.insert(6, "metric", "auroc")
+    return frame
+
+
+def write_evaluations(folder: Path, models=("uniform", "miam"), context_years: int = 0) -> list:
+    """Eval CSVs laid out like the workflow's: one per strategy and seed, one per oracle subset."""
+    paths = []
+    for seed in SEEDS:
+        for model in models:
+            path = folder / "eval" / "train" / model / f"seed{seed}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            eval_rows(model, seed, context_years=context_years).to_csv(path, index=False)
+            paths.append(path)
+        for subset in SUBSETS:
+            path = folder / "eval" / "oracle" / subset / f"seed{seed}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            eval_rows("oracle", seed, subsets=[subset]).to_csv(path, index=False)
+            paths.append(path)
+    return paths
+
+
+def write_histories(folder: Path, models=("uniform", "opm", "miam"), epochs: int = 4) -> list:
+    """history.csv and metrics.json per strategy and seed, with each strategy's state columns."""
+    paths = []
+    for model in models:
+        for seed in SEEDS:
+            epoch = np.arange(1, epochs + 1)
+            wave = 0.5 + 0.4 * np.sin(epoch + seed)  # a focus shift between the two modalities
+            history = {"epoch": epoch, "loss": 1 / epoch, "val_auroc": 0.7 + 0.02 * epoch}
+            history |= {f"s.{m}": 0.6 + 0.05 * i * epoch for i, m in enumerate(MODALITIES)}
+            history |= {"expected_p.tab": wave, "expected_p.sat": 1 - wave}
+            if model == "miam":
+                history |= {f"d.{m}": 0.1 / epoch for m in MODALITIES}
+                history |= {f"r.{m}": wave + i for i, m in enumerate(MODALITIES)}
+            if model == "opm":
+                history |= {f"discrepancy.{m}": wave * i for i, m in enumerate(MODALITIES)}
+                history |= {f"drop_prob.{m}": wave * i / 2 for i, m in enumerate(MODALITIES)}
+            history |= {"lr": 1e-3, "seconds": 0.5}
+            run = folder / "train" / model / f"seed{seed}"
+            run.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(history).to_csv(run / "history.csv", index=False)
+            (run / "metrics.json").write_text(json.dumps({"best_epoch": epochs - seed}))
+            paths.append(run / "history.csv")
+    return paths
+
+
+@pytest.fixture
+def evaluations(tmp_path):
+    return tables.load_evaluations(write_evaluations(tmp_path, context_years=3))
+
+
+def expected_cell(model: str, subset: str, split: str = "test") -> tuple[float, float]:
+    values = [100 * value(model, subset, seed, split) for seed in SEEDS]
+    return float(np.mean(values)), float(np.std(values, ddof=1))
+
+
+def test_main_table_cells_are_mean_and_std_over_seeds_in_percent(evaluations):
+    table = tables.main_table(evaluations, STRATEGIES, SUBSETS)
+    assert table.rows == ["uniform", "miam", "oracle"]
+    assert table.columns == [*SUBSETS, "avg"]
+    for model in table.rows:
+        for subset in SUBSETS:
+            assert table.cell(model, subset) == pytest.approx(expected_cell(model, subset))
+        # avg: per seed mean over the subsets, then mean and std over seeds
+        averages = [100 * np.mean([value(model, s, seed) for s in SUBSETS]) for seed in SEEDS]
+        assert table.cell(model, "avg") == pytest.approx(
+            (np.mean(averages), np.std(averages, ddof=1))
+        )
+    assert set(table.cells["n_seeds"]) == {len(SEEDS)}
+
+
+def test_bold_marks_the_best_non_oracle_model_of_each_column(evaluations):
+    table = tables.main_table(evaluations, STRATEGIES, SUBSETS)
+    # the oracle is best everywhere, but is a reference: miam is bold in every column
+    assert table.best() == {("miam", column) for column in table.columns}
+    markdown = tables.to_markdown(table)
+    miam_line = next(line for line in markdown.splitlines() if line.startswith("| miam"))
+    oracle_line = next(line for line in markdown.splitlines() if line.startswith("| oracle"))
+    assert miam_line.count("**") == 2 * len(table.columns)
+    assert "**" not in oracle_line
+    latex = tables.to_latex(table)
+    assert latex.count("\\textbf{") == len(table.columns)
+    assert "oracle &" in latex and "\\textbf{" not in next(
+        line for line in latex.splitlines() if line.startswith("oracle")
+    )
+
+
+def test_ties_as_displayed_are_all_bold():
+    uniform = eval_rows("uniform", 0)
+    almost_equal = uniform.assign(model="miam", value=uniform["value"] + 1e-4)
+    table = tables.main_table(pd.concat([uniform, almost_equal]), STRATEGIES, SUBSETS)
+    assert table.best() == {(m, c) for m in ("uniform", "miam") for c in table.columns}
+
+
+def test_models_are_ordered_strategies_then_others_then_oracle(tmp_path):
+    paths = write_evaluations(tmp_path, models=("miam", "late_fusion", "uniform"))
+    table = tables.main_table(tables.load_evaluations(paths), STRATEGIES, SUBSETS)
+    assert table.rows == ["uniform", "miam", "late_fusion", "oracle"]
+
+
+def test_written_files_contain_every_model_and_subset(tmp_path, evaluations):
+    table = tables.main_table(evaluations, STRATEGIES, SUBSETS)
+    paths = tables.write_table(table, tmp_path / "tables")
+    assert [p.name for p in paths] == [f"main{s}" for s in tables.FILE_SUFFIXES]
+    for path in paths:
+        text = path.read_text()
+        for name in [*table.rows, *SUBSETS]:
+            assert tables.latex_escape(name) in text or name in text, (path.name, name)
+    wide = pd.read_csv(tmp_path / "tables" / "main.csv")
+    assert list(wide["model"]) == table.rows
+    assert wide.loc[wide.model == "miam", "tab_mean"].item() == pytest.approx(
+        expected_cell("miam", "tab")[0]
+    )
+    long = pd.read_csv(tmp_path / "tables" / "main_long.csv")
+    assert list(long.columns) == ["model", "subset", "mean", "std", "n_seeds"]
+    assert len(long) == len(table.rows) * len(table.columns)
+    assert list(long["subset"][: len(table.columns)]) == table.columns
+    assert "late\\_fusion" in tables.latex_escape("late_fusion")
+
+
+def test_extra_column_is_one_function_of_the_evaluation_rows(evaluations):
+    def best_subset(rows):
+        named = rows[rows["family"] == "named"]
+        return named.groupby(["model", "seed"])["value"].max().reset_index()
+
+    table = tables.main_table(
+        evaluations, STRATEGIES, SUBSETS, {"avg": tables.named_average, "best": best_subset}
+    )
+    assert table.columns == [*SUBSETS, "avg", "best"]
+    assert table.cell("miam", "best") == pytest.approx(expected_cell("miam", "tab"))
+
+
+def test_average_is_missing_for_a_run_without_every_subset():
+    frame = pd.concat(
+        [eval_rows("uniform", 0), eval_rows("miam", 0, subsets=SUBSETS[:2])], ignore_index=True
+    )
+    table = tables.main_table(frame, STRATEGIES, SUBSETS)
+    assert math.isnan(table.cell("miam", "avg")[0])
+    assert math.isnan(table.cell("miam", "tab+sat")[0])
+    assert tables.MISSING in tables.to_markdown(table)
+
+
+def test_a_single_seed_shows_no_spread():
+    table = tables.main_table(eval_rows("miam", 0), STRATEGIES, SUBSETS)
+    assert tables.format_cell(*table.cell("miam", "tab")) == "85.0"
+
+
+def test_duplicate_evaluation_rows_are_refused(tmp_path):
+    path = tmp_path / "twice.csv"
+    eval_rows("miam", 0).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="duplicate"):
+        tables.load_evaluations([path, path])
+
+
+def test_principle_ablation_follows_the_ladder_and_names_what_is_absent(tmp_path):
+    models = ("miam", "beta_hypercube", "uniform")
+    frame = tables.load_evaluations(write_evaluations(tmp_path, models=models))
+    table = tables.principles_table(frame, SUBSETS)
+    assert table.rows == ["uniform", "beta_hypercube", "miam"]
+    assert "uniform_hypercube" in table.note
+    assert "uniform\\_hypercube" in tables.to_latex(table)
+
+
+def test_corner_ablation_averages_validation_and_test(tmp_path):
+    frame = tables.load_evaluations(
+        write_evaluations(tmp_path, models=("miam", "miam_uniform_corners"))
+    )
+    table = tables.corners_table(frame)
+    assert table.rows == ["miam_uniform_corners", "miam"]
+    assert table.columns == ["val", "test"]
+    for split in ("val", "test"):
+        averages = [
+            100 * np.mean([value("miam", s, seed, split) for s in SUBSETS]) for seed in SEEDS
+        ]
+        assert table.cell("miam", split)[0] == pytest.approx(np.mean(averages))
+    assert table.note == ""
+
+
+def test_corner_ablation_without_its_strategy_writes_a_note(tmp_path, evaluations):
+    table = tables.corners_table(evaluations)
+    assert table.rows == ["miam"]
+    assert "miam_uniform_corners" in table.note
+    paths = tables.write_table(table, tmp_path)
+    assert "nothing to compare" in paths[2].read_text()
+
+
+def test_climate_context_table_per_number_of_years(evaluations):
+    table = tables.climate_context_table(evaluations, STRATEGIES)
+    assert table.rows == ["uniform", "miam"]  # oracles are not evaluated on context subsets
+    assert table.columns == [1, 2, 3]
+    for k in table.columns:
+        values = [100 * (BASE["miam"] + 0.01 * k + SEED_STEP * seed) for seed in SEEDS]
+        assert table.cell("miam", k) == pytest.approx((np.mean(values), np.std(values, ddof=1)))
+    assert list(tables.long_frame(table).columns) == ["model", "k", "mean", "std", "n_seeds"]
+
+
+def test_climate_context_columns_sort_by_number_of_years():
+    frame = eval_rows("miam", 0, context_years=10)
+    assert tables.climate_context_table(frame, STRATEGIES).columns == list(range(1, 11))
+
+
+def test_dataset_without_climate_context_gets_an_empty_table_with_a_note(tmp_path):
+    frame = tables.load_evaluations(write_evaluations(tmp_path))
+    built = tables.build_tables(frame, STRATEGIES, SUBSETS)
+    assert list(built) == list(tables.TABLE_NAMES)
+    table = built["climate_context"]
+    assert table.rows == [] and "climate" in table.note
+    paths = tables.write_table(table, tmp_path / "tables")
+    assert all(p.exists() for p in paths)
+    assert "no climate-context" in paths[2].read_text()
+
+
+def test_oracle_gap_bars_are_model_minus_oracle(evaluations):
+    cells = tables.long_frame(tables.main_table(evaluations, STRATEGIES, SUBSETS))
+    fig = figures.oracle_gap(cells, ["sat"], ["uniform", "miam", "oracle"], "AUC %")
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    oracle = expected_cell("oracle", "sat")[0]
+    assert heights == pytest.approx(
+        [expected_cell(m, "sat")[0] - oracle for m in ("uniform", "miam")]
+    )
+    no_oracle = cells[cells["model"] != "oracle"]
+    assert figures.oracle_gap(no_oracle, ["sat"], ["uniform", "miam"], "AUC %") is None
+
+
+def test_histories_carry_model_seed_and_best_epoch(tmp_path):
+    runs = figures.load_histories(write_histories(tmp_path))
+    assert set(runs["model"]) == {"uniform", "opm", "miam"}
+    assert runs.groupby("seed")["best_epoch"].first().to_dict() == {0: 4, 1: 3}
+    assert figures.per_modality(runs, "expected_p") == MODALITIES
+    assert figures.per_modality(runs, "d") == MODALITIES  # not confused with drop_prob
+    assert figures.logged(runs, "miam", "d") and not figures.logged(runs, "opm", "d")
+    assert figures.logged(runs, "opm", "discrepancy")
+    fig = figures.state_lines(runs, "miam", ["expected_p", "s", "d"])
+    assert len(fig.axes[0].lines) == len(MODALITIES) * len(SEEDS) + 1  # + the best-epoch line
+
+
+def run_notebook_script(tmp_path: Path, notebook: str, tables_dir: Path, evaluations, histories):
+    reports = tmp_path / "reports"
+    reports.mkdir(exist_ok=True)
+    fake = SimpleNamespace(
+        input=SimpleNamespace(
+            notebook=str(REPO / "workflow" / "notebooks" / f"{notebook}.ipynb"),
+            tables=[str(p) for p in sorted(tables_dir.iterdir())],
+            strategies=[str(p) for p in evaluations if "oracle" not in str(p)],
+            oracles=[str(p) for p in evaluations if "oracle" in str(p)],
+            histories=[str(p) for p in histories],
+        ),
+        output=SimpleNamespace(
+            notebook=str(reports / f"{notebook}.ipynb"),
+            html=str(reports / f"{notebook}.html"),
+            figures=str(reports / "figures" / notebook),
+        ),
+        params=SimpleNamespace(strategies=STRATEGIES, weak_subsets=["sat", "tab+sat"]),
+        wildcards=SimpleNamespace(dataset="toy"),
+        log=[str(tmp_path / f"{notebook}.log")],
+    )
+    runpy.run_path(str(REPO / "workflow" / "scripts" / "notebook.py"), {"snakemake": fake})
+    return reports
+
+
+@pytest.mark.parametrize(
+    ("notebook", "figure_names"),
+    [
+        ("comparison", {"subset_bars", "oracle_gap"}),
+        ("ablation", {"principles", "corners", "climate_context"}),
+        ("dynamics", {"validation", "expected_p", "opm_state", "miam_state"}),
+    ],
+)
+def test_notebook_runs_and_its_html_embeds_the_figures(tmp_path, notebook, figure_names):
+    evaluations = write_evaluations(tmp_path, context_years=3)
+    histories = write_histories(tmp_path)
+    frame = tables.load_evaluations(evaluations)
+    for table in tables.build_tables(frame, STRATEGIES, SUBSETS).values():
+        tables.write_table(table, tmp_path / "tables")
+    reports = run_notebook_script(tmp_path, notebook, tmp_path / "tables", evaluations, histories)
+    html = (reports / f"{notebook}.html").read_text()
+    embedded = re.findall(r'<img [^>]*src="data:image/png;base64,', html)
+    assert len(embedded) >= len(figure_names)
+    assert {p.stem for p in (reports / "figures" / notebook).glob("*.png")} == figure_names

@@ -1,0 +1,45 @@
+rule notebook:
+    input:
+        notebook="workflow/notebooks/{notebook}.ipynb",
+        tables=rules.tables.output,
+        evaluations=model_evaluations,
+        histories=training_histories,
+        # Beside each history: the best epoch, which the dynamics plots mark.
+        metrics=expand(
+            "results/{{dataset}}/train/{strategy}/seed{seed}/metrics.json",
+            strategy=STRATEGIES,
+            seed=SEEDS,
+        ),
+    output:
+        notebook="results/{dataset}/reports/{notebook}.ipynb",
+        html=report(
+            "results/{dataset}/reports/{notebook}.html",
+            caption="../report/notebooks.rst",
+            category="Notebooks",
+            subcategory="{dataset}",
+            labels={"notebook": "{notebook}"},
+        ),
+        figures=report(
+            directory("results/{dataset}/reports/figures/{notebook}"),
+            patterns=["{name}.png"],
+            caption="../report/figures.rst",
+            category="Figures",
+            subcategory="{dataset}",
+            labels={"notebook": "{notebook}", "figure": "{name}"},
+        ),
+    log:
+        "results/{dataset}/logs/notebooks/{notebook}.log",
+    wildcard_constraints:
+        notebook="|".join(NOTEBOOKS),
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        # Notebook parameters from the config; those from files come from input and output.
+        strategies=STRATEGIES,
+        weak_subsets=lambda wildcards: dataset_config(wildcards).get("weak_subsets", []),
+    script:
+        "../scripts/notebook.py"

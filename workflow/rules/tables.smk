@@ -1,0 +1,34 @@
+from miam.tables import FILE_SUFFIXES, TABLE_NAMES
+
+
+rule tables:
+    input:
+        evaluations=model_evaluations,
+    output:
+        # The files miam.tables.write_table writes for each table.
+        [
+            report(
+                f"results/{{dataset}}/tables/{name}{suffix}",
+                caption=f"../report/table_{name}.rst",
+                category="Tables",
+                subcategory="{dataset}",
+                labels={"table": name, "file": suffix.lstrip("_.")},
+            )
+            for name in TABLE_NAMES
+            for suffix in FILE_SUFFIXES
+        ],
+    log:
+        "results/{dataset}/logs/tables.log",
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        strategies=STRATEGIES,
+        subsets=lambda wildcards: list(
+            pipeline.named_subsets(dataset_config(wildcards))
+        ),
+    script:
+        "../scripts/tables.py"

@@ -1,0 +1,16 @@
+"""Write the paper's tables of one dataset (miam.tables) as CSV, Markdown and LaTeX."""
+
+from pathlib import Path
+
+from miam import tables
+from miam.runlog import log_to
+
+log_to(snakemake.log[0])
+evaluations = tables.load_evaluations(snakemake.input.evaluations)
+built = tables.build_tables(evaluations, snakemake.params.strategies, snakemake.params.subsets)
+written = {
+    str(path)
+    for table in built.values()
+    for path in tables.write_table(table, Path(snakemake.output[0]).parent)
+}
+assert written == set(snakemake.output), f"written {sorted(written)} != declared outputs"
