@@ -1,0 +1,22 @@
+"""Shapley contributions of modalities and token groups of one dataset (miam.contributions)."""
+
+import torch
+
+from miam.contributions import ContributionSettings, contributions_run
+from miam.runlog import log_to
+
+log_to(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+settings = ContributionSettings.from_dict(snakemake.params.options, snakemake.params.reader)
+tables = contributions_run(
+    dict(zip(snakemake.params.strategies, snakemake.input.models, strict=True)),
+    snakemake.input.tokens,
+    snakemake.input.split,
+    settings,
+    device=snakemake.params.device,
+)
+for name, frame in tables.items():
+    frame.insert(0, "dataset", snakemake.wildcards.dataset)
+    frame.insert(2, "seed", snakemake.params.seed)
+    frame.insert(3, "split", settings.split)
+    frame.to_csv(snakemake.output[name], index=False)
