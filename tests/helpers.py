@@ -9,7 +9,9 @@ from miam.split import write_split
 from miam.tokens import Modality, TokenSet
 
 
-def toy_tokens(n: int = 600, task: str = "multiclass", n_classes: int = 4, seed: int = 0) -> TokenSet:
+def toy_tokens(
+    n: int = 600, task: str = "multiclass", n_classes: int = 4, seed: int = 0
+) -> TokenSet:
     """Three modalities: `tab` (4 scalars, strong signal), `ts` (5 vector tokens, weaker),
     `img` (2 vector tokens, noise); 10 % of `ts` tokens missing."""
     rng = np.random.default_rng(seed)
