@@ -2,7 +2,7 @@ import json
 
 from snakemake.utils import validate
 
-from miam import pipeline
+from miam import late_fusion, pipeline
 
 validate(config, schema="../schemas/config.schema.yaml")
 pipeline.check_config(config)
@@ -95,6 +95,18 @@ def evaluation_subsets(wildcards):
     return pipeline.evaluation_subsets(dataset)
 
 
+def late_fusion_evaluations(wildcards):
+    return expand(
+        "results/{{dataset}}/eval/{model}/seed{seed}.csv",
+        model=late_fusion.MODELS,
+        seed=SEEDS,
+    )
+
+
 def model_evaluations(wildcards):
     """Every evaluation CSV of the dataset; each `model` in them is a row of the tables."""
-    return strategy_evaluations(wildcards) + oracle_evaluations(wildcards)
+    return (
+        strategy_evaluations(wildcards)
+        + late_fusion_evaluations(wildcards)
+        + oracle_evaluations(wildcards)
+    )

@@ -4,6 +4,7 @@ from miam.tables import FILE_SUFFIXES, TABLE_NAMES
 rule tables:
     input:
         evaluations=model_evaluations,
+        profile="results/{dataset}/deployment_profile.json",
     output:
         # The files miam.tables.write_table writes for each table.
         [
@@ -27,8 +28,6 @@ rule tables:
         runtime=10,
     params:
         strategies=STRATEGIES,
-        subsets=lambda wildcards: list(
-            pipeline.named_subsets(dataset_config(wildcards))
-        ),
+        subsets=lambda wildcards: pipeline.named_subsets(dataset_config(wildcards)),
     script:
         "../scripts/tables.py"

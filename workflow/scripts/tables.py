@@ -2,12 +2,19 @@
 
 from pathlib import Path
 
-from miam import tables
+from miam import deployment, tables
 from miam.runlog import log_to
 
 log_to(snakemake.log[0])
 evaluations = tables.load_evaluations(snakemake.input.evaluations)
-built = tables.build_tables(evaluations, snakemake.params.strategies, snakemake.params.subsets)
+subsets = snakemake.params.subsets  # name -> spec, in column order
+extra_columns = {
+    "avg": tables.named_average,  # the paper's uniform mean over the named columns
+    "deployment": deployment.deployment_column(
+        deployment.read_profile(snakemake.input.profile), subsets
+    ),
+}
+built = tables.build_tables(evaluations, snakemake.params.strategies, list(subsets), extra_columns)
 written = {
     str(path)
     for table in built.values()

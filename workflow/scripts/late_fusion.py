@@ -1,0 +1,24 @@
+"""Evaluate late_fusion and late_fusion_learned of one seed; tidy rows as evaluate.py writes."""
+
+import torch
+
+from miam.late_fusion import evaluate_late_fusion
+from miam.runlog import log_to
+
+log_to(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+training = snakemake.params.training
+frames = evaluate_late_fusion(
+    list(snakemake.input.models),
+    snakemake.input.tokens,
+    snakemake.input.split,
+    snakemake.params.subsets,
+    snakemake.input.combiner,
+    batch_size=training.get("eval_batch_size", 4096),
+    device=training.get("device", "auto"),
+)
+for model, frame in frames.items():
+    frame.insert(0, "dataset", snakemake.wildcards.dataset)
+    frame.insert(1, "model", model)
+    frame.insert(2, "seed", int(snakemake.wildcards.seed))
+    frame.to_csv(snakemake.output[model], index=False)

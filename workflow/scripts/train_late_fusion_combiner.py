@@ -1,0 +1,19 @@
+"""Train the late_fusion_learned combiner of one seed (miam.late_fusion.train_combiner_run)."""
+
+import torch
+
+from miam.late_fusion import train_combiner_run
+from miam.runlog import log_to
+
+log_to(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+training = snakemake.params.training
+train_combiner_run(
+    list(snakemake.input.models),
+    snakemake.input.tokens,
+    snakemake.input.split,
+    snakemake.output[0],
+    seed=int(snakemake.wildcards.seed),
+    batch_size=training.get("eval_batch_size", 4096),
+    device=training.get("device", "auto"),
+)
