@@ -10,6 +10,7 @@ import miam.training as training
 from miam.data import DeviceData, Normalizer
 from miam.evaluation import evaluate_subsets, predict_subsets
 from miam.metrics import macro_auroc, per_class_auroc, top_k_accuracy
+from miam.optim import AdamW
 from miam.split import spatial_block_split
 from miam.subsets import modality_subsets
 
@@ -156,3 +157,19 @@ def test_oracle_sees_only_its_subset(tmp_path):
     )
     _, _, checkpoint = training.load_model(tmp_path / "oracle" / "model.pt")
     assert checkpoint["subset"] == {"img": "all"} and checkpoint["strategy"] is None
+
+
+def test_adamw_matches_torch():
+    torch.manual_seed(0)
+    reference, ours = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    ours.load_state_dict(reference.state_dict())
+    torch_adamw = torch.optim.AdamW(reference.parameters(), lr=0.01, weight_decay=0.05)
+    our_adamw = AdamW(ours.parameters(), lr=0.01, weight_decay=0.05)
+    for _ in range(10):
+        x = torch.randn(8, 5)
+        for model, optimizer in ((reference, torch_adamw), (ours, our_adamw)):
+            optimizer.zero_grad()
+            model(x).pow(2).sum().backward()
+            optimizer.step()
+    for a, b in zip(reference.parameters(), ours.parameters(), strict=True):
+        torch.testing.assert_close(a, b)

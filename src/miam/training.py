@@ -29,6 +29,7 @@ from .evaluation import autocast, evaluate_subsets
 from .masking import Strategy, make_strategy, measure_availability, token_visibility
 from .metrics import PRIMARY_METRIC
 from .model import ModelConfig, MultimodalTransformer
+from .optim import AdamW, lr_factor
 from .split import split_indices
 from .tokens import TokenSet
 
@@ -111,14 +112,6 @@ def loss_function(task: str, train_targets: torch.Tensor):
     return weighted_bce
 
 
-def lr_factor(step: int, total_steps: int, warmup_fraction: float) -> float:
-    warmup = max(1, int(total_steps * warmup_fraction))
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total_steps - warmup)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
 def atomic_save(obj, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -182,14 +175,15 @@ def train_run(
 
     torch.manual_seed(derive_seed(seed, "init"))
     net = build_model(data, model_config).to(device)
-    optimizer = torch.optim.AdamW(
-        net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
-    )
+    optimizer = AdamW(net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     steps_per_epoch = math.ceil(len(train_index) / train_config.batch_size)
     total_steps = steps_per_epoch * train_config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, train_config.warmup_fraction)
-    )
+
+    def current_lr() -> float:
+        return train_config.lr * lr_factor(
+            optimizer.steps, total_steps, train_config.warmup_fraction
+        )
+
     criterion = loss_function(data.task, data.targets[train_index])
     metric = PRIMARY_METRIC[data.task]
     validation_subsets = {"all": {m.name: "all" for m in data.layout}}
@@ -214,7 +208,6 @@ def train_run(
         if checkpoint["run_spec"] == json.loads(json.dumps(run_spec)):
             net.load_state_dict(checkpoint["weights"])
             optimizer.load_state_dict(checkpoint["optimizer"])
-            scheduler.load_state_dict(checkpoint["scheduler"])
             if masking is not None:
                 masking.load_state_dict(checkpoint["strategy_state"])
             history, best = checkpoint["history"], checkpoint["best"]
@@ -245,11 +238,10 @@ def train_run(
             with autocast(device):
                 logits = net(data.batch(batch), visible, train_config.length_buckets)
             loss = criterion(logits.float(), data.targets[batch])
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), train_config.grad_clip)
-            optimizer.step()
-            scheduler.step()
+            optimizer.step(current_lr())
             total_loss += loss.item() * len(batch)
 
         scores = evaluate_subsets(
@@ -265,7 +257,7 @@ def train_run(
             f"val_{metric}": float(primary["all"]),
             **{f"s.{m.name}": s for m, s in zip(data.layout, unimodal, strict=False)},
             **(masking.state() if masking else {}),
-            "lr": scheduler.get_last_lr()[0],
+            "lr": current_lr(),
             "seconds": time.perf_counter() - epoch_started,
         }
         history.append(row)
@@ -293,7 +285,6 @@ def train_run(
                 "epoch": epoch,
                 "weights": net.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
                 "strategy_state": masking.state_dict() if masking else {},
                 "history": history,
                 "best": best,
