@@ -35,6 +35,9 @@ from .tokens import TokenSet
 
 log = logging.getLogger(__name__)
 
+# Bumped whenever what a checkpoint holds changes, so an old one is never half-loaded.
+CHECKPOINT_FORMAT = 2
+
 
 @dataclass
 class TrainConfig:
@@ -191,7 +194,8 @@ def train_run(
         validation_subsets |= unimodal_subsets(data)
 
     run_spec = {
-        # A checkpoint is resumed only by the same run on the same data.
+        # A checkpoint is resumed only by the same run, on the same data, in the same format.
+        "checkpoint_format": CHECKPOINT_FORMAT,
         "data": data_fingerprint(tokens, split),
         "strategy": masking.spec() if masking else None,
         "subset": subset,
