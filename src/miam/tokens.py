@@ -27,6 +27,16 @@ TASKS = ("multilabel", "multiclass")
 KINDS = ("scalar", "vector")
 
 
+def shard_rows(n_samples: int, shard: int, n_shards: int) -> slice:
+    """The samples shard `shard` of `n_shards` holds: a contiguous block in sample order.
+
+    Blocks differ in size by at most one, and shard 0, 1, ... in order cover 0..n_samples, so
+    `TokenSet.concat` of the shards' token sets is the token set of one unsharded run.
+    """
+    assert 0 <= shard < n_shards, f"shard {shard} of {n_shards}"
+    return slice(shard * n_samples // n_shards, (shard + 1) * n_samples // n_shards)
+
+
 @dataclass
 class Modality:
     name: str
@@ -95,6 +105,40 @@ class TokenSet:
             if m.name == name:
                 return m
         raise KeyError(f"no modality {name!r}; modalities are {self.modality_names}")
+
+    @classmethod
+    def concat(cls, parts: list[TokenSet]) -> TokenSet:
+        """The samples of `parts`, one after the other (e.g. the shards of one tokenization).
+
+        Every part must have the same task, classes and modalities (names, kinds, tokens).
+        """
+        assert parts, "nothing to concatenate"
+        first = parts[0]
+        layout = [(m.name, m.kind, list(m.token_names)) for m in first.modalities]
+        for i, part in enumerate(parts[1:], start=1):
+            assert part.task == first.task, f"part {i}: task {part.task!r} != {first.task!r}"
+            assert list(part.class_names) == list(first.class_names), f"part {i}: other classes"
+            part_layout = [(m.name, m.kind, list(m.token_names)) for m in part.modalities]
+            assert part_layout == layout, f"part {i}: other modalities or token names"
+        # An empty part (more shards than samples) adds nothing, but its samples table, read
+        # back from a header-only CSV, has no column dtypes to agree with the others'.
+        parts = [part for part in parts if part.n_samples] or parts[:1]
+        return cls(
+            task=first.task,
+            modalities=[
+                Modality(
+                    name,
+                    kind,
+                    np.concatenate([part.modalities[j].values for part in parts]),
+                    np.concatenate([part.modalities[j].present for part in parts]),
+                    names,
+                )
+                for j, (name, kind, names) in enumerate(layout)
+            ],
+            targets=np.concatenate([part.targets for part in parts]),
+            samples=pd.concat([part.samples for part in parts], ignore_index=True),
+            class_names=list(first.class_names),
+        )
 
     def take(self, index: np.ndarray) -> TokenSet:
         """The samples at `index`, in that order."""

@@ -1,8 +1,19 @@
+# Where a dataset's files come from (datasets.<name>.source):
+#   synthetic: generate_dataset writes results/{dataset}/raw in the real layout;
+#   download:  one download_file job per file key of the dataset YAML into the data folder
+#              (source.data_dir, default results/{dataset}/raw), then extract_archive for the
+#              entries with `extract_to`. Checksums: miam.download (lock file in the data folder).
+# Compute nodes without internet access: run `snakemake --until download_file extract_archive`
+# on a login node first (or add `localrules: download_file` for your cluster).
+
+
 rule generate_dataset:
     output:
         directory("results/{dataset}/raw"),
     log:
         "results/{dataset}/logs/generate_dataset.log",
+    wildcard_constraints:
+        dataset=exact_paths(name for name in DATASETS if not is_downloaded(name)),
     conda:
         "../../envs/data.yaml"
     threads: 2
@@ -13,3 +24,45 @@ rule generate_dataset:
         source=lambda wildcards: dataset_config(wildcards)["source"],
     script:
         "../scripts/generate_dataset.py"
+
+
+rule download_file:
+    input:
+        records=records_index,
+    output:
+        "{path}",
+    log:
+        "results/logs/download/{path}.log",
+    wildcard_constraints:
+        path=exact_paths(FETCHED),
+    conda:
+        "../../envs/data.yaml"
+    # Network-bound: a per-observation folder is fetched by a pool of threads that wait on
+    # the network, not on a core.
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=lambda wildcards, attempt: 240 * attempt,
+    params:
+        entry=fetched_entry,
+    script:
+        "../scripts/download.py"
+
+
+rule extract_archive:
+    input:
+        archive=extracted_archive,
+    output:
+        f"{{folder}}/{EXTRACTED_MARKER}",
+    log:
+        "results/logs/extract/{folder}.log",
+    wildcard_constraints:
+        folder=exact_paths(EXTRACTED),
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=lambda wildcards, attempt: 120 * attempt,
+    script:
+        "../scripts/extract_archive.py"

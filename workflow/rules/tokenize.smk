@@ -1,6 +1,37 @@
-rule tokenize:
+# Tokenization, scattered over datasets.<name>.shards jobs: shard k of n reads the dataset's
+# tables whole (species are chosen from all samples) but the per-sample files (cubes, tiles,
+# photos, recordings) of its own block of samples only; gather_tokens concatenates the blocks in
+# order, so the tokens do not depend on the number of shards.
+
+
+rule tokenize_shard:
     input:
-        raw="results/{dataset}/raw",
+        reader_inputs,
+    output:
+        tokens=directory("results/{dataset}/shards/{shard}/tokens"),
+        quality="results/{dataset}/shards/{shard}/issues.csv",
+    log:
+        "results/{dataset}/logs/tokenize/shard{shard}.log",
+    wildcard_constraints:
+        shard=r"\d+",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: config["resources"]["data_mem_mb"] * attempt,
+        runtime=lambda wildcards, attempt: 120 * attempt,
+    params:
+        reader=lambda wildcards: dataset_config(wildcards)["reader"],
+        root=lambda wildcards: data_dir(wildcards.dataset),
+        options=reader_options,
+        shard=shard_of,
+    script:
+        "../scripts/tokenize.py"
+
+
+rule gather_tokens:
+    input:
+        unpack(token_shards),
     output:
         tokens=directory("results/{dataset}/tokens"),
         quality_csv="results/{dataset}/quality/issues.csv",
@@ -11,15 +42,14 @@ rule tokenize:
             labels={"dataset": "{dataset}"},
         ),
     log:
-        "results/{dataset}/logs/tokenize.log",
+        "results/{dataset}/logs/tokenize/gather.log",
     conda:
         "../../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: config["resources"]["data_mem_mb"] * attempt,
-        runtime=120,
+        mem_mb=gather_mem_mb,
+        runtime=lambda wildcards, attempt: 60 * attempt,
     params:
-        reader=lambda wildcards: dataset_config(wildcards)["reader"],
-        options=lambda wildcards: dataset_config(wildcards)["reader_options"],
+        expected_classes=expected_classes,
     script:
-        "../scripts/tokenize.py"
+        "../scripts/gather_tokens.py"

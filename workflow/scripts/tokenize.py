@@ -1,11 +1,15 @@
-"""Tokenize a dataset folder into a token set plus its data-quality report (miam.tokenize)."""
+"""Tokenize one shard of a dataset folder: its tokens and data-quality issues (miam.tokenize)."""
 
 from miam.runlog import log_to
 from miam.sources import tokenize
 
 log_to(snakemake.log[0])
 tokens, quality = tokenize(
-    snakemake.params.reader, snakemake.input.raw, progress=False, **snakemake.params.options
+    snakemake.params.reader,
+    snakemake.params.root,
+    progress=False,
+    shard=tuple(snakemake.params.shard),
+    **snakemake.params.options,
 )
-quality.write(snakemake.output.quality_csv, snakemake.output.quality_json)
+quality.frame().to_csv(snakemake.output.quality, index=False)
 tokens.save(snakemake.output.tokens)

@@ -17,10 +17,20 @@ when it is that folder). Modalities, in model order:
   and 16 px patches give ``r0c0``..``r3c3`` (D = 1024, values in [0, 1]) and the centre patch
   tokens ``r1c1 r1c2 r2c1 r2c2`` (`centre_patch_names`).
 
-Targets: multilabel (N, C) uint8 over species with more than `min_occurrences` surveys
-(optionally the `max_species` most frequent); class names are the speciesId values. Samples:
-one per survey in the metadata, sorted by surveyId. Values are raw (normalisation statistics
-come later, from the training split only).
+Targets: multilabel (N, C) uint8 over species present in at least `min_occurrences` surveys
+(the same rule as the TaxaBench reader's; the paper's "more than 20 occurrences" is
+``min_occurrences=21``), optionally only the `max_species` most frequent; class names are the
+speciesId values. Samples: one per survey in the metadata, sorted by surveyId. Values are raw
+(normalisation statistics come later, from the training split only).
+
+Archives: each is read from its extracted folder when a completed extraction is there
+(`miam.archive.safe_extract`'s marker), else from the zip itself, else from a folder of that
+name extracted by other means (the Kaggle copy).
+
+Sharding: ``shard=(k, n)`` reads the tables whole (cheap) but the cubes and tiles of only the
+k-th of n contiguous blocks of surveys (`miam.tokens.shard_rows`); species are chosen from all
+surveys, so `TokenSet.concat` of the n shards equals the unsharded token set. Surveys dropped for
+their coordinates are recorded by shard 0 only.
 
 Bad input: see `miam.quality`. A survey whose coordinates are missing or outside
 [-180, 180] x [-90, 90] is recorded ``out_of_range`` (modality ``samples``) and dropped, since
@@ -38,11 +48,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from miam.archive import is_extracted
 from miam.quality import QualityLog
 from miam.tokenize.satellite import TILE_BANDS, TileStore, patch_tokens
 from miam.tokenize.tabular import read_table, tabular_tokens
 from miam.tokenize.timeseries import CubeStore, year_tokens
-from miam.tokens import Modality, TokenSet
+from miam.tokens import Modality, TokenSet, shard_rows
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +104,14 @@ def _data_root(root: str | Path) -> Path:
 
 
 def _find_archive(data: Path, candidates: tuple[str, ...], split: str) -> Path | None:
-    """The first candidate that exists, as a zip or as an extracted folder."""
+    """The first candidate that exists: its completed extraction, the zip, or a folder."""
     names = {"split": split, "Split": split.split("_")[0].capitalize()}
     for candidate in candidates:
         path = data / candidate.format(**names)
-        for option in (path, path.with_suffix("")):
+        folder = path.with_suffix("")
+        if is_extracted(folder):
+            return folder
+        for option in (path, folder):
             if option.exists():
                 return option
     return None
@@ -120,14 +134,14 @@ def _targets(
     pairs = metadata[["surveyId", "speciesId"]].dropna().drop_duplicates()
     pairs = pairs[pairs["surveyId"].isin(survey_ids)]
     counts = pairs["speciesId"].value_counts()
-    kept = counts[counts > min_occurrences]
+    kept = counts[counts >= min_occurrences]
     # Most frequent first, ties by id, then the kept species in id order.
     kept = kept.sort_index().sort_values(ascending=False, kind="stable")
     if max_species is not None:
         kept = kept.iloc[:max_species]
     species = np.sort(kept.index.to_numpy())
     if len(species) == 0:
-        raise ValueError(f"no species has more than {min_occurrences} occurrences")
+        raise ValueError(f"no species has {min_occurrences} or more occurrences")
     targets = np.zeros((len(survey_ids), len(species)), dtype=np.uint8)
     pairs = pairs[pairs["speciesId"].isin(species)]
     rows = np.searchsorted(survey_ids, pairs["surveyId"].to_numpy())
@@ -139,21 +153,30 @@ def _targets(
 def tokenize_geoplant(
     root: str | Path,
     split: str = "train",
-    min_occurrences: int = 20,
+    min_occurrences: int = 21,
     patch: int = 16,
     per_band: bool = False,
     max_species: int | None = None,
+    shard: tuple[int, int] = (0, 1),
     progress: bool = True,
 ) -> tuple[TokenSet, QualityLog]:
-    """Tokenize the GeoPlant presence-absence split `split` under `root` (see module doc)."""
+    """Tokenize the GeoPlant presence-absence split `split` under `root` (see module doc).
+
+    `shard` = (k, n): only the k-th of n blocks of surveys.
+    """
     data = _data_root(root)
     quality = QualityLog()
     metadata_path = data / METADATA.format(split=split)
     metadata = read_table(metadata_path, required=("surveyId", "lon", "lat", "speciesId"))
-    surveys = _surveys(metadata, quality, metadata_path)
+    # Surveys dropped from the whole table: recorded once, by the first shard.
+    surveys = _surveys(metadata, quality if shard[0] == 0 else QualityLog(), metadata_path)
     survey_ids = surveys["surveyId"].to_numpy(dtype=np.int64)
     targets, class_names = _targets(metadata, survey_ids, min_occurrences, max_species)
     log.info("%d surveys, %d species kept", len(survey_ids), len(class_names))
+    rows = shard_rows(len(survey_ids), *shard)
+    surveys, survey_ids, targets = surveys.iloc[rows], survey_ids[rows], targets[rows]
+    if shard != (0, 1):
+        log.info("shard %d of %d: %d surveys", shard[0] + 1, shard[1], len(survey_ids))
 
     csv_split = split.replace("_", "-")
     tables = []

@@ -1,10 +1,15 @@
 """Satellite tiles: GeoTIFF writing and reading, and patch tokens.
 
 Tiles are multi-band uint8 GeoTIFFs (GeoPlant's Sentinel-2 patches: R, G, B, NIR, 64 x 64 px at
-10 m). `TileStore` finds them by sample id in a folder or a zip archive (GeoPlant ships them
-zipped in the nested scheme ``<last 2 digits of id>/<previous 2>/<id>.tiff``; any layout whose
-file names are ``<id>.tif(f)`` works). `read_tile` never raises on a bad file: it records the
-problem in the `QualityLog` and returns None, so the tile's tokens end up absent.
+10 m) or RGB JPEG/PNG images (TaxaBench-8k's Sentinel-2 cloudless tiles, which TaxaBind's loader
+names ``<id>_<lat>_<lon>.jpeg``). `TileStore` finds them by sample id in a folder or a zip archive:
+any file named ``<id>.<ext>`` or ``<id>_<lat>_<lon>.<ext>`` with ext tif, tiff, jpg, jpeg or png,
+at any depth (GeoPlant ships its TIFFs zipped in the nested scheme
+``<last 2 digits of id>/<previous 2>/<id>.tiff``). A JPEG has 3 bands (R, G, B), so a reader of
+such tiles asks for ``n_bands=3`` (TaxaBench: ``satellite_bands: 3``); a band count other than
+the one asked for is ``wrong_shape``, never padded, because a patch token holds all its bands.
+`read_tile` never raises on a bad file: it records the problem in the `QualityLog` and returns
+None, so the tile's tokens end up absent.
 
 Patch tokens (`patch_tokens`): a (C, H, W) tile cut into a grid of ``patch x patch`` squares,
 row-major, named ``r<row>c<col>`` (``r0c0`` top-left, i.e. north-west). With 64 px tiles and
@@ -18,6 +23,7 @@ for an odd grid.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import zipfile
@@ -26,14 +32,20 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from PIL import Image
 from rasterio.errors import RasterioError
 from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
 from miam.quality import QualityLog
+from miam.tokenize.image import IMAGE_DECODE_ERRORS
 
 TILE_BANDS = ("R", "G", "B", "NIR")
-TILE_NAME = re.compile(r"(?:^|/)(\d+)\.tiff?$")
+# <id>.tiff (GeoPlant, synthetic) or <id>_<lat>_<lon>.jpeg (TaxaBind's satellite loader).
+TILE_NAME = re.compile(r"(?:^|/)(\d+)(?:_[^/_]+_[^/_]+)?\.(?:tiff?|jpe?g|png)$", re.IGNORECASE)
+# Leading bytes of the formats decoded with Pillow instead of GDAL (which would warn that a
+# JPEG has no georeference).
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 METRES_PER_DEGREE_LAT = 110_574.0
 METRES_PER_DEGREE_LON_EQUATOR = 111_320.0
 
@@ -88,14 +100,16 @@ def read_tile(
     n_bands: int = 4,
     label: str | None = None,
 ) -> np.ndarray | None:
-    """The (n_bands, size, size) uint8 centre window of a GeoTIFF, or None (recorded).
+    """The (n_bands, size, size) uint8 centre window of a GeoTIFF or JPEG/PNG, or None (recorded).
 
     `source` is a path or the file's bytes (a zip member); `label` names it in the log.
     A larger tile is cropped to its centre window; a smaller one, another band count or
-    another dtype is ``wrong_shape``; a file GDAL cannot decode is ``corrupt_file``.
+    another dtype is ``wrong_shape``; a file that cannot be decoded is ``corrupt_file``.
     """
     label = label or str(source)
     try:
+        if _is_image(source):
+            return _read_image_tile(source, quality, modality, sample_id, size, n_bands, label)
         with _open(source) as dataset:
             if dataset.count != n_bands or dataset.width < size or dataset.height < size:
                 shape = (dataset.count, dataset.height, dataset.width)
@@ -106,9 +120,36 @@ def read_tile(
                 return None
             window = Window((dataset.width - size) // 2, (dataset.height - size) // 2, size, size)
             return dataset.read(window=window)
-    except (RasterioError, OSError, ValueError) as error:
+    except (RasterioError, *IMAGE_DECODE_ERRORS) as error:
         quality.record(modality, "corrupt_file", sample_id, label, error)
         return None
+
+
+def _is_image(source: str | Path | bytes) -> bool:
+    """True for JPEG or PNG content (read by its first bytes, whatever the file is called)."""
+    if isinstance(source, bytes):
+        head = source[:8]
+    else:
+        with open(source, "rb") as handle:
+            head = handle.read(8)
+    return head.startswith(IMAGE_SIGNATURES)
+
+
+def _read_image_tile(source, quality, modality, sample_id, size, n_bands, label):
+    """`read_tile` for JPEG/PNG: Pillow decodes; bands are the image's channels."""
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+        image.load()  # decode now, so that a truncated file fails here
+        pixels = np.asarray(image)
+    pixels = pixels[..., None] if pixels.ndim == 2 else pixels  # (H, W, C)
+    height, width, bands = pixels.shape
+    if bands != n_bands or width < size or height < size:
+        quality.record(modality, "wrong_shape", sample_id, label, f"shape {(bands, height, width)}")
+        return None
+    if pixels.dtype != np.uint8:
+        quality.record(modality, "wrong_shape", sample_id, label, str(pixels.dtype))
+        return None
+    top, left = (height - size) // 2, (width - size) // 2
+    return np.ascontiguousarray(pixels[top : top + size, left : left + size].transpose(2, 0, 1))
 
 
 class _open:

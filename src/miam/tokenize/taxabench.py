@@ -6,7 +6,9 @@ Layout read under `root` (REFERENCE.md section 4; the synthetic generator writes
                                     scientific_name, ... (other columns are ignored)
     taxabench_images/<id>.jpg       ground photo (.jpg, .jpeg or .png)
     taxabench_sound/<id>.m4a        recording (.m4a as shipped, or .wav/.flac/.mp3/.ogg)
-    sat_images/sentinel/.../<id>.tif(f)   satellite GeoTIFF, found by id at any depth
+    sat_images/sentinel/<id>_<lat>_<lon>.jpeg   satellite RGB tile as on Hugging Face
+                                    (or <id>.tif(f) GeoTIFF, as the synthetic generator writes),
+                                    found by id at any depth
     bioclim_elevation_scaled.npy    global (H, W, 20) environment raster
 
 Modalities, in model order:
@@ -15,27 +17,38 @@ Modalities, in model order:
   tokens ``r{i}c{j}``, D = image_patch**2 * 3, pixels in [0, 1] (`miam.tokenize.image`).
 - ``satellite`` (vector): the tile's centre `satellite_size` px window, patch tokens
   ``r{i}c{j}``, D = satellite_bands * satellite_patch**2, in [0, 1] (`miam.tokenize.satellite`).
+  `satellite_bands` is 4 (R, G, B, NIR GeoTIFFs, the synthetic benchmark) or 3 (the real
+  dataset's RGB JPEG tiles); a tile with another band count is ``wrong_shape``.
 - ``audio`` (vector): log-mel time-frequency patches ``t{i}f{j}`` in dB (`miam.tokenize.audio`).
 - ``environment`` (scalar): ``elevation``, ``bio1``..``bio19`` looked up in the raster
   (`miam.tokenize.location`), values as stored (already z-scored).
 - ``location`` (vector): one token ``latlon``, sinusoidal features of lat/lon.
 
 Targets: multiclass (N,) int64 over the kept species, classes ordered by taxon_id, class names
-the species' scientific names. Species with fewer than `min_occurrences` usable observations are
-dropped, then only the `max_species` most frequent are kept when set (the paper keeps 199 species
-of the real data; `max_species=199` reproduces that count whatever threshold they used).
+the species' scientific names. Species with at least `min_occurrences` labelled observations are
+kept (the same rule as the GeoPlant reader's), then only the `max_species` most frequent when set
+(the paper keeps 199 species of the real data; `max_species=199` reproduces that count whatever
+threshold they used).
+
+Sharding: ``shard=(k, n)`` tokenizes only the k-th of n contiguous blocks of the kept
+observations (`miam.tokens.shard_rows`); the species are still chosen from the whole table, so
+`TokenSet.concat` of the n shards equals the unsharded token set. Rows dropped for an empty id or
+taxon_id are recorded by shard 0 only.
 
 Data quality (never a crash, never silent; recorded per modality and reason):
 no file -> ``missing_file`` (the usual case for audio: about 4 in 10 observations have no
-recording); undecodable image/recording/tile -> ``corrupt_file``; empty latitude/longitude ->
-``missing_value`` and coordinates outside the globe -> ``out_of_range``, both masking location,
-environment and satellite (the tile was fetched by those coordinates); raster cell without data
--> ``nan_values``; an empty id or taxon_id drops the row (``missing_value`` under ``observations``).
+recording; the detail says "not on the server" when the downloader listed the file as an HTTP
+404 in the folder's ``.miam-download.json``); undecodable image/recording/tile ->
+``corrupt_file``; empty latitude/longitude -> ``missing_value`` and coordinates outside the
+globe -> ``out_of_range``, both masking location, environment and satellite (the tile was
+fetched by those coordinates); raster cell without data -> ``nan_values``; an empty id or
+taxon_id drops the row (``missing_value`` under ``observations``).
 An observations table that cannot be read raises ValueError naming the file.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -43,6 +56,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from miam.download import FOLDER_MANIFEST
 from miam.quality import QualityLog
 from miam.tokenize.audio import AUDIO_DECODE_ERRORS, AudioConfig, audio_tokens
 from miam.tokenize.image import IMAGE_DECODE_ERRORS, image_patch_tokens, patch_names, read_image
@@ -55,7 +69,7 @@ from miam.tokenize.location import (
     valid_coordinates,
 )
 from miam.tokenize.satellite import TileStore, patch_tokens
-from miam.tokens import Modality, TokenSet
+from miam.tokens import Modality, TokenSet, shard_rows
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +83,7 @@ SOUND_SUFFIXES = (".m4a", ".wav", ".flac", ".mp3", ".ogg")
 REQUIRED_COLUMNS = ("id", "latitude", "longitude", "taxon_id")
 # Modalities derived from the coordinates: masked together when the coordinates are bad.
 LOCATED_MODALITIES = ("satellite", "environment", "location")
+NOT_ON_SERVER = "not on the server (HTTP 404 when downloaded)"
 
 
 def read_observations(path: str | Path) -> pd.DataFrame:
@@ -84,6 +99,29 @@ def read_observations(path: str | Path) -> pd.DataFrame:
             f"it has {list(table.columns)}"
         )
     return table
+
+
+def not_on_server(root: Path, folder: str) -> dict[str, str]:
+    """Observation id -> path of the files the downloader found missing (HTTP 404) in `folder`.
+
+    Read from the folder's download manifest (`miam.download`); empty when there is none (a
+    synthetic dataset, a copy made by hand). File names start with the id (``<id>.m4a``,
+    ``<id>_<lat>_<lon>.jpeg``).
+    """
+    manifest = root / folder / FOLDER_MANIFEST
+    if not manifest.is_file():
+        return {}
+    missing = json.loads(manifest.read_text())["missing"]
+    return {Path(path).name.split(".")[0].split("_")[0]: path for path in missing}
+
+
+def _missing_file(quality, modality, sample_id, expected, root, unserved: dict[str, str]) -> None:
+    """Record a file that is not there, saying so when the server did not have it either."""
+    if sample_id in unserved:
+        path = root / unserved[sample_id]
+        quality.record(modality, "missing_file", sample_id, path, NOT_ON_SERVER)
+    else:
+        quality.record(modality, "missing_file", sample_id, expected)
 
 
 def _first_existing(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
@@ -114,6 +152,17 @@ def select_species(
     return sorted(kept, key=lambda taxon: (len(taxon), taxon))  # numeric order of id strings
 
 
+def _class_names(table: pd.DataFrame, kept: list[str]) -> list[str]:
+    """The scientific name of each kept taxon (its taxon id where the table has none)."""
+    names = table.drop_duplicates("taxon_id").set_index("taxon_id")
+    return [
+        str(names.at[taxon, "scientific_name"])
+        if "scientific_name" in names.columns and pd.notna(names.at[taxon, "scientific_name"])
+        else taxon
+        for taxon in kept
+    ]
+
+
 def _coordinate_problems(table: pd.DataFrame, quality: QualityLog) -> np.ndarray:
     """True where the coordinates are usable; the others are recorded for the located
     modalities."""
@@ -140,17 +189,20 @@ def tokenize_taxabench(
     satellite_bands: int = 4,
     audio: dict | None = None,
     location_frequencies=LOCATION_FREQUENCIES,
+    shard: tuple[int, int] = (0, 1),
     progress: bool = True,
 ) -> tuple[TokenSet, QualityLog]:
     """Tokenize the TaxaBench-8k folder `root` (see the module docstring).
 
     `audio` overrides fields of `AudioConfig` (sample_rate, duration, n_fft, hop_length, n_mels,
-    time_blocks, freq_bands).
+    time_blocks, freq_bands). `shard` = (k, n): only the k-th of n blocks of observations.
     """
     root = Path(root)
     audio_config = AudioConfig(**(audio or {}))
     quality = QualityLog()
-    table = _labelled_rows(read_observations(root / OBSERVATIONS_CSV), quality)
+    # Rows dropped from the whole table: recorded once, by the first shard.
+    dropped_rows = quality if shard[0] == 0 else QualityLog()
+    table = _labelled_rows(read_observations(root / OBSERVATIONS_CSV), dropped_rows)
     kept = select_species(table["taxon_id"], min_occurrences, max_species)
     if not kept:
         raise ValueError(
@@ -158,6 +210,7 @@ def tokenize_taxabench(
         )
     n_before = len(table)
     table = table[table["taxon_id"].isin(kept)].reset_index(drop=True)
+    class_names = _class_names(table, kept)
     log.info(
         "TaxaBench %s: %d species kept, %d of %d observations",
         root,
@@ -165,6 +218,9 @@ def tokenize_taxabench(
         len(table),
         n_before,
     )
+    table = table.iloc[shard_rows(len(table), *shard)].reset_index(drop=True)
+    if shard != (0, 1):
+        log.info("shard %d of %d: %d observations", shard[0] + 1, shard[1], len(table))
     raster = read_environment_raster(root / ENVIRONMENT_RASTER)
     n = len(table)
     usable = _coordinate_problems(table, quality)
@@ -179,11 +235,14 @@ def tokenize_taxabench(
     audio_values = np.zeros((n, len(audio_config.token_names), audio_config.token_dim), np.float32)
     audio_present = np.zeros(n, bool)
     tile_store = TileStore(root / SATELLITE_DIR)
+    unserved = {folder: not_on_server(root, folder) for folder in (IMAGE_DIR, SOUND_DIR)}
+    unserved_tiles = not_on_server(root, SATELLITE_DIR)
     rows = tqdm(table["id"], desc=f"TaxaBench {root.name}", disable=not progress)
     for i, sample_id in enumerate(rows):
         image_path = _first_existing(root / IMAGE_DIR, sample_id, IMAGE_SUFFIXES)
         if image_path is None:
-            quality.record("image", "missing_file", sample_id, root / IMAGE_DIR / f"{sample_id}.*")
+            expected = root / IMAGE_DIR / f"{sample_id}.*"
+            _missing_file(quality, "image", sample_id, expected, root, unserved[IMAGE_DIR])
         else:
             try:
                 image = read_image(image_path, image_size)
@@ -192,7 +251,10 @@ def tokenize_taxabench(
             except IMAGE_DECODE_ERRORS as error:
                 quality.record("image", "corrupt_file", sample_id, image_path, error)
 
-        if usable[i]:
+        if usable[i] and sample_id in unserved_tiles and sample_id not in tile_store:
+            path = root / unserved_tiles[sample_id]
+            quality.record("satellite", "missing_file", sample_id, path, NOT_ON_SERVER)
+        elif usable[i]:
             tile = tile_store.read(
                 sample_id, quality, "satellite", size=satellite_size, n_bands=satellite_bands
             )
@@ -201,7 +263,8 @@ def tokenize_taxabench(
 
         sound_path = _first_existing(root / SOUND_DIR, sample_id, SOUND_SUFFIXES)
         if sound_path is None:
-            quality.record("audio", "missing_file", sample_id, root / SOUND_DIR / f"{sample_id}.*")
+            expected = root / SOUND_DIR / f"{sample_id}.*"
+            _missing_file(quality, "audio", sample_id, expected, root, unserved[SOUND_DIR])
         else:
             try:
                 audio_values[i] = audio_tokens(sound_path, audio_config)
@@ -257,13 +320,6 @@ def tokenize_taxabench(
         Modality("location", "vector", location, usable[:, None], ["latlon"]),
     ]
     class_index = {taxon: c for c, taxon in enumerate(kept)}
-    names = table.drop_duplicates("taxon_id").set_index("taxon_id")
-    class_names = [
-        str(names.at[taxon, "scientific_name"])
-        if "scientific_name" in names.columns and pd.notna(names.at[taxon, "scientific_name"])
-        else taxon
-        for taxon in kept
-    ]
     tokens = TokenSet(
         task="multiclass",
         modalities=modalities,
