@@ -297,8 +297,7 @@ def run_notebook_script(tmp_path: Path, notebook: str, tables_dir: Path, evaluat
         input=SimpleNamespace(
             notebook=str(REPO / "workflow" / "notebooks" / f"{notebook}.ipynb"),
             tables=[str(p) for p in sorted(tables_dir.iterdir())],
-            strategies=[str(p) for p in evaluations if "oracle" not in str(p)],
-            oracles=[str(p) for p in evaluations if "oracle" in str(p)],
+            evaluations=[str(p) for p in evaluations],
             histories=[str(p) for p in histories],
         ),
         output=SimpleNamespace(
@@ -317,7 +316,7 @@ def run_notebook_script(tmp_path: Path, notebook: str, tables_dir: Path, evaluat
 @pytest.mark.parametrize(
     ("notebook", "figure_names"),
     [
-        ("comparison", {"subset_bars", "oracle_gap"}),
+        ("comparison", {"subset_bars", "oracle_gap", "deployment_vs_average"}),
         ("ablation", {"principles", "corners", "climate_context"}),
         ("dynamics", {"validation", "expected_p", "opm_state", "miam_state"}),
     ],
