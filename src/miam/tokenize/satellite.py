@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import math
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ from rasterio.windows import Window
 
 from miam.quality import QualityLog
 from miam.tokenize.image import IMAGE_DECODE_ERRORS
+from miam.tokenize.store import MemberStore
 
 TILE_BANDS = ("R", "G", "B", "NIR")
 # <id>.tiff (GeoPlant, synthetic) or <id>_<lat>_<lon>.jpeg (TaxaBind's satellite loader).
@@ -173,45 +173,19 @@ class _open:
             self.memory.close()
 
 
-class TileStore:
+class TileStore(MemberStore):
     """Tiles by sample id, from a folder (searched recursively) or a zip archive."""
 
     def __init__(self, location: str | Path):
-        self.location = Path(location)
-        self.archive: zipfile.ZipFile | None = None
-        if self.location.is_file():
-            self.archive = zipfile.ZipFile(self.location)
-            names = self.archive.namelist()
-        else:
-            names = [p.relative_to(self.location).as_posix() for p in self.location.rglob("*")]
-        self.members: dict[str, str] = {}
-        for name in names:
-            found = TILE_NAME.search(name)
-            if found:
-                self.members[str(int(found.group(1)))] = name
-
-    def __contains__(self, sample_id) -> bool:
-        return str(int(sample_id)) in self.members
+        super().__init__(location, TILE_NAME, nested_tile_path)
 
     def read(self, sample_id, quality: QualityLog, modality: str, **kwargs) -> np.ndarray | None:
-        """The tile of `sample_id` (see `read_tile`), or None with ``missing_file`` recorded."""
-        member = self.members.get(str(int(sample_id)))
-        label = f"{self.location}:{member or nested_tile_path(sample_id)}"
-        if member is None:
-            quality.record(modality, "missing_file", sample_id, label)
+        """The tile of `sample_id` (see `read_tile`), or None with the problem recorded."""
+        found = self.fetch(sample_id, quality, modality)
+        if found is None:
             return None
-        if self.archive is None:
-            return read_tile(self.location / member, quality, modality, sample_id, **kwargs)
-        try:
-            data = self.archive.read(member)
-        except (zipfile.BadZipFile, OSError, ValueError) as error:
-            quality.record(modality, "corrupt_file", sample_id, label, error)
-            return None
+        data, label = found
         return read_tile(data, quality, modality, sample_id, label=label, **kwargs)
-
-    def close(self) -> None:
-        if self.archive is not None:
-            self.archive.close()
 
 
 def patch_names(grid: int, bands: tuple[str, ...] | None = None) -> list[str]:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import io
 import pickle
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from miam.quality import QualityLog
+from miam.tokenize.store import MemberStore
 
 CUBE_NAME = re.compile(r"_(\d+)_cube\.pt$")
 
@@ -56,45 +56,21 @@ def load_cube(
     return cube.to(torch.float32).numpy()
 
 
-class CubeStore:
+class CubeStore(MemberStore):
     """Cube files by survey id, in a zip archive or a folder (searched recursively)."""
 
     def __init__(self, location: str | Path):
-        self.location = Path(location)
-        self.archive: zipfile.ZipFile | None = None
-        if self.location.is_file():
-            self.archive = zipfile.ZipFile(self.location)
-            names = self.archive.namelist()
-        else:
-            names = [p.relative_to(self.location).as_posix() for p in self.location.rglob("*.pt")]
-        self.members: dict[str, str] = {}
-        for name in names:
-            found = CUBE_NAME.search(name)
-            if found:
-                self.members[str(int(found.group(1)))] = name
+        super().__init__(location, CUBE_NAME, lambda sample_id: f"*_{sample_id}_cube.pt")
 
     def read(
         self, sample_id, shape: tuple[int, ...], quality: QualityLog, modality: str
     ) -> np.ndarray | None:
-        """The cube of `sample_id` (see `load_cube`), or None with ``missing_file`` recorded."""
-        member = self.members.get(str(int(sample_id)))
-        label = f"{self.location}:{member or f'*_{sample_id}_cube.pt'}"
-        if member is None:
-            quality.record(modality, "missing_file", sample_id, label)
+        """The cube of `sample_id` (see `load_cube`), or None with the problem recorded."""
+        found = self.fetch(sample_id, quality, modality)
+        if found is None:
             return None
-        try:
-            if self.archive is None:
-                data = (self.location / member).read_bytes()
-            else:
-                data = self.archive.read(member)
-        except (zipfile.BadZipFile, OSError, ValueError) as error:
-            quality.record(modality, "corrupt_file", sample_id, label, error)
-            return None
+        data, label = found
         return load_cube(data, shape, quality, modality, sample_id, label)
-
-    def close(self) -> None:
-        if self.archive is not None:
-            self.archive.close()
 
 
 def year_tokens(cube: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
