@@ -1,6 +1,7 @@
 # The MIAM pipeline, stage by stage; each stage is one file in workflow/rules/.
 #
 # results/{dataset}/raw/                          generated or downloaded dataset, real layout
+# results/{dataset}/shards/{shard}/               tokens of one block of samples (gathered below)
 # results/{dataset}/tokens/, quality/, split.csv  tokens, data-quality report, spatial split
 # results/{dataset}/train/{strategy}/seed{seed}/  model.pt, history.csv, metrics.json
 # results/{dataset}/oracle/{subset}/seed{seed}/   the same, for one oracle per subset

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# CI test of `snakemake --profile slurm` on a real single-node SLURM with a fake GPU.
+#
+#   bash tests/slurm/run_test.sh
+#
+# Installs and starts the cluster (setup_cluster.sh), builds the targets below with
+# config/test.yaml once locally and once through the profile, each in its own copy of the
+# repository, and kills one training job after its first checkpoint, so the profile's retry
+# must bring it back and the run must resume. Then checks (check_slurm_run.py): every job went
+# through sbatch into the partition the profile names, GPU rules got a GPU, the killed run was
+# resubmitted and resumed, the SLURM run's evaluation CSVs and tables equal the local ones,
+# and the daemons are stopped.
+# Needs root and apt-get; without them it prints SKIP and passes, except under CI=true.
+#
+# Environment:
+#   MIAM_SLURM_WORKFLOW       directory with the Snakefile to test (default: this repository)
+#   MIAM_SLURM_CONFIGFILE     config for both runs (default: config/test.yaml)
+#   MIAM_SLURM_TARGETS        what to build (default: one dataset's tables, which trains every
+#                             strategy, plus one oracle of the other; all of config/test.yaml
+#                             through SLURM would take minutes longer); "" builds everything
+#   MIAM_SLURM_LOCAL_RESULTS  results/ of a local run already made with that config (of the
+#                             targets or more): reused instead of running locally again
+#   MIAM_SLURM_WORK           where the copies and the cluster state go (default: a new temp dir)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+workflow=$(cd "${MIAM_SLURM_WORKFLOW:-$here/../..}" && pwd)
+configfile=${MIAM_SLURM_CONFIGFILE:-config/test.yaml}
+if [[ -v MIAM_SLURM_TARGETS ]]; then
+    read -r -a targets <<<"$MIAM_SLURM_TARGETS"
+else
+    targets=(results/synthetic-taxabench/tables/main.csv
+        results/synthetic-geoplant/eval/oracle/bio1/seed0.csv)
+fi
+log() { echo "slurm test: $*" >&2; }
+
+cannot_run() {
+    if [[ ${CI:-} == true ]]; then
+        log "FAILED: $1 (CI=true: this test must run)"
+        exit 1
+    fi
+    log "SKIP: $1; the SLURM test needs root and apt-get (Debian/Ubuntu)"
+    exit 0
+}
+[[ $(id -u) == 0 ]] || cannot_run "not root"
+command -v apt-get >/dev/null || cannot_run "no apt-get"
+python -c "import snakemake_executor_plugin_slurm" 2>/dev/null \
+    || { log "FAILED: snakemake-executor-plugin-slurm is not installed"; exit 1; }
+
+work=${MIAM_SLURM_WORK:-$(mktemp -d /tmp/miam-slurm-test.XXXXXX)}
+chmod 755 "$work" # munged runs as user munge and must reach its files in the cluster state
+export MIAM_SLURM_STATE=$work/cluster
+log "working in $work"
+started=$SECONDS
+elapsed() { echo "$((SECONDS - started)) s"; }
+
+copy_workflow() { # a clean copy without results, so neither run sees the other's files
+    mkdir -p "$1"
+    tar -C "$workflow" --exclude=./results --exclude=./.snakemake --exclude=./.git \
+        --exclude='__pycache__' -cf - . | tar -C "$1" -xf -
+}
+run_snakemake() { # directory, snakemake arguments...
+    local dir=$1
+    shift
+    (cd "$dir" && PYTHONPATH="$dir/src${PYTHONPATH:+:$PYTHONPATH}" \
+        snakemake --configfile "$configfile" "$@" >"$dir/snakemake.out" 2>&1) || {
+        tail -n 40 "$dir/snakemake.out" >&2
+        log "FAILED: snakemake $* in $dir (full output: $dir/snakemake.out)"
+        return 1
+    }
+}
+
+if [[ -n ${MIAM_SLURM_LOCAL_RESULTS:-} ]]; then
+    local_results=$MIAM_SLURM_LOCAL_RESULTS
+    log "reusing the local run in $local_results"
+else
+    copy_workflow "$work/local"
+    run_snakemake "$work/local" --cores "$(nproc)" "${targets[@]}"
+    local_results=$work/local/results
+    log "local run done ($(elapsed))"
+fi
+
+canceller=
+trap '[[ -n $canceller ]] && kill "$canceller" 2>/dev/null; bash "$here/stop_cluster.sh" || true' EXIT
+bash "$here/setup_cluster.sh"
+log "cluster up ($(elapsed))"
+
+job_state() { scontrol show job --oneliner "$1" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
+cancel_one_training_job() { # kill a training job once it has saved a checkpoint
+    local checkpoint run seed name dataset suffix id
+    for _ in $(seq 3000); do
+        for checkpoint in "$work"/slurm/results/*/{train,oracle}/*/seed*/checkpoint.pt; do
+            run=${checkpoint%/checkpoint.pt} # results/{dataset}/{train,oracle}/{name}/seed{seed}
+            [[ -e $checkpoint && ! -e $run/model.pt ]] || continue
+            seed=${run##*/seed}
+            name=$(basename "$(dirname "$run")")
+            dataset=$(basename "$(dirname "$(dirname "$(dirname "$run")")")")
+            # The plugin comments each job with rule_{rule}_wildcards_{wildcard values joined by _}.
+            suffix=_wildcards_${dataset}_${name}_${seed}
+            id=$(squeue --noheader --states=RUNNING --format='%i %k' | awk -v suffix="$suffix" \
+                'substr($2, length($2) - length(suffix) + 1) == suffix {print $1}')
+            if [[ -z $id ]] || ! scancel "$id"; then continue; fi
+            # Too late if it completes regardless; then wait for another run.
+            while [[ $(job_state "$id") =~ ^(RUNNING|COMPLETING)$ ]]; do sleep 0.5; done
+            if [[ $(job_state "$id") == CANCELLED ]]; then
+                echo "$id" >"$work/cancelled_job"
+                return
+            fi
+        done
+        sleep 0.2
+    done
+}
+copy_workflow "$work/slurm"
+cancel_one_training_job &
+canceller=$!
+# Logs of successful jobs are kept for inspection; everything else comes from the profile.
+run_snakemake "$work/slurm" --profile slurm --slurm-keep-successful-logs "${targets[@]}"
+kill "$canceller" 2>/dev/null || true
+canceller=
+log "SLURM run done ($(elapsed))"
+
+failed=0
+check=$here/check_slurm_run.py
+python "$check" submitted "$work/slurm" --profile "$work/slurm/slurm/config.yaml" \
+    --cancelled-job-file "$work/cancelled_job" || failed=1
+python "$check" same-results "$local_results" "$work/slurm/results" || failed=1
+
+trap - EXIT
+bash "$here/stop_cluster.sh" || failed=1
+python "$check" stopped --state "$MIAM_SLURM_STATE" || failed=1
+
+if [[ $failed == 0 ]]; then
+    log "PASSED in $(elapsed)"
+else
+    log "FAILED after $(elapsed); files in $work"
+fi
+exit "$failed"
