@@ -115,6 +115,22 @@ def not_on_server(root: Path, folder: str) -> dict[str, str]:
     return {Path(path).name.split(".")[0].split("_")[0]: path for path in missing}
 
 
+def _read_sample_file(
+    root, folder, suffixes, modality, sample_id, quality, unserved, decode, decode_errors
+):
+    """`decode(path)` of the sample's file in `folder`, or None with the problem recorded."""
+    path = _first_existing(root / folder, sample_id, suffixes)
+    if path is None:
+        expected = root / folder / f"{sample_id}.*"
+        _missing_file(quality, modality, sample_id, expected, root, unserved)
+        return None
+    try:
+        return decode(path)
+    except decode_errors as error:
+        quality.record(modality, "corrupt_file", sample_id, path, error)
+        return None
+
+
 def _missing_file(quality, modality, sample_id, expected, root, unserved: dict[str, str]) -> None:
     """Record a file that is not there, saying so when the server did not have it either."""
     if sample_id in unserved:
@@ -239,17 +255,19 @@ def tokenize_taxabench(
     unserved_tiles = not_on_server(root, SATELLITE_DIR)
     rows = tqdm(table["id"], desc=f"TaxaBench {root.name}", disable=not progress)
     for i, sample_id in enumerate(rows):
-        image_path = _first_existing(root / IMAGE_DIR, sample_id, IMAGE_SUFFIXES)
-        if image_path is None:
-            expected = root / IMAGE_DIR / f"{sample_id}.*"
-            _missing_file(quality, "image", sample_id, expected, root, unserved[IMAGE_DIR])
-        else:
-            try:
-                image = read_image(image_path, image_size)
-                image_values[i] = image_patch_tokens(image, image_patch)
-                image_present[i] = True
-            except IMAGE_DECODE_ERRORS as error:
-                quality.record("image", "corrupt_file", sample_id, image_path, error)
+        image = _read_sample_file(
+            root,
+            IMAGE_DIR,
+            IMAGE_SUFFIXES,
+            "image",
+            sample_id,
+            quality,
+            unserved[IMAGE_DIR],
+            lambda path: image_patch_tokens(read_image(path, image_size), image_patch),
+            IMAGE_DECODE_ERRORS,
+        )
+        if image is not None:
+            image_values[i], image_present[i] = image, True
 
         if usable[i] and sample_id in unserved_tiles and sample_id not in tile_store:
             path = root / unserved_tiles[sample_id]
@@ -261,16 +279,19 @@ def tokenize_taxabench(
             if tile is not None:
                 tiles[i], tile_present[i] = tile, True
 
-        sound_path = _first_existing(root / SOUND_DIR, sample_id, SOUND_SUFFIXES)
-        if sound_path is None:
-            expected = root / SOUND_DIR / f"{sample_id}.*"
-            _missing_file(quality, "audio", sample_id, expected, root, unserved[SOUND_DIR])
-        else:
-            try:
-                audio_values[i] = audio_tokens(sound_path, audio_config)
-                audio_present[i] = True
-            except AUDIO_DECODE_ERRORS as error:
-                quality.record("audio", "corrupt_file", sample_id, sound_path, error)
+        sound = _read_sample_file(
+            root,
+            SOUND_DIR,
+            SOUND_SUFFIXES,
+            "audio",
+            sample_id,
+            quality,
+            unserved[SOUND_DIR],
+            lambda path: audio_tokens(path, audio_config),
+            AUDIO_DECODE_ERRORS,
+        )
+        if sound is not None:
+            audio_values[i], audio_present[i] = sound, True
     tile_store.close()
 
     environment = np.full((n, len(ENVIRONMENT_VARIABLES)), np.nan, np.float32)
