@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from miam.data import DeviceData, Normalizer
-from miam.evaluation import autocast, predict_subsets
+from miam.evaluation import predict_subsets
 from miam.masking import make_strategy, token_visibility
 from miam.model import ModelConfig, MultimodalTransformer
+from miam.runtime import autocast
 from miam.subsets import modality_subsets
 from miam.tokens import Modality, TokenSet
 

@@ -372,7 +372,7 @@ def test_evaluations_are_coalitions_times_samples_and_tables_are_complete(plante
 
 def test_model_game_evaluates_all_coalitions_in_one_batched_pass(planted_run, monkeypatch):
     from miam.data import DeviceData
-    from miam.training import load_model
+    from miam.runtime import load_model
 
     tokens = planted_tokens(n=120)
     model, normalizer, _ = load_model(planted_run["model"], "cpu")

@@ -6,6 +6,7 @@ import torch
 from helpers import toy_tokens, write_toy
 from sklearn.metrics import roc_auc_score
 
+import miam.runtime as runtime
 import miam.training as training
 from miam.data import DeviceData, Normalizer
 from miam.evaluation import evaluate_subsets, predict_subsets
@@ -155,7 +156,7 @@ def test_oracle_sees_only_its_subset(tmp_path):
         model=SMALL_MODEL,
         training={"epochs": 2, "batch_size": 64},
     )
-    _, _, checkpoint = training.load_model(tmp_path / "oracle" / "model.pt")
+    _, _, checkpoint = runtime.load_model(tmp_path / "oracle" / "model.pt")
     assert checkpoint["subset"] == {"img": "all"} and checkpoint["strategy"] is None
 
 

@@ -17,10 +17,11 @@ from miam.late_fusion import (
     unimodal_model_paths,
 )
 from miam.metrics import task_metrics
+from miam.runtime import load_model
 from miam.split import split_indices
 from miam.subsets import modality_subsets
 from miam.tokens import TokenSet
-from miam.training import load_model, train_run
+from miam.training import train_run
 
 TINY_MODEL = {"dim": 32, "depth": 1, "heads": 2, "ffn_dim": 64, "n_frequencies": 8}
 TINY_TRAINING = {"epochs": 2, "batch_size": 64, "device": "cpu"}

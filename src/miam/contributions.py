@@ -59,6 +59,7 @@ from .data import DeviceData, derive_seed
 from .evaluation import predict_subsets
 from .metrics import PRIMARY_METRIC, task_metrics
 from .model import MultimodalTransformer
+from .runtime import load_model, pick_device
 from .split import split_indices
 from .tokens import TokenSet
 
@@ -567,7 +568,6 @@ def contributions_run(
     Modality Shapley values for every model; group analyses for `settings.strategies` (all when
     None). All models are scored on the same samples and the same permutations.
     """
-    from .training import load_model, pick_device  # training imports evaluation, as we do
 
     device = pick_device(device)
     token_set = TokenSet.load(tokens)

@@ -17,15 +17,9 @@ from torch import Tensor
 from .data import DeviceData
 from .metrics import task_metrics
 from .model import MultimodalTransformer
+from .runtime import autocast, load_model, pick_device
 from .split import split_indices
 from .tokens import TokenSet
-
-
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; full fp32 elsewhere."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 class eval_mode(contextlib.ContextDecorator):
@@ -113,8 +107,6 @@ def evaluate_run(
 
     subsets: name -> (family, spec), as `miam.pipeline.evaluation_subsets` gives them.
     """
-    from .training import load_model, pick_device  # training imports this module
-
     device = pick_device(device)
     model, normalizer, _ = load_model(model_path, device)
     data = DeviceData(TokenSet.load(tokens), normalizer, device)

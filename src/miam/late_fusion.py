@@ -40,10 +40,11 @@ from .data import DeviceData, generator
 from .evaluation import predict_subsets
 from .masking import token_visibility
 from .metrics import PRIMARY_METRIC, task_metrics
+from .runtime import load_model, pick_device
 from .split import split_indices
 from .subsets import SubsetSpec
 from .tokens import TokenSet
-from .training import load_model, loss_function, pick_device
+from .training import loss_function
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,12 @@ import torch
 import torch.nn.functional as F
 
 from .data import DeviceData, Normalizer, derive_seed, generator
-from .evaluation import autocast, evaluate_subsets
+from .evaluation import evaluate_subsets
 from .masking import Strategy, make_strategy, measure_availability, token_visibility
 from .metrics import PRIMARY_METRIC
 from .model import ModelConfig, MultimodalTransformer
 from .optim import AdamW, lr_factor
+from .runtime import autocast, pick_device
 from .split import split_indices
 from .tokens import TokenSet
 
@@ -65,12 +66,6 @@ class TrainConfig:
                 f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}"
             )
         return cls(**(values or {}))
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def build_model(data: DeviceData, model_config: ModelConfig) -> MultimodalTransformer:
@@ -325,15 +320,3 @@ def train_run(
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
-
-
-def load_model(path: str | Path, device: torch.device | str = "cpu"):
-    """(model, normalizer, checkpoint dict) from a `model.pt` that `train_run` wrote."""
-    from .model import ModalityLayout
-
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
-    layout = [ModalityLayout(**m) for m in checkpoint["layout"]]
-    net = MultimodalTransformer(layout, checkpoint["n_outputs"], ModelConfig(**checkpoint["model"]))
-    net.load_state_dict(checkpoint["weights"])
-    net.to(device).eval()
-    return net, Normalizer.from_state_dict(checkpoint["normalizer"]), checkpoint
