@@ -5,9 +5,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import toy_tokens
+import torch
+from helpers import toy_tokens, write_toy
 
 from miam import tables
+from miam.availability import extra_drop, modality_availability, target_availability
 from miam.deployment import (
     EXACT_MAX_MODALITIES,
     combination_aliases,
@@ -16,14 +18,22 @@ from miam.deployment import (
     deployment_score,
     deployment_scores,
     exact_score,
+    extra_availability,
     sample_subsets,
     sampled_score,
     subset_weights,
 )
+from miam.masking import make_strategy, token_visibility
 from miam.subsets import modality_subsets
 
 SCORES = {"a": 0.6, "b": 0.7, "c": 0.5, "a+b": 0.8, "a+c": 0.65, "b+c": 0.75, "a+b+c": 0.9}
 PROFILE = {"a": 0.8, "b": 0.5, "c": 0.3}
+
+
+def profile_file(target, data=None, source="config"):
+    """What `deployment_profile` writes; the data has every modality everywhere by default."""
+    data = data or dict.fromkeys(target, 1.0)
+    return {"source": source, "target": target, "data": {"val": data, "test": data}}
 
 
 def random_scores(modalities: list[str], seed: int) -> dict[str, float]:
@@ -129,7 +139,9 @@ def test_deployment_scores_of_many_models_and_seeds():
         ]
     )
     aliases = {"ab": "a+b", "all": "a+b+c"}
-    scores = deployment_scores(evaluations, PROFILE, aliases).set_index(["model", "seed"])
+    scores = deployment_scores(evaluations, profile_file(PROFILE), aliases).set_index(
+        ["model", "seed"]
+    )
     assert list(scores.columns) == ["dataset", "split", "metric", "value", "standard_error"]
     assert sorted(scores.index) == [("miam", 0), ("miam", 1), ("oracle", 0)]
     assert scores.loc[("miam", 0), "value"] == pytest.approx(exact_score(SCORES, PROFILE))
@@ -147,23 +159,79 @@ def test_named_whole_modality_subsets_alias_their_combination():
     assert combination_aliases(named, ["a", "b", "c"]) == {"all": "a+b+c", "ac": "a+c"}
 
 
-def test_profile_from_config_or_measured_on_the_tokens(tmp_path):
-    modalities = ["tab", "ts", "img"]
-    configured = deployment_profile({"deployment": {"availability": {"ts": 0.3}}}, modalities)
-    assert configured == {"source": "config", "availability": {"tab": 1.0, "ts": 0.3, "img": 1.0}}
+def test_availability_is_the_share_of_samples_with_any_present_token():
+    present_tab = np.array([[True, False], [False, False], [True, True], [False, True]])
+    present_sat = np.zeros((4, 3), dtype=bool)
+    assert modality_availability([present_tab, present_sat]) == [0.75, 0.0]
+    assert modality_availability([present_tab, present_sat], rows=[1, 2]) == [0.5, 0.0]
 
-    tokens = toy_tokens(n=200)
-    tokens.modality("img").present[:50] = False  # a quarter of the samples lack the image
-    tokens.save(tmp_path / "tokens")
-    measured = deployment_profile(
-        {"deployment": {"availability": "measured"}}, modalities, tmp_path / "tokens"
+
+def test_extra_drop_does_not_count_the_data_missingness_twice():
+    # Present in 62 % of the data, wanted in 50 %: drop 1 - 0.5 / 0.62 = 0.19355 of those that
+    # have it. Wanted at 62 % or more: nothing to drop. Never in the data: nothing to drop.
+    assert extra_drop([0.5, 0.62, 0.9, 0.3], [0.62, 0.62, 0.62, 0.0]) == pytest.approx(
+        [0.193548, 0.0, 0.0, 0.0], abs=1e-6
     )
-    expected_ts = float(tokens.modality("ts").present.any(axis=1).mean())
+    assert target_availability("measured", {"a": 0.62}) == {"a": 0.62}
+    assert target_availability({"b": 0.3}, {"a": 0.62, "b": 1.0}) == {"a": 1.0, "b": 0.3}
+    with pytest.raises(ValueError, match="unknown modalities"):
+        target_availability({"z": 0.3}, {"a": 0.62})
+
+
+def test_deployment_strategy_trains_at_the_target_availability_not_below_it():
+    # Modality 0 is present in 62 % of the samples; the target is 50 %. Modality 1 is always
+    # there and always wanted, so it is never dropped (and no row is ever all-dropped).
+    n = 40_000
+    rng = np.random.default_rng(0)
+    present = torch.from_numpy(
+        np.concatenate([(rng.random((n, 1)) < 0.62).repeat(3, 1), np.ones((n, 2), bool)], 1)
+    )
+    strategy = make_strategy(
+        "deployment", 2, availability=[0.5, 1.0], data_availability=[0.62, 1.0]
+    )
+    draws = torch.Generator().manual_seed(0)
+    visible = token_visibility(strategy.sample(n, draws), [3, 2], present, draws)
+    trained_availability = visible[:, :3].any(dim=1).float().mean().item()
+    assert trained_availability == pytest.approx(0.5, abs=5 * np.sqrt(0.25 / n))
+    assert strategy.drop_probabilities() == pytest.approx([1 - 0.5 / 0.62, 0.0])
+
+
+def test_profile_records_target_and_per_split_data_availability(tmp_path):
+    tokens_dir, split = write_toy(tmp_path)
+    tokens = toy_tokens()  # what write_toy saved
+    configured = deployment_profile(
+        {"deployment": {"availability": {"ts": 0.3}}}, tokens_dir, split
+    )
+    assert configured["source"] == "config"
+    assert configured["target"] == {"tab": 1.0, "ts": 0.3, "img": 1.0}
+    assert set(configured["data"]) == {"train", "val", "test"}
+    json.dumps(configured)  # the workflow writes it as JSON
+    split_rows = pd.read_csv(split)
+    test_rows = np.flatnonzero(split_rows["split"].to_numpy() == "test")
+    expected_ts = float(tokens.modality("ts").present[test_rows].any(axis=1).mean())
+    assert configured["data"]["test"]["ts"] == pytest.approx(expected_ts)
+    measured = deployment_profile({}, tokens_dir, split)
     assert measured["source"] == "measured"
-    assert measured["availability"] == pytest.approx({"tab": 1.0, "ts": expected_ts, "img": 0.75})
-    json.dumps(measured)  # the workflow writes it as JSON
-    with pytest.raises(ValueError, match="token set"):
-        deployment_profile({}, modalities)
+    assert measured["target"] == measured["data"]["train"]
+
+
+def test_score_weighs_subsets_by_the_extra_availability_on_the_evaluated_split():
+    # a: data 1.0, target 0.8 -> k 0.8; b: data 0.5 = target -> k 1; c: data 0.6, target 0.3 ->
+    # k 0.5. Weighing with the targets themselves would give b about 0.5 * 0.5.
+    profile = profile_file({"a": 0.8, "b": 0.5, "c": 0.3}, {"a": 1.0, "b": 0.5, "c": 0.6})
+    assert extra_availability(profile, "test") == pytest.approx({"a": 0.8, "b": 1.0, "c": 0.5})
+    expected = (0.8 * 0.5 * SCORES["a+b+c"] + 0.2 * 0.5 * SCORES["b+c"]) + (
+        0.8 * 0.5 * SCORES["a+b"] + 0.2 * 0.5 * SCORES["b"]
+    )
+    scores = deployment_scores(eval_rows("miam", 0, SCORES), profile)
+    assert scores["value"].item() == pytest.approx(expected)
+
+
+def test_measured_profile_scores_the_samples_as_they_are():
+    data = {"a": 1.0, "b": 0.4, "c": 0.7}
+    profile = profile_file(data, data, source="measured")
+    scores = deployment_scores(eval_rows("miam", 0, SCORES), profile)
+    assert scores["value"].item() == pytest.approx(SCORES["a+b+c"])
 
 
 def test_deployment_is_one_extra_column_of_the_main_table():
@@ -183,7 +251,7 @@ def test_deployment_is_one_extra_column_of_the_main_table():
     )
     extra = {
         "avg": tables.named_average,
-        "deployment": deployment_column(PROFILE, named),
+        "deployment": deployment_column(profile_file(PROFILE), named),
     }
     table = tables.main_table(evaluations, ["miam"], list(named), extra)
     assert table.rows == ["miam", "late_fusion"]

@@ -13,7 +13,6 @@ import torch
 from miam.masking import (
     STRATEGIES,
     make_strategy,
-    measure_availability,
     sample_corners,
     strategy_from_spec,
     token_visibility,
@@ -189,33 +188,6 @@ def test_curriculum_rate_rises_from_start_to_end():
     assert (p == p[:, :1]).all()
     # p ~ U(0.5, 1): standard deviation 0.5 / sqrt(12).
     assert p.mean().item() == pytest.approx(0.75, abs=5 * 0.5 / math.sqrt(12 * n))
-
-
-def test_deployment_drops_each_modality_as_often_as_it_is_unavailable():
-    availability = [0.9, 0.5, 0.8]
-    n = 50000
-    p = make_strategy("deployment", M, availability=availability).sample(n, generator(0))
-    assert ((p == 0) | (p == 1)).all()
-    assert not (p == 1).all(dim=1).any()
-    all_unavailable = math.prod(1 - a for a in availability)
-    for m, a in enumerate(availability):
-        expected = (1 - a) - all_unavailable / M  # all-dropped rows give one modality back
-        assert p[:, m].mean().item() == pytest.approx(
-            expected, abs=five_standard_errors(expected, n)
-        )
-
-
-def test_deployment_token_rate_masks_kept_modalities_partially():
-    strategy = make_strategy("deployment", 2, availability=[1.0, 1.0], token_rate=0.3)
-    torch.testing.assert_close(strategy.sample(10, generator(0)), torch.full((10, 2), 0.3))
-
-
-def test_measured_availability_counts_samples_with_any_present_token():
-    present_tab = torch.tensor([[True, False], [False, False], [True, True], [False, True]])
-    present_sat = torch.zeros((4, 3), dtype=torch.bool)
-    assert measure_availability([present_tab.numpy(), present_sat]) == [0.75, 0.0]
-    with pytest.raises(ValueError, match="measure_availability"):
-        make_strategy("deployment", 2, availability="measured")
 
 
 @pytest.mark.parametrize(

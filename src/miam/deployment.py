@@ -1,23 +1,27 @@
 """Deployment score: a model's expected metric under the missingness its deployment will have.
 
 The paper averages a model's scores uniformly over subsets. In production each modality m is
-available with its own probability a_m (the deployment profile), independently of the others,
-and a prediction is only asked for when at least one modality is there. The deployment score is
-the expected metric under that distribution of whole-modality subsets S:
+available with its own probability a_target,m (the deployment profile), independently of the
+others, and a prediction is only asked for when at least one modality is there. The test
+samples already lack m with probability 1 - a_data,m, so a subset S that shows m reaches m only
+where the data has it. The score therefore weighs whole-modality subsets with the *extra*
+availability k_m = 1 - q_m = min(1, a_target,m / a_data,m) (`miam.availability.extra_drop`),
+never with a_target itself (which would count the data's missingness twice):
 
     score = sum over non-empty S of  w(S) * metric(S),
-    w(S) = prod_{m in S} a_m * prod_{m not in S} (1 - a_m) / (1 - prod_m (1 - a_m))
+    w(S) = prod_{m in S} k_m * prod_{m not in S} (1 - k_m) / (1 - prod_m (1 - k_m))
 
 computed exactly over the 2^M - 1 subsets for M <= 12 (`EXACT_MAX_MODALITIES`), and beyond
 that by Monte Carlo over subsets drawn from w, with its standard error. Subset scores are looked
 up by the names `miam.subsets.modality_subsets` gives them ('tabular+satellite', model order).
 
 The profile (`deployment.availability` of a dataset's config) is a probability per modality
-(modalities not named: 1.0, as the `deployment` masking strategy reads it) or "measured": the
-share of samples with at least one present token of the modality.
+(modalities not named: 1.0) or "measured": deployment looks like the data, so k = 1 and the
+score is the metric on the samples as they are (all modalities shown). Availability is measured
+by `miam.availability.modality_availability` on each split, and the profile file records it.
 
 This is the score, not the `deployment` masking strategy (`miam.masking.deployment`), which
-trains with the same profile.
+trains with the same extra drop.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .masking import measure_availability
+from .availability import extra_drop, modality_availability, target_availability
+from .split import split_indices
 from .tokens import TokenSet
 
 log = logging.getLogger(__name__)
@@ -132,13 +137,15 @@ def deployment_score(
 
 def deployment_scores(
     evaluations: pd.DataFrame,
-    availability: Mapping[str, float],
+    profile: Mapping,
     aliases: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Deployment score of every (dataset, model, seed, split, metric) of tidy eval rows.
 
     evaluations: rows (dataset, model, seed, split, family, subset, metric, value) of many
         models and seeds; rows of subsets that are not whole-modality combinations are ignored.
+    profile: what `deployment_profile` wrote; each split is weighed with its own extra
+        availability (`extra_availability`).
     aliases: subset name -> combination name for named subsets that show whole modalities
         under another name (e.g. 'all'; see `combination_aliases`), so an oracle trained on
         them gets a score too.
@@ -152,16 +159,16 @@ def deployment_scores(
     frame = frame.drop_duplicates([*keys, "subset"])
     rows = []
     for group, scores in frame.groupby(keys, sort=True):
+        where = dict(zip(keys, group, strict=True))
+        availability = extra_availability(profile, where["split"])
         try:
             value, error = deployment_score(
                 dict(zip(scores["subset"], scores["value"], strict=True)), availability
             )
         except KeyError as missing:
-            log.info("no deployment score for %s: %s", dict(zip(keys, group, strict=True)), missing)
+            log.info("no deployment score for %s: %s", where, missing)
             continue
-        rows.append(
-            {**dict(zip(keys, group, strict=True)), "value": value, "standard_error": error}
-        )
+        rows.append({**where, "value": value, "standard_error": error})
     return pd.DataFrame(rows, columns=[*keys, "value", "standard_error"])
 
 
@@ -175,44 +182,50 @@ def combination_aliases(named_subsets: Mapping[str, dict], modalities: list[str]
 
 
 def deployment_column(
-    availability: Mapping[str, float], named_subsets: Mapping[str, dict] | None = None
+    profile: Mapping, named_subsets: Mapping[str, dict] | None = None
 ) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """A `miam.tables` extra column: eval rows -> per-seed (model, seed, value) deployment scores.
 
-    named_subsets: the dataset's named subsets, so that whole-modality ones under other names
-    (an oracle's 'all') count as their combination.
+    profile: what `deployment_profile` wrote. named_subsets: the dataset's named subsets, so
+    that whole-modality ones under other names (an oracle's 'all') count as their combination.
     """
-    aliases = combination_aliases(named_subsets or {}, list(availability))
+    aliases = combination_aliases(named_subsets or {}, list(profile["target"]))
 
     def column(evaluations: pd.DataFrame) -> pd.DataFrame:
-        return deployment_scores(evaluations, availability, aliases)[["model", "seed", "value"]]
+        return deployment_scores(evaluations, profile, aliases)[["model", "seed", "value"]]
 
     return column
 
 
-def read_profile(path: str | Path) -> dict[str, float]:
-    """The availability, in model order, of a profile file the workflow wrote."""
-    return json.loads(Path(path).read_text())["availability"]
+def read_profile(path: str | Path) -> dict:
+    """A profile file the workflow wrote (see `deployment_profile`)."""
+    return json.loads(Path(path).read_text())
 
 
-def measured_availability(tokens: TokenSet) -> dict[str, float]:
-    """Share of samples with at least one present token, per modality in model order."""
-    shares = measure_availability([m.present for m in tokens.modalities])
-    return dict(zip(tokens.modality_names, shares, strict=True))
+def extra_availability(profile: Mapping, split: str) -> dict[str, float]:
+    """k_m = min(1, a_target,m / a_data,m) on `split`, per modality in model order."""
+    data = profile["data"][split]
+    target = data if profile["source"] == "measured" else profile["target"]
+    drop = extra_drop([target[m] for m in data], list(data.values()))
+    return {m: 1.0 - q for m, q in zip(data, drop, strict=True)}
 
 
-def deployment_profile(
-    dataset: dict, modalities: list[str], tokens: str | Path | None = None
-) -> dict:
-    """{"source": "config" | "measured", "availability": {modality: probability}}.
+def deployment_profile(dataset: dict, tokens: str | Path | TokenSet, split: str | Path) -> dict:
+    """{"source", "target": {modality: a_target}, "data": {split: {modality: a_data}}}.
 
-    dataset: the dataset's config entry; its `deployment.availability` is a dict (modalities
-    not named are always available) or "measured" (the default), which needs `tokens`.
+    dataset: the dataset's config entry; its `deployment.availability` is a mapping (modalities
+    not named are always available) or "measured" (the default): the target is then each
+    split's own availability, recorded here as the training split's for reference.
     """
-    availability = dataset.get("deployment", {}).get("availability", "measured")
-    if availability == "measured":
-        if tokens is None:
-            raise ValueError("a measured deployment profile needs the token set")
-        measured = measured_availability(TokenSet.load(tokens))
-        return {"source": "measured", "availability": {m: measured[m] for m in modalities}}
-    return {"source": "config", "availability": {m: availability.get(m, 1.0) for m in modalities}}
+    token_set = tokens if isinstance(tokens, TokenSet) else TokenSet.load(tokens)
+    present = [m.present for m in token_set.modalities]
+    data = {
+        name: dict(zip(token_set.modality_names, modality_availability(present, rows), strict=True))
+        for name, rows in split_indices(split).items()
+    }
+    setting = dataset.get("deployment", {}).get("availability", "measured")
+    return {
+        "source": "measured" if setting == "measured" else "config",
+        "target": target_availability(setting, data["train"]),
+        "data": data,
+    }

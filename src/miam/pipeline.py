@@ -6,6 +6,7 @@ beyond the core's dependencies.
 
 from __future__ import annotations
 
+from .availability import target_availability
 from .masking import make_strategy
 from .subsets import SubsetSpec, modality_subsets
 
@@ -100,11 +101,13 @@ def check_config(config: dict) -> None:
         context = dataset.get("climate_context")
         if context and context["modality"] not in names:
             raise ValueError(f"{where}.climate_context.modality: unknown {context['modality']!r}")
-        availability = dataset.get("deployment", {}).get("availability", "measured")
-        if isinstance(availability, dict):
-            unknown = set(availability) - set(names)
-            if unknown:
-                raise ValueError(f"{where}.deployment.availability: unknown {sorted(unknown)}")
+        try:
+            target_availability(
+                dataset.get("deployment", {}).get("availability", "measured"),
+                dict.fromkeys(names, 1.0),
+            )
+        except ValueError as error:
+            raise ValueError(f"{where}.deployment.availability: {error}") from error
         for strategy in config["strategies"]:
             spec = strategy_spec(config, name, strategy)
             params = {k: v for k, v in spec.items() if k != "kind"}

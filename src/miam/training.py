@@ -24,9 +24,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .availability import modality_availability, target_availability
 from .data import DeviceData, Normalizer, derive_seed, generator
 from .evaluation import evaluate_subsets
-from .masking import Strategy, make_strategy, measure_availability, token_visibility
+from .masking import Strategy, make_strategy, token_visibility
 from .metrics import PRIMARY_METRIC
 from .model import ModelConfig, MultimodalTransformer
 from .optim import AdamW, lr_factor
@@ -83,14 +84,14 @@ def build_strategy(spec: dict | None, data: DeviceData, train_index: np.ndarray)
     if kind == "dirichlet":
         params.setdefault("tokens_per_modality", data.tokens_per_modality)
     if kind == "deployment":
-        availability = params.get("availability", "measured")
-        if availability == "measured":
-            present = data.present[torch.as_tensor(train_index, device=data.device)].cpu()
-            per_modality = torch.split(present, data.tokens_per_modality, dim=1)
-            availability = measure_availability([p.numpy() for p in per_modality])
-        elif isinstance(availability, dict):
-            availability = [availability.get(name, 1.0) for name in modality_names]
-        params["availability"] = availability
+        # One definition of availability (miam.availability), on the training split.
+        present = [p.cpu().numpy() for p in torch.split(data.present, data.tokens_per_modality, 1)]
+        measured = dict(
+            zip(modality_names, modality_availability(present, train_index), strict=True)
+        )
+        target = target_availability(params.get("availability", "measured"), measured)
+        params["availability"] = list(target.values())
+        params["data_availability"] = list(measured.values())
     return make_strategy(kind, len(modality_names), modality_names=modality_names, **params)
 
 

@@ -95,15 +95,8 @@ rule evaluate_late_fusion:
 
 rule deployment_profile:
     input:
-        # Measured profiles are read off the tokens; configured ones need nothing.
-        tokens=lambda wildcards: (
-            f"results/{wildcards.dataset}/tokens"
-            if dataset_config(wildcards)
-            .get("deployment", {})
-            .get("availability", "measured")
-            == "measured"
-            else []
-        ),
+        tokens="results/{dataset}/tokens",
+        split="results/{dataset}/split.csv",
     output:
         "results/{dataset}/deployment_profile.json",
     log:
@@ -116,6 +109,5 @@ rule deployment_profile:
         runtime=10,
     params:
         dataset=dataset_config,
-        modalities=lambda wildcards: pipeline.modalities(dataset_config(wildcards)),
     script:
         "../scripts/deployment_profile.py"

@@ -18,7 +18,6 @@ from miam.masking import hypercube, curriculum, deployment  # noqa: F401
 
 # isort: on
 from miam.masking.base import REGISTRY, Strategy, keep_one_modality, token_visibility
-from miam.masking.deployment import measure_availability
 from miam.masking.hypercube import sample_corners
 
 STRATEGIES = tuple(REGISTRY)
@@ -54,7 +53,6 @@ __all__ = [
     "Strategy",
     "keep_one_modality",
     "make_strategy",
-    "measure_availability",
     "sample_corners",
     "strategy_from_spec",
     "token_visibility",

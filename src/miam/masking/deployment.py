@@ -1,46 +1,37 @@
-"""Deployment-distribution masking: drop modalities as often as they are missing in deployment.
+"""Deployment-distribution masking: train with the missingness the deployment will have.
 
-Each modality m is dropped whole (p = 1) independently with probability 1 - availability_m, the
-share of the target population that lacks it; never all at once (one is then kept at random).
-Kept modalities are masked at `token_rate` (default 0: shown whole), for partial intra-modality
-masking on top. These drops come on top of the data's own missingness, which `token_visibility`
-always applies.
+Each modality m is available at deployment with probability a_target,m (the deployment
+profile). The training data already lacks m on 1 - a_data,m of its samples, and
+`token_visibility` always hides what is missing, so m is dropped whole (p = 1) only with the
+*extra* probability q_m = max(0, 1 - a_target,m / a_data,m) (`miam.availability.extra_drop`),
+independently per modality, never all at once (one is then kept at random). Kept modalities are
+masked at `token_rate` (default 0: shown whole), for partial intra-modality masking on top.
 
-When the deployment population looks like the training data, `measure_availability` estimates
-availability from the training tokens' own `present` flags; the trainer calls it when the config
-says `availability: measured` and passes the resulting list on.
+With a measured profile (deployment looks like the data) q = 0: the model trains on the data's
+own missingness alone, which is what it will meet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from miam.availability import extra_drop
 from miam.masking.base import Strategy, check_probability, device_of, keep_one_modality, register
-
-
-def measure_availability(present_by_modality: Sequence[np.ndarray | Tensor]) -> list[float]:
-    """Per modality, the fraction of samples with at least one present token.
-
-    Args:
-        present_by_modality: one (N, T_m) bool array per modality (e.g. `Modality.present`).
-    """
-    return [
-        float(np.asarray(present).reshape(len(present), -1).any(axis=1).mean())
-        for present in present_by_modality
-    ]
 
 
 @register
 class Deployment(Strategy):
-    """Drop each modality with 1 - availability_m; see the module docstring.
+    """Drop each modality with q_m = max(0, 1 - availability_m / data_availability_m).
 
     Args:
-        availability: probability that each modality is available at deployment, one per
-            modality (required; see `measure_availability` for "measured").
+        availability: target probability that each modality is available at deployment, one
+            per modality (the trainer resolves "measured" and per-modality mappings to this list
+            with `miam.availability.target_availability`).
+        data_availability: share of training samples that have each modality (default: all 1,
+            i.e. the data has every modality everywhere).
         token_rate: masking probability of the tokens of a kept modality.
     """
 
@@ -52,22 +43,38 @@ class Deployment(Strategy):
         *,
         modality_names: Sequence[str] | None = None,
         availability: Sequence[float],
+        data_availability: Sequence[float] | None = None,
         token_rate: float = 0.0,
     ):
         super().__init__(n_modalities, modality_names=modality_names)
         if isinstance(availability, str):
             raise ValueError(
                 f"availability must be a list of {n_modalities} probabilities, got "
-                f"{availability!r}; for 'measured', pass measure_availability(present) instead"
+                f"{availability!r}; resolve 'measured' with miam.availability.target_availability"
             )
-        if len(availability) != n_modalities:
-            raise ValueError(f"{len(availability)} availabilities for {n_modalities} modalities")
+        data_availability = [1.0] * n_modalities if data_availability is None else data_availability
+        for name, values in (
+            ("availability", availability),
+            ("data_availability", data_availability),
+        ):
+            if len(values) != n_modalities:
+                raise ValueError(f"{len(values)} {name} values for {n_modalities} modalities")
         self.availability = [check_probability("availability", a) for a in availability]
+        self.data_availability = [
+            check_probability("data_availability", a) for a in data_availability
+        ]
         self.token_rate = check_probability("token_rate", token_rate)
+
+    def drop_probabilities(self) -> list[float]:
+        """q_m, the extra whole-modality drop."""
+        return extra_drop(self.availability, self.data_availability)
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> Tensor:
         device = device_of(generator)
-        availability = torch.tensor(self.availability, device=device)
+        drop = torch.tensor(self.drop_probabilities(), device=device)
         draw = torch.rand((batch_size, self.n_modalities), generator=generator, device=device)
-        dropped = keep_one_modality(draw >= availability, generator)
+        dropped = keep_one_modality(draw < drop, generator)
         return torch.where(dropped, 1.0, self.token_rate)
+
+    def log_values(self) -> dict[str, float]:
+        return self.per_modality("drop_prob", self.drop_probabilities())
