@@ -34,13 +34,19 @@ def five_standard_errors(p: float, n: int) -> float:
     return 5 * math.sqrt(p * (1 - p) / n)
 
 
-def trained(name: str, n_modalities: int = M, **params) -> object:
+def trained(name: str, n_modalities: int = M, standard_errors=None, **params) -> object:
     """A strategy as it stands mid-training: past OPM's warm-up, after several validations."""
     strategy = make_strategy(name, n_modalities, **{**REQUIRED.get(name, {}), **params})
     strategy.set_progress(6, 10)
     for scores in SCORES:
-        strategy.observe([scores[m % M] for m in range(n_modalities)])
+        strategy.observe([scores[m % M] for m in range(n_modalities)], standard_errors)
     return strategy
+
+
+def batched_sample(strategy, n_batches: int, batch_size: int, seed: int) -> torch.Tensor:
+    """Draws as the trainer makes them: one `sample` call per batch, one generator."""
+    draw = generator(seed)
+    return torch.cat([strategy.sample(batch_size, draw) for _ in range(n_batches)])
 
 
 @pytest.mark.parametrize("name", STRATEGIES)
@@ -88,12 +94,33 @@ def test_state_logs_expected_p_per_named_modality_matching_the_samples(name):
     strategy = trained(name, modality_names=["tab", "ts", "sat"])
     state = strategy.state()
     assert all(isinstance(value, float) for value in state.values())
-    n = 20000
-    mean_p = strategy.sample(n, generator(5)).mean(dim=0)
+    # Per-batch sampling, as in training (OPM decides per batch whether it acts at all).
+    n_batches, batch_size = 4000, 5
+    mean_p = batched_sample(strategy, n_batches, batch_size, 5).mean(dim=0)
     for m, modality in enumerate(["tab", "ts", "sat"]):
-        # p in [0, 1] has variance <= 1/4; the logged value may itself be an 8192-draw estimate.
-        tolerance = 5 * 0.5 * (1 / math.sqrt(n) + 1 / math.sqrt(8192))
+        # A batch's mean p lies in [0, 1], so its variance is <= 1/4; the logged value may itself
+        # be an 8192-draw estimate.
+        tolerance = 5 * 0.5 * (1 / math.sqrt(n_batches) + 1 / math.sqrt(8192))
         assert state[f"expected_p.{modality}"] == pytest.approx(mean_p[m].item(), abs=tolerance)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_strategy_accepts_standard_errors_and_checks_their_length(name):
+    strategy = trained(name, standard_errors=[0.01, 0.02, float("nan")])
+    strategy.observe([0.9, 0.7, 0.7], standard_errors=None)
+    with pytest.raises(ValueError, match="standard errors"):
+        strategy.observe([0.9, 0.7, 0.7], standard_errors=[0.01, 0.02])
+    with pytest.raises(ValueError, match="standard errors"):
+        strategy.observe([0.9, 0.7, 0.7], standard_errors=[0.01, -0.02, 0.01])
+
+
+def test_miam_resumes_bit_identically_with_standard_errors():
+    strategy = trained("miam", standard_errors=[0.01, 0.03, 0.02])
+    resumed = strategy_from_spec(json.loads(json.dumps(strategy.spec())))
+    resumed.load_state_dict(json.loads(json.dumps(strategy.state_dict())))
+    assert resumed.speed_floors() == strategy.speed_floors() == [0.01, 0.03, 0.02]
+    assert torch.equal(resumed.sample(256, generator(3)), strategy.sample(256, generator(3)))
+    assert json.dumps(resumed.state()) == json.dumps(strategy.state())
 
 
 def test_unknown_name_lists_the_known_ones():
@@ -146,25 +173,27 @@ def test_opm_gives_the_weakest_modality_no_drop_and_follows_the_formula():
     opm.observe([0.9, 0.6])
     r = math.tanh(0.9 / 0.6 - 1)
     assert opm.drop_probabilities() == pytest.approx([0.5 * (1 + 0.5 * r), 0.0])
-    p = opm.sample(20000, generator(0))
+    n_batches = 4000
+    p = batched_sample(opm, n_batches, 8, 0)
     assert (p[:, 1] == 0).all()
     assert ((p == 0) | (p == 1)).all()
     expected = 0.7 * 0.5 * (1 + 0.5 * r)
-    assert p[:, 0].mean().item() == pytest.approx(
-        expected, abs=five_standard_errors(expected, 20000)
-    )
+    # Batches are the independent units: a batch's mean drop share lies in [0, 1].
+    assert p[:, 0].mean().item() == pytest.approx(expected, abs=5 * 0.5 / math.sqrt(n_batches))
 
 
 def test_opm_drops_nothing_during_warmup_or_before_observing():
-    opm = make_strategy("opm", M, warmup_epochs=5)
+    opm = make_strategy("opm", M, warmup_fraction=0.5)
     opm.set_progress(6, 10)
     assert (opm.sample(1000, generator(0)) == 0).all()  # no scores yet
     for scores in SCORES:
         opm.observe(scores)
-    opm.set_progress(4, 10)
-    assert (opm.sample(1000, generator(0)) == 0).all()
+    opm.set_progress(4, 10)  # 0.5 * 10 = 5 warm-up epochs: 0..4
+    assert opm.state()["warmup"] == 1.0
+    assert all(not (opm.sample(100, generator(seed)) == 1).any() for seed in range(20))
     opm.set_progress(5, 10)
-    assert (opm.sample(1000, generator(0)) == 1).any()
+    assert opm.state()["warmup"] == 0.0
+    assert any((opm.sample(100, generator(seed)) == 1).any() for seed in range(20))
 
 
 def test_opm_never_drops_every_modality():

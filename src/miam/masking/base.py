@@ -6,16 +6,27 @@ token of modality m independently with probability p_m. Strategies only ever pro
 
 Life cycle, as the trainer drives it::
 
-    strategy.set_progress(epoch, n_epochs)   # start of every epoch (0-based epoch index)
-    p = strategy.sample(batch_size, generator)
-    strategy.observe(unimodal_scores)        # after every validation, higher is better
-    strategy.state()                         # flat dict of scalars to log per epoch
-    strategy.state_dict() / load_state_dict(d)   # checkpoint and bit-identical resume
+    strategy.set_progress(epoch, n_epochs)      # start of every epoch (0-based epoch index)
+    p = strategy.sample(batch_size, generator)  # once per training batch, the whole batch
+    strategy.observe(scores, standard_errors)   # after every validation
+    strategy.state()                            # flat dict of scalars to log per epoch
+    strategy.state_dict() / load_state_dict(d)  # checkpoint and bit-identical resume
+
+`sample` must be called once per training batch with the batch's size: a strategy may take one
+decision per call (OPM decides per batch whether it acts at all, as its baseline does).
+
+`observe` gets, per modality m in column order, `scores[m]` = s_m, the validation score
+of the model with only modality m visible (higher is better), and optionally
+`standard_errors[m]`, the standard error of s_m on the validation split: how much s_m would
+move from sampling noise alone (e.g. a bootstrap or an analytic SE of the metric). Pass None
+when it is unknown; a NaN entry means unknown for that modality. Strategies that use the
+noise (MIAM: its floor on the learning speed) say how; the others only check the lengths.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
@@ -96,18 +107,39 @@ class Strategy(ABC):
             raise ValueError(f"epoch {epoch} outside [0, {n_epochs})")
         self.epoch, self.n_epochs = int(epoch), int(n_epochs)
 
-    def observe(self, scores: Sequence[float]) -> None:
+    def observe(
+        self, scores: Sequence[float], standard_errors: Sequence[float] | None = None
+    ) -> None:
         """Latest unimodal validation scores, one per modality, higher is better.
 
-        Every strategy accepts them; the static ones only check the length.
+        Args:
+            scores: s_m per modality.
+            standard_errors: the standard error of each s_m on the validation split, or None
+                when unknown (see the module docstring).
+
+        Every strategy accepts them; the static ones only check the lengths.
         """
         self._check_scores(scores)
+        self._check_standard_errors(standard_errors)
 
     def _check_scores(self, scores: Sequence[float]) -> list[float]:
         scores = [float(s) for s in scores]
         if len(scores) != self.n_modalities:
             raise ValueError(f"{len(scores)} scores for {self.n_modalities} modalities")
         return scores
+
+    def _check_standard_errors(self, standard_errors: Sequence[float] | None) -> list[float] | None:
+        """Floats, one per modality, >= 0 or NaN (unknown); None stays None."""
+        if standard_errors is None:
+            return None
+        standard_errors = [float(e) for e in standard_errors]
+        if len(standard_errors) != self.n_modalities:
+            raise ValueError(
+                f"{len(standard_errors)} standard errors for {self.n_modalities} modalities"
+            )
+        if any(e < 0 or math.isinf(e) for e in standard_errors):
+            raise ValueError(f"standard errors must be finite and >= 0, got {standard_errors}")
+        return standard_errors
 
     # --- logging and checkpoints ----------------------------------------------------------
 

@@ -163,17 +163,35 @@ class Miam(BetaHypercube):
     (the first change is taken as is). Strong (high s) and settled (low d) modalities get r > 1
     and are pushed toward p = 1. Until two observations exist, r = 1 (the beta hypercube).
 
+    Two guards, neither published, keep a noisy or stalled score from inverting the method:
+
+    - Noise floor on d. A change of s_m smaller than its measurement noise says nothing about
+      learning speed, so rho_d uses max(d_m, floor_m) with floor_m = the standard error of the
+      latest s_m (given to `observe`), or `eps` when none was given (or it is NaN); `eps` stays
+      the absolute floor. Without it a weak modality whose score stalls gets d -> 0, r in the
+      tens and is masked most, the opposite of the intent. The floor is one SE, not sqrt(2) SE:
+      consecutive scores are measured on the same validation samples, so their errors are
+      positively correlated and the noise of their difference lies below sqrt(2) SE, the value
+      for independent errors; even then a noise-only |ds| averages 2 / sqrt(pi) SE ~ 1.13 SE.
+      One SE is thus the typical size of a change that noise alone produces. The EMA itself is
+      kept unfloored (state `speeds`); the floor is applied only when rho_d is computed.
+    - Clip on the imbalance term. lam |log r_m| is clipped at `max_log_imbalance`, so r_m^lam
+      stays in [exp(-max), exp(max)] ([1/5, 5] by default). Unclipped, r_m > kappa would make
+      Beta(1, kappa / r_m) of the c_m = 0 corners put its mass near 1 as well, and p_m would no
+      longer depend on the corner.
+
     Args:
         kappa: base sharpness (the authors' demo: 10).
         lam: strength of the imbalance term, the paper's lambda (the authors' demo: 1).
         corner_weights: "critical" or "uniform", as for the beta hypercube.
         d_smoothing: EMA weight of the previous learning speed; 0 uses only the latest change.
-        eps: floor on s and d, so geometric means and logs stay finite when a score is 0 or
-            stops changing.
+        eps: floor on s, and on d when no standard errors are known, so geometric means and logs
+            stay finite when a score is 0 or stops changing.
+        max_log_imbalance: bound on lam |log r_m|; math.inf turns the clip off.
     """
 
     name = "miam"
-    state_fields = (*Strategy.state_fields, "scores", "speeds")
+    state_fields = (*Strategy.state_fields, "scores", "speeds", "standard_errors")
 
     def __init__(
         self,
@@ -185,6 +203,7 @@ class Miam(BetaHypercube):
         corner_weights: str = "critical",
         d_smoothing: float = 0.5,
         eps: float = 1e-4,
+        max_log_imbalance: float = math.log(5.0),
     ):
         super().__init__(
             n_modalities, modality_names=modality_names, kappa=kappa, corner_weights=corner_weights
@@ -195,12 +214,19 @@ class Miam(BetaHypercube):
             raise ValueError(f"d_smoothing must be in [0, 1), got {d_smoothing}")
         if eps <= 0:
             raise ValueError(f"eps must be > 0, got {eps}")
+        if not max_log_imbalance >= 0:  # also refuses NaN
+            raise ValueError(f"max_log_imbalance must be >= 0, got {max_log_imbalance}")
         self.lam, self.d_smoothing, self.eps = float(lam), float(d_smoothing), float(eps)
+        self.max_log_imbalance = float(max_log_imbalance)
         self.scores: list[float] | None = None  # s, latest observation
         self.speeds: list[float] | None = None  # d, unfloored EMA of |change of s|
+        self.standard_errors: list[float] | None = None  # SE of the latest s, if given
 
-    def observe(self, scores: Sequence[float]) -> None:
+    def observe(
+        self, scores: Sequence[float], standard_errors: Sequence[float] | None = None
+    ) -> None:
         scores = self._check_scores(scores)
+        standard_errors = self._check_standard_errors(standard_errors)
         if self.scores is not None:
             changes = [abs(new - old) for new, old in zip(scores, self.scores, strict=True)]
             self.speeds = (
@@ -212,25 +238,32 @@ class Miam(BetaHypercube):
                 ]
             )
         self.scores = scores
+        self.standard_errors = standard_errors
 
-    def _relative(self, values: list[float] | None) -> list[float]:
-        """values / geomean(values) after flooring at eps; all 1 when values are unknown."""
+    def _relative(self, values: list[float] | None, floors: list[float]) -> list[float]:
+        """values / geomean(values) after flooring each at its floor; all 1 when unknown."""
         if values is None:
             return [1.0] * self.n_modalities
-        logs = [math.log(max(v, self.eps)) for v in values]
+        logs = [math.log(max(v, floor)) for v, floor in zip(values, floors, strict=True)]
         mean_log = sum(logs) / len(logs)
         return [math.exp(x - mean_log) for x in logs]
 
+    def speed_floors(self) -> list[float]:
+        """The floor on d_m: the SE of the latest s_m (at least eps), else eps."""
+        if self.standard_errors is None:
+            return [self.eps] * self.n_modalities
+        return [self.eps if math.isnan(e) else max(e, self.eps) for e in self.standard_errors]
+
     def relative_scores(self) -> list[float]:
         """rho_s per modality."""
-        return self._relative(self.scores)
+        return self._relative(self.scores, [self.eps] * self.n_modalities)
 
     def relative_speeds(self) -> list[float]:
-        """rho_d per modality."""
-        return self._relative(self.speeds)
+        """rho_d per modality, from the floored learning speeds."""
+        return self._relative(self.speeds, self.speed_floors())
 
     def imbalance(self) -> list[float]:
-        """r_m = rho_s,m / rho_d,m; 1 until two observations exist."""
+        """r_m = rho_s,m / rho_d,m, before the clip; 1 until two observations exist."""
         if self.speeds is None:
             return [1.0] * self.n_modalities
         return [
@@ -238,10 +271,19 @@ class Miam(BetaHypercube):
             for rho_s, rho_d in zip(self.relative_scores(), self.relative_speeds(), strict=True)
         ]
 
+    def imbalance_exponents(self) -> list[float]:
+        """lam log r_m clipped to [-max_log_imbalance, max_log_imbalance]."""
+        bound = self.max_log_imbalance
+        return [min(bound, max(-bound, self.lam * math.log(r))) for r in self.imbalance()]
+
+    def clipped(self) -> list[bool]:
+        """Whether the clip on lam |log r_m| is active for each modality."""
+        return [abs(self.lam * math.log(r)) > self.max_log_imbalance for r in self.imbalance()]
+
     def sharpness(self) -> tuple[list[float], list[float]]:
-        imbalance = self.imbalance()
-        toward_zero = [self.kappa * r ** (-self.lam) for r in imbalance]
-        toward_one = [self.kappa * r**self.lam for r in imbalance]
+        exponents = self.imbalance_exponents()
+        toward_zero = [self.kappa * math.exp(-x) for x in exponents]
+        toward_one = [self.kappa * math.exp(x) for x in exponents]
         return toward_zero, toward_one
 
     def log_values(self) -> dict[str, float]:
@@ -249,8 +291,11 @@ class Miam(BetaHypercube):
         return {
             **self.per_modality("s", self.scores or unknown),
             **self.per_modality("d", self.speeds or unknown),
+            **self.per_modality("d_floor", self.speed_floors()),
             **self.per_modality("rho_s", self.relative_scores()),
             **self.per_modality("rho_d", self.relative_speeds()),
             **self.per_modality("r", self.imbalance()),
+            **self.per_modality("clipped", [float(c) for c in self.clipped()]),
+            "max_log_imbalance": self.max_log_imbalance,
             **super().log_values(),
         }
