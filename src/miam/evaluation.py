@@ -15,10 +15,11 @@ import torch
 from torch import Tensor
 
 from .data import DeviceData
-from .metrics import task_metrics
+from .metrics import PRIMARY_METRIC, primary_standard_error, scored_classes, task_metrics
 from .model import MultimodalTransformer
 from .runtime import autocast, load_model, pick_device
 from .split import split_indices
+from .subsets import SubsetSpec
 from .tokens import TokenSet
 
 
@@ -78,44 +79,67 @@ def evaluate_subsets(
     index: np.ndarray,
     subsets: dict[str, dict],
     batch_size: int = 4096,
+    classes: np.ndarray | None = None,
+    standard_errors: bool = False,
 ) -> pd.DataFrame:
-    """Tidy table (subset, metric, value) of the model on every named subset of `index`."""
+    """Tidy table (subset, metric, value) of the model on every named subset of `index`.
+
+    classes: the classes macro averages are taken over (`metrics.scored_classes`).
+    standard_errors: add a `standard_error` column, that of the primary metric (NaN elsewhere).
+    """
     names = list(subsets)
     selectors = torch.stack([data.selector(subsets[name], name) for name in names])
     logits = predict_subsets(
         model, data, torch.as_tensor(index, device=data.device), selectors, batch_size
     )
     targets = data.targets_numpy[index]
-    rows = [
-        {"subset": name, "metric": metric, "value": value}
-        for name, subset_logits in zip(names, logits, strict=True)
-        for metric, value in task_metrics(data.task, subset_logits.numpy(), targets).items()
-    ]
-    return pd.DataFrame(rows, columns=["subset", "metric", "value"])
+    primary = PRIMARY_METRIC[data.task]
+    rows = []
+    for name, subset_logits in zip(names, logits, strict=True):
+        scores = subset_logits.numpy()
+        for metric, value in task_metrics(data.task, scores, targets, classes).items():
+            row = {"subset": name, "metric": metric, "value": value}
+            if standard_errors:
+                row["standard_error"] = (
+                    primary_standard_error(data.task, scores, targets, classes)
+                    if metric == primary
+                    else np.nan
+                )
+            rows.append(row)
+    columns = ["subset", "metric", "value", *(["standard_error"] if standard_errors else [])]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def evaluate_run(
     model_path,
     tokens,
     split,
-    subsets: dict[str, tuple[str, dict]],
+    subsets: dict[str, tuple[str, SubsetSpec]],
     splits=("val", "test"),
     batch_size: int = 4096,
     device: str = "auto",
 ) -> pd.DataFrame:
     """Tidy metrics (split, family, subset, metric, value) of a trained `model.pt`.
 
-    subsets: name -> (family, spec), as `miam.pipeline.evaluation_subsets` gives them.
+    subsets: name -> (family, spec), as `miam.pipeline.evaluation_subsets` gives them. Macro
+    averages are over the dataset's `scored_classes`, the same on every split.
     """
     device = pick_device(device)
     model, normalizer, _ = load_model(model_path, device)
-    data = DeviceData(TokenSet.load(tokens), normalizer, device)
+    token_set = TokenSet.load(tokens)
+    data = DeviceData(token_set, normalizer, device)
     index = split_indices(split)
+    classes = scored_classes(token_set.targets, index)
     family = {name: fam for name, (fam, _) in subsets.items()}
     frames = []
     for split_name in splits:
         frame = evaluate_subsets(
-            model, data, index[split_name], {n: s for n, (_, s) in subsets.items()}, batch_size
+            model,
+            data,
+            index[split_name],
+            {n: s for n, (_, s) in subsets.items()},
+            batch_size,
+            classes,
         )
         frame.insert(0, "split", split_name)
         frame.insert(1, "family", frame["subset"].map(family))

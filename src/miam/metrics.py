@@ -43,6 +43,50 @@ def macro_auroc(scores: np.ndarray, labels: np.ndarray, classes=None) -> float:
     return float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan")
 
 
+def scored_classes(targets: np.ndarray, splits: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Classes every macro average of a dataset is taken over: those with positives and
+    negatives in every split (the paper's and MaskSDM's rule). Fixed once from the split, so
+    validation, test and every table column average the same species. None for multiclass
+    targets (accuracy averages samples, not classes).
+
+    targets: (N, C) presence matrix or (N,) class index; splits: name -> row indices.
+    """
+    if targets.ndim == 1:
+        return None
+    keep = np.ones(targets.shape[1], dtype=bool)
+    for rows in splits.values():
+        positives = targets[rows].astype(bool).sum(axis=0)
+        keep &= (positives > 0) & (positives < len(rows))
+    return np.flatnonzero(keep)
+
+
+def auroc_standard_error(scores: np.ndarray, labels: np.ndarray, classes=None) -> float:
+    """Standard error of the macro AUROC, from Hanley & McNeil's (1982) per-class variance
+    A(1-A) + (n1-1)(Q1-A^2) + (n0-1)(Q2-A^2) over n1 n0, Q1 = A/(2-A), Q2 = 2A^2/(1+A),
+    classes taken as independent: sqrt(sum of variances) / K."""
+    labels = labels.astype(bool)
+    auc = per_class_auroc(scores, labels)
+    n1 = labels.sum(axis=0).astype(np.float64)
+    n0 = labels.shape[0] - n1
+    if classes is not None:
+        auc, n1, n0 = auc[classes], n1[classes], n0[classes]
+    ok = np.isfinite(auc)
+    if not ok.any():
+        return float("nan")
+    a, n1, n0 = auc[ok], n1[ok], n0[ok]
+    q1, q2 = a / (2 - a), 2 * a**2 / (1 + a)
+    variance = (a * (1 - a) + (n1 - 1) * (q1 - a**2) + (n0 - 1) * (q2 - a**2)) / (n1 * n0)
+    return float(np.sqrt(np.clip(variance, 0, None).sum()) / ok.sum())
+
+
+def primary_standard_error(task: str, scores: np.ndarray, targets: np.ndarray, classes=None):
+    """Standard error of the task's primary metric on these samples (its measurement noise)."""
+    if task == "multilabel":
+        return auroc_standard_error(scores, targets, classes)
+    accuracy = top_k_accuracy(scores, targets, 1)
+    return float(np.sqrt(accuracy * (1 - accuracy) / len(targets)))
+
+
 def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
     """Share of samples whose true class is among the k highest scores."""
     k = min(k, scores.shape[1])

@@ -28,7 +28,7 @@ from .availability import modality_availability, target_availability
 from .data import DeviceData, Normalizer, derive_seed, generator
 from .evaluation import evaluate_subsets
 from .masking import Strategy, make_strategy, token_visibility
-from .metrics import PRIMARY_METRIC
+from .metrics import PRIMARY_METRIC, scored_classes
 from .model import ModelConfig, MultimodalTransformer
 from .optim import AdamW, lr_factor
 from .runtime import autocast, pick_device
@@ -52,9 +52,14 @@ class TrainConfig:
     eval_batch_size: int = 4096
     # Encode each batch in this many groups of similar visible length (less padding; same math).
     length_buckets: int = 4
-    # "full": best epoch by the validation metric with all inputs; "subsets": by its mean with
-    # the unimodal scores, which favours models that also work on partial inputs.
-    select_on: str = "full"
+    # Which epoch's weights are kept. "subsets": best mean validation score over the dataset's
+    # named subsets (what the strategies are compared on); "full": best all-input score;
+    # "last": the last epoch.
+    select_on: str = "subsets"
+    # Unimodal scores s_m (what adaptive strategies observe) per epoch, at evenly spaced steps;
+    # between epochs they are measured on `score_samples` fixed validation samples (all: null).
+    scores_per_epoch: int = 1
+    score_samples: int | None = None
     device: str = "auto"  # "auto": CUDA when available, else CPU
     threads: int = 0  # CPU threads for torch; 0 leaves torch's default
 
@@ -66,7 +71,15 @@ class TrainConfig:
             raise ValueError(
                 f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}"
             )
-        return cls(**(values or {}))
+        config = cls(**(values or {}))
+        if config.select_on not in SELECTION_RULES:
+            raise ValueError(f"select_on {config.select_on!r} not in {SELECTION_RULES}")
+        if config.scores_per_epoch < 1:
+            raise ValueError(f"scores_per_epoch must be >= 1, got {config.scores_per_epoch}")
+        return config
+
+
+SELECTION_RULES = ("subsets", "full", "last")
 
 
 def build_model(data: DeviceData, model_config: ModelConfig) -> MultimodalTransformer:
@@ -139,6 +152,21 @@ def unimodal_subsets(data: DeviceData) -> dict[str, dict]:
     return {m.name: {m.name: "all"} for m in data.layout}
 
 
+def score_points(steps_per_epoch: int, scores_per_epoch: int) -> set[int]:
+    """Steps (1-based, within an epoch) after which unimodal scores are measured; the last
+    step always is, so every epoch ends with an observation."""
+    count = min(scores_per_epoch, steps_per_epoch)
+    return {round(steps_per_epoch * (k + 1) / count) for k in range(count)}
+
+
+def score_rows(val_index: np.ndarray, samples: int | None, seed: int) -> np.ndarray:
+    """The fixed validation samples that unimodal scores are measured on between epochs."""
+    if samples is None or samples >= len(val_index):
+        return val_index
+    rng = np.random.default_rng(derive_seed(seed, "score samples"))
+    return np.sort(rng.choice(val_index, samples, replace=False))
+
+
 def train_run(
     tokens: str | Path,
     split: str | Path,
@@ -148,11 +176,14 @@ def train_run(
     subset: dict | None = None,
     model: dict | None = None,
     training: dict | None = None,
+    selection_subsets: dict[str, dict] | None = None,
 ) -> dict:
     """Train and write `out_dir`/{model.pt, history.csv, metrics.json}; resume from checkpoint.pt.
 
     strategy: {"kind": name, **params} from config; None for an oracle.
     subset: for an oracle, the subset spec its inputs are restricted to.
+    selection_subsets: name -> spec of the dataset's named subsets, which `select_on:
+        subsets` averages over (an oracle sees only its own subset: it selects on that).
     Returns the metrics dict written to metrics.json.
     """
     out_dir = Path(out_dir)
@@ -185,9 +216,32 @@ def train_run(
 
     criterion = loss_function(data.task, data.targets[train_index])
     metric = PRIMARY_METRIC[data.task]
-    validation_subsets = {"all": {m.name: "all" for m in data.layout}}
-    if masking is not None:
-        validation_subsets |= unimodal_subsets(data)
+    classes = scored_classes(token_set.targets, index)
+    full_input = {m.name: "all" for m in data.layout}
+    # Validated once per epoch on every validation sample: all inputs and the selection subsets.
+    epoch_subsets = {"all": full_input}
+    if subset is None and selection_subsets:
+        epoch_subsets |= {f"named:{name}": spec for name, spec in selection_subsets.items()}
+    observed = unimodal_subsets(data) if masking is not None else {}
+    observation_rows = score_rows(index["val"], train_config.score_samples, seed)
+    observe_at = score_points(steps_per_epoch, train_config.scores_per_epoch)
+
+    def observe_unimodal_scores() -> tuple[list[float], list[float]]:
+        """s_m and its standard error on the observation samples; passed to the strategy."""
+        frame = evaluate_subsets(
+            net,
+            data,
+            observation_rows,
+            observed,
+            train_config.eval_batch_size,
+            classes,
+            standard_errors=True,
+        )
+        frame = frame[frame.metric == metric].set_index("subset")
+        scores = [float(frame.loc[m.name, "value"]) for m in data.layout]
+        errors = [float(frame.loc[m.name, "standard_error"]) for m in data.layout]
+        masking.observe(scores, errors)
+        return scores, errors
 
     run_spec = {
         # A checkpoint is resumed only by the same run, on the same data, in the same format.
@@ -227,8 +281,9 @@ def train_run(
         mask_generator = generator(seed, "mask", epoch, device=device)
         order = train_index[torch.randperm(len(train_index), generator=loader, device=device)]
         batches = order.split(train_config.batch_size)
-        total_loss = 0.0
-        for batch in progress_bar(batches, len(batches), f"epoch {epoch + 1}"):
+        total_loss = torch.zeros((), device=device)  # summed on the device: no sync per step
+        observations = []
+        for step, batch in enumerate(progress_bar(batches, len(batches), f"epoch {epoch + 1}"), 1):
             present = data.present[batch]
             if masking is None:
                 visible = present
@@ -242,20 +297,24 @@ def train_run(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), train_config.grad_clip)
             optimizer.step(current_lr())
-            total_loss += loss.item() * len(batch)
+            total_loss += loss.detach() * len(batch)
+            if masking is not None and step in observe_at:
+                observations.append(observe_unimodal_scores())
 
         scores = evaluate_subsets(
-            net, data, index["val"], validation_subsets, train_config.eval_batch_size
+            net, data, index["val"], epoch_subsets, train_config.eval_batch_size, classes
         )
         primary = scores[scores.metric == metric].set_index("subset")["value"]
-        unimodal = [float(primary[m.name]) for m in data.layout] if masking else []
-        if masking is not None:
-            masking.observe(unimodal)
+        named = [float(v) for name, v in primary.items() if name.startswith("named:")]
+        unimodal, errors = observations[-1] if observations else ([], [])
         row = {
             "epoch": epoch + 1,
-            "loss": total_loss / len(train_index),
+            "loss": total_loss.item() / len(train_index),
             f"val_{metric}": float(primary["all"]),
+            **({f"val_{metric}_named_mean": float(np.mean(named))} if named else {}),
             **{f"s.{m.name}": s for m, s in zip(data.layout, unimodal, strict=False)},
+            **{f"s_se.{m.name}": e for m, e in zip(data.layout, errors, strict=False)},
+            "observations": len(observations),
             **(masking.state() if masking else {}),
             "lr": current_lr(),
             "seconds": time.perf_counter() - epoch_started,
@@ -270,9 +329,12 @@ def train_run(
             row[f"val_{metric}"],
             "".join(f" s.{m.name} {s:.3f}" for m, s in zip(data.layout, unimodal, strict=False)),
         )
-        selection = row[f"val_{metric}"]
-        if train_config.select_on == "subsets" and unimodal:
-            selection = float(np.mean([selection, *unimodal]))
+        selection = {
+            "full": row[f"val_{metric}"],
+            "subsets": float(np.mean(named)) if named else row[f"val_{metric}"],
+            "last": float(epoch),
+        }[train_config.select_on]
+        row["selection_score"] = selection
         if selection > best["score"]:
             best = {
                 "epoch": epoch + 1,
@@ -308,9 +370,13 @@ def train_run(
     )
     pd.DataFrame(history).to_csv(out_dir / "history.csv", index=False)
     elapsed = time.perf_counter() - started
+    kept = history[best["epoch"] - 1]
     metrics = {
         "best_epoch": best["epoch"],
-        f"best_val_{metric}": best["score"],
+        "selected_on": train_config.select_on,
+        "selection_score": kept["selection_score"],
+        f"best_val_{metric}": kept[f"val_{metric}"],
+        "scored_classes": None if classes is None else len(classes),
         "epochs": train_config.epochs,
         "train_samples": len(train_index),
         "device": str(device),

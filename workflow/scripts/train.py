@@ -17,4 +17,5 @@ train_run(
     subset=snakemake.params.subset,
     model=snakemake.params.model,
     training=training,
+    selection_subsets=getattr(snakemake.params, "selection_subsets", None),
 )
