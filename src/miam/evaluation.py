@@ -124,24 +124,38 @@ def evaluate_run(
     subsets: name -> (family, spec), as `miam.pipeline.evaluation_subsets` gives them. Macro
     averages are over the dataset's `scored_classes`, the same on every split.
     """
+    return evaluate_runs(
+        {"model": (model_path, subsets)}, tokens, split, splits, batch_size, device
+    )["model"]
+
+
+def evaluate_runs(
+    models: dict[str, tuple[str, dict[str, tuple[str, SubsetSpec]]]],
+    tokens,
+    split,
+    splits=("val", "test"),
+    batch_size: int = 4096,
+    device: str = "auto",
+) -> dict[str, pd.DataFrame]:
+    """`evaluate_run` for several models on one dataset, loading its tokens once.
+
+    models: name -> (model.pt, subsets); returns name -> tidy frame.
+    """
     device = pick_device(device)
-    model, normalizer, _ = load_model(model_path, device)
     token_set = TokenSet.load(tokens)
-    data = DeviceData(token_set, normalizer, device)
     index = split_indices(split)
     classes = scored_classes(token_set.targets, index)
-    family = {name: fam for name, (fam, _) in subsets.items()}
-    frames = []
-    for split_name in splits:
-        frame = evaluate_subsets(
-            model,
-            data,
-            index[split_name],
-            {n: s for n, (_, s) in subsets.items()},
-            batch_size,
-            classes,
-        )
-        frame.insert(0, "split", split_name)
-        frame.insert(1, "family", frame["subset"].map(family))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    frames = {}
+    for name, (model_path, subsets) in models.items():
+        model, normalizer, _ = load_model(model_path, device)
+        data = DeviceData(token_set, normalizer, device)
+        family = {subset: fam for subset, (fam, _) in subsets.items()}
+        specs = {subset: spec for subset, (_, spec) in subsets.items()}
+        parts = []
+        for split_name in splits:
+            frame = evaluate_subsets(model, data, index[split_name], specs, batch_size, classes)
+            frame.insert(0, "split", split_name)
+            frame.insert(1, "family", frame["subset"].map(family))
+            parts.append(frame)
+        frames[name] = pd.concat(parts, ignore_index=True)
+    return frames

@@ -9,6 +9,7 @@ weights as one never stopped (on CPU; CUDA kernels are not bit-deterministic).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -167,6 +168,59 @@ def score_rows(val_index: np.ndarray, samples: int | None, seed: int) -> np.ndar
     return np.sort(rng.choice(val_index, samples, replace=False))
 
 
+@dataclass
+class PreparedData:
+    """A token set, its split and its device tensors: loaded once, shared by a job's runs."""
+
+    tokens: TokenSet
+    index: dict[str, np.ndarray]
+    normalizer: Normalizer
+    data: DeviceData
+    fingerprint: str
+    classes: np.ndarray | None
+    device: torch.device
+
+
+def prepare_data(tokens: str | Path, split: str | Path, device: torch.device) -> PreparedData:
+    token_set = TokenSet.load(tokens)
+    index = split_indices(split)
+    normalizer = Normalizer.fit(token_set, index["train"])
+    return PreparedData(
+        token_set,
+        index,
+        normalizer,
+        DeviceData(token_set, normalizer, device),
+        data_fingerprint(tokens, split),
+        scored_classes(token_set.targets, index),
+        device,
+    )
+
+
+def train_runs(tokens: str | Path, split: str | Path, runs: list[dict]) -> list[dict]:
+    """Train several runs in one process, sharing the loaded data; each writes its own folder.
+
+    runs: keyword arguments of `train_run` (out_dir, seed, strategy, subset, model, training,
+        selection_subsets). A failing run is logged with its traceback and the others still
+        train; the error is raised at the end, naming every failed run. A run that finished
+        before (its checkpoint holds the last epoch) only rewrites its outputs, so a retried
+        job trains only what is missing.
+    """
+    prepared, results, failed = None, [], []
+    for number, run in enumerate(runs, 1):
+        log.info("run %d/%d: %s", number, len(runs), run["out_dir"])
+        try:
+            device = pick_device(TrainConfig.from_dict(run.get("training")).device)
+            if prepared is None or prepared.device != device:
+                prepared = prepare_data(tokens, split, device)
+            results.append(train_run(tokens, split, prepared=prepared, **run))
+        except Exception:
+            log.exception("run %s failed", run["out_dir"])
+            failed.append(str(run["out_dir"]))
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(runs)} runs failed: {', '.join(failed)}")
+    return results
+
+
 def train_run(
     tokens: str | Path,
     split: str | Path,
@@ -177,6 +231,7 @@ def train_run(
     model: dict | None = None,
     training: dict | None = None,
     selection_subsets: dict[str, dict] | None = None,
+    prepared: PreparedData | None = None,
 ) -> dict:
     """Train and write `out_dir`/{model.pt, history.csv, metrics.json}; resume from checkpoint.pt.
 
@@ -184,6 +239,7 @@ def train_run(
     subset: for an oracle, the subset spec its inputs are restricted to.
     selection_subsets: name -> spec of the dataset's named subsets, which `select_on:
         subsets` averages over (an oracle sees only its own subset: it selects on that).
+    prepared: the data already loaded by `prepare_data` (`train_runs` shares it between runs).
     Returns the metrics dict written to metrics.json.
     """
     out_dir = Path(out_dir)
@@ -194,12 +250,12 @@ def train_run(
         torch.set_num_threads(train_config.threads)
     device = pick_device(train_config.device)
 
-    token_set = TokenSet.load(tokens)
-    index = split_indices(split)
-    normalizer = Normalizer.fit(token_set, index["train"])
-    data = DeviceData(token_set, normalizer, device)
+    if prepared is None or prepared.device != device:
+        prepared = prepare_data(tokens, split, device)
+    index, normalizer, data = prepared.index, prepared.normalizer, prepared.data
     if subset is not None:  # oracle: the other tokens do not exist for it
-        data.present &= data.selector(subset)
+        data = copy.copy(data)
+        data.present = data.present & data.selector(subset)
     train_index = torch.as_tensor(index["train"], device=device)
     masking = build_strategy(strategy, data, index["train"])
 
@@ -216,7 +272,7 @@ def train_run(
 
     criterion = loss_function(data.task, data.targets[train_index])
     metric = PRIMARY_METRIC[data.task]
-    classes = scored_classes(token_set.targets, index)
+    classes = prepared.classes
     full_input = {m.name: "all" for m in data.layout}
     # Validated once per epoch on every validation sample: all inputs and the selection subsets.
     epoch_subsets = {"all": full_input}
@@ -246,7 +302,7 @@ def train_run(
     run_spec = {
         # A checkpoint is resumed only by the same run, on the same data, in the same format.
         "checkpoint_format": CHECKPOINT_FORMAT,
-        "data": data_fingerprint(tokens, split),
+        "data": prepared.fingerprint,
         "strategy": masking.spec() if masking else None,
         "subset": subset,
         "model": model_config.to_dict(),
