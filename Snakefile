@@ -21,6 +21,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/sources.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/tokenize.smk"
 include: "workflow/rules/split.smk"
@@ -37,4 +38,3 @@ rule all:
     default_target: True
     input:
         all_targets(),
-        contribution_targets(DATASETS),

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 from miam import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_CONFIG = REPO / "config" / "test.yaml"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def copy_repo(target: Path) -> Path:
@@ -39,32 +46,135 @@ def test_lint_is_clean():
     assert "Congratulations" in done.stdout + done.stderr
 
 
-def write_config(tmp_path: Path, edit) -> Path:
+def edited_config(edit) -> dict:
     config = yaml.safe_load(TEST_CONFIG.read_text())
     edit(config)
+    return config
+
+
+BAD_CONFIGS = [
+    (lambda c: c["strategies"].update(typo={"kind": "miamm"}), "miamm"),
+    (lambda c: c.update(trainig={"epochs": 1}), "trainig"),
+    (lambda c: c["strategies"]["miam"].update(kapa=3.0), "kapa"),
+    (
+        lambda c: c["datasets"]["synthetic-geoplant"]["subsets"].update(bad={"sound": "all"}),
+        "sound",
+    ),
+    (lambda c: c.update(resources={"train": {"mem_gb": 4}}), "mem_gb"),
+]
+BAD_CONFIG_IDS = [
+    "unknown-strategy",
+    "misspelled-key",
+    "unknown-parameter",
+    "missing-modality",
+    "unknown-resource",
+]
+
+
+def check_like_the_workflow(config: dict) -> None:
+    """What workflow/rules/common.smk runs on the config before planning any job."""
+    validate(config, str(SCHEMA))
+    pipeline.check_config(config)
+
+
+@pytest.mark.parametrize(("edit", "named"), BAD_CONFIGS, ids=BAD_CONFIG_IDS)
+def test_bad_config_is_refused_naming_the_key(edit, named):
+    with pytest.raises((WorkflowError, ValueError), match=named):
+        check_like_the_workflow(edited_config(edit))
+
+
+def test_bad_config_fails_before_any_job(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-@pytest.mark.parametrize(
-    ("edit", "named"),
-    [
-        (lambda c: c["strategies"].update(typo={"kind": "miamm"}), "miamm"),
-        (lambda c: c.update(trainig={"epochs": 1}), "trainig"),
-        (lambda c: c["strategies"]["miam"].update(kapa=3.0), "kapa"),
-        (
-            lambda c: c["datasets"]["synthetic-geoplant"]["subsets"].update(bad={"sound": "all"}),
-            "sound",
-        ),
-    ],
-    ids=["unknown-strategy", "misspelled-key", "unknown-parameter", "missing-modality"],
-)
-def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, edit, named):
-    done = snakemake(REPO, "-n", "--configfile", str(write_config(tmp_path, edit)), check=False)
+    path.write_text(yaml.safe_dump(edited_config(BAD_CONFIGS[2][0])))
+    done = snakemake(REPO, "-n", "--configfile", str(path), check=False)
     assert done.returncode != 0
-    assert named in done.stdout + done.stderr
+    assert "kapa" in done.stdout + done.stderr
     assert "rule generate_dataset" not in done.stdout
+
+
+# --- Plans: dry runs read back -----------------------------------------------------------------
+
+
+@dataclass
+class PlannedJob:
+    rule: str
+    output: str
+    threads: int
+    resources: dict[str, str]
+
+
+def dry_run(*args: str) -> list[PlannedJob]:
+    """The jobs `snakemake -n` plans, each with the resources it would ask for."""
+    done = snakemake(REPO, "-n", *args)
+    jobs, job = [], None
+    for line in (done.stdout + done.stderr).splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):$", line):
+            job = PlannedJob(match[1], "", 1, {})
+            jobs.append(job)
+        elif job and (match := re.match(r"^    (output|threads|resources): (.*)$", line)):
+            if match[1] == "output":
+                job.output = match[2]
+            elif match[1] == "threads":
+                job.threads = int(match[2])
+            else:
+                job.resources = dict(item.split("=", 1) for item in match[2].split(", "))
+        elif not line.startswith("    "):
+            job = None
+    assert jobs, done.stdout[-2000:]
+    return jobs
+
+
+@functools.cache
+def planned(configfile: str, *args: str) -> tuple[PlannedJob, ...]:
+    return tuple(dry_run("--configfile", configfile, *args))
+
+
+def rule_names() -> set[str]:
+    files = [REPO / "Snakefile", *(REPO / "workflow" / "rules").glob("*.smk")]
+    return {name for path in files for name in re.findall(r"^rule (\w+):", path.read_text(), re.M)}
+
+
+def test_every_rule_asks_for_more_memory_and_time_on_each_retry():
+    seen = set()
+    for config in ["config/test.yaml", "config/paper.yaml"]:  # generated and downloaded data
+        first = {(j.rule, j.output): j.resources for j in planned(config)}
+        second = {(j.rule, j.output): j.resources for j in planned(config, "--attempt", "2")}
+        assert first.keys() == second.keys()
+        for (rule, output), resources in first.items():
+            if rule == "all":
+                continue
+            seen.add(rule)
+            for name in ["mem_mb", "runtime"]:
+                assert name in resources, f"{rule} ({output}) sets no {name}"
+                retried = int(second[rule, output][name])
+                assert retried == 2 * int(resources[name]), f"{rule}: {name} on attempt 2"
+    assert seen == rule_names() - {"all"}, "rules no dry run planned"
+
+
+def test_paper_config_plans_locally_and_through_the_slurm_profile():
+    local = planned("config/paper.yaml")
+    cluster = planned("config/paper.yaml", "--profile", "slurm")
+    assert Counter(j.rule for j in local) == Counter(j.rule for j in cluster)
+    profile = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
+    gpu_rules = set(profile["set-resources"])
+    assert not any("gpu" in job.resources for job in local), "a GPU is the profile's to book"
+    assert gpu_rules == set(profile["set-threads"]), "every GPU rule books its CPUs per GPU"
+    for job in cluster:
+        if job.rule == "all":
+            continue
+        on_gpu = job.rule in gpu_rules
+        assert job.resources["slurm_partition"] == ("gpu" if on_gpu else "cpu"), job.rule
+        assert job.resources.get("gpu") == ("1" if on_gpu else None), job.rule
+        assert "gpu" not in (
+            local_job.resources for local_job in local if local_job.rule == job.rule
+        )
+    # The evaluations (one per model and seed) run on a GPU, with the config's size.
+    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    evaluations = [j for j in cluster if j.rule == "evaluate_model"]
+    assert len(evaluations) == 195
+    assert {j.resources["runtime"] for j in evaluations} == {
+        str(config["resources"]["evaluate"]["runtime"])
+    }
 
 
 @pytest.mark.workflow

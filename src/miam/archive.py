@@ -24,8 +24,6 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-import torch
-
 log = logging.getLogger(__name__)
 
 # Written inside a target folder once everything is extracted; its presence means "complete".
@@ -165,6 +163,9 @@ def safe_torch_load(source: str | Path | bytes | io.IOBase, name: str | None = N
         label, handle = name or str(source), source
     else:
         label, handle = name or getattr(source, "name", "<stream>"), source
+    # Imported here: the workflow imports this module (through miam.download) at every parse.
+    import torch
+
     try:
         return torch.load(handle, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as error:

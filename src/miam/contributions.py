@@ -36,18 +36,16 @@ over zeroing band values inside patch tokens: a masked token is one the model ne
 as in training, whereas a patch token with one band set to its training mean is an input the model
 was never trained on. Without per-band tokens the default `bands` analysis is skipped (logged).
 
-Settings (`ContributionSettings`) come from the config's top-level ``contributions`` block,
-overridden per dataset by ``datasets.<name>.contributions``; ``analyses`` there replaces the
-reader's defaults (`DEFAULT_ANALYSES`).
+The estimators are `miam.shapley`'s (pure numpy, any game); the settings, and the analyses of
+each reader, `miam.contribution_settings`'s. This module holds the games a model plays on token
+groups and the run over the trained models.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -55,254 +53,17 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .contribution_settings import TABLES, Analysis, ContributionSettings, GroupSpec
 from .data import DeviceData, derive_seed
 from .evaluation import predict_subsets
 from .metrics import PRIMARY_METRIC, task_metrics
 from .model import MultimodalTransformer
 from .runtime import load_model, pick_device
+from .shapley import CachedGame, shapley
 from .split import split_indices
 from .tokens import TokenSet
 
 log = logging.getLogger(__name__)
-
-GroupSpec = "str | list[str] | dict[str, list[str]]"
-
-# Analyses per reader. They are optional: one whose tokens the tokenization lacks (band groups
-# without per-band tokens) is skipped with a log line; analyses written in the config are required.
-DEFAULT_ANALYSES = {
-    "geoplant": {
-        "bands": {"modality": "satellite", "groups": "{*}/*"},
-        "patches": {"modality": "satellite", "groups": ["*/{*}", "{*}"], "plot": "map"},
-        "climate_years": {
-            "modality": "timeseries",
-            "groups": "climate/{*}",
-            "plot": "years",
-            "context": True,
-        },
-        "landsat_years": {
-            "modality": "timeseries",
-            "groups": "landsat/{*}",
-            "plot": "years",
-            "context": True,
-        },
-        "variables": {"modality": "tabular", "groups": "{*}"},
-        "variable_groups": {
-            "modality": "tabular",
-            "groups": {
-                "bioclim": ["bio*"],
-                "elevation": ["elevation"],
-                "landcover": ["landcover/*"],
-                "soil": ["soil/*"],
-            },
-        },
-    },
-    "taxabench": {
-        "image_patches": {"modality": "image", "groups": "{*}", "plot": "map"},
-        "satellite_patches": {"modality": "satellite", "groups": ["*/{*}", "{*}"], "plot": "map"},
-        "audio_bands": {"modality": "audio", "groups": "t*{f*}"},
-        "environment_variables": {"modality": "environment", "groups": "{*}"},
-    },
-}
-
-
-@dataclass
-class Analysis:
-    """One contribution analysis: token groups of one modality (see the module doc)."""
-
-    name: str
-    modality: str
-    groups: GroupSpec
-    # Tokens shown in every coalition (a subset spec, e.g. {"tabular": "all"}); default none, so
-    # groups are valued by what they tell the model on their own modality.
-    visible: dict = field(default_factory=dict)
-    context: bool = False  # also the metric as groups become visible, the last (newest) first
-    plot: str = "bar"  # the notebook's figure: bar | years | map
-    required: bool = True  # False: skip, with a log line, when the groups match no token
-
-    def __post_init__(self):
-        assert self.plot in ("bar", "years", "map"), f"analysis {self.name}: plot {self.plot!r}"
-
-
-@dataclass
-class ContributionSettings:
-    split: str = "test"
-    samples: int | None = 1000  # evaluation samples drawn (seeded) from the split; None: all
-    exact_max_groups: int = 12
-    min_permutations: int = 16  # first round of sampled permutations (antithetic pairs x 2)
-    max_permutations: int = 256
-    tolerance: float = (
-        0.005  # converged: no estimate moved more (metric units) in the last doubling
-    )
-    seed: int = 0  # sample choice and permutation draws (shared by all strategies)
-    strategies: list[str] | None = None  # group analyses for these models; None: every model
-    batch_size: int = 4096  # rows per forward pass
-    max_scores: int = 20_000_000  # scores held at once: coalitions per pass x samples x outputs
-    analyses: dict[str, dict] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, values: dict | None, reader: str) -> ContributionSettings:
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(
-                f"unknown contributions option(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        if "analyses" not in values:
-            values["analyses"] = {
-                name: {**spec, "required": False} for name, spec in DEFAULT_ANALYSES[reader].items()
-            }
-        settings = cls(**values)
-        if settings.min_permutations < 4 or settings.min_permutations % 2:
-            raise ValueError(
-                "contributions.min_permutations: an even number >= 4 (antithetic pairs)"
-            )
-        if settings.max_permutations < settings.min_permutations:
-            raise ValueError("contributions.max_permutations must be >= min_permutations")
-        return settings
-
-    def analysis_list(self) -> list[Analysis]:
-        return [Analysis(name, **spec) for name, spec in self.analyses.items()]
-
-
-def contribution_options(config: dict, dataset: str) -> dict:
-    """The config's `contributions` block overridden by the dataset's, checked; `model_seed` (which
-    trained models to analyse) is the workflow's business and is left out."""
-    options = {
-        **config.get("contributions", {}),
-        **config["datasets"][dataset].get("contributions", {}),
-    }
-    options.pop("model_seed", None)
-    ContributionSettings.from_dict(options, config["datasets"][dataset]["reader"])
-    return options
-
-
-# --- Shapley values of a game given as a function of coalitions --------------------------------
-
-
-def all_coalitions(n_players: int) -> np.ndarray:
-    """(2^n, n) bool: row r is the coalition whose bit i (player i) is set in r."""
-    return (np.arange(2**n_players)[:, None] >> np.arange(n_players)) & 1 == 1
-
-
-def exact_shapley(values: np.ndarray) -> np.ndarray:
-    """Shapley values (n,) from the values (2^n,) of all coalitions, ordered as `all_coalitions`."""
-    n = int(math.log2(len(values)))
-    assert len(values) == 2**n, f"{len(values)} coalition values is not a power of two"
-    masks = np.arange(2**n)
-    sizes = all_coalitions(n).sum(axis=1)
-    # weight of a coalition S of size s not containing i: s! (n - s - 1)! / n!
-    weight = np.array(
-        [math.factorial(s) * math.factorial(n - s - 1) for s in range(n)]
-    ) / math.factorial(n)
-    out = np.empty(n)
-    for i in range(n):
-        without = masks[(masks >> i) & 1 == 0]
-        out[i] = np.sum(weight[sizes[without]] * (values[without | (1 << i)] - values[without]))
-    return out
-
-
-class CachedGame:
-    """A game `value(coalitions (K, n) bool) -> (K,)` that evaluates each distinct coalition once,
-    all new ones of a call in one batch."""
-
-    def __init__(self, value: Callable[[np.ndarray], np.ndarray], n_players: int):
-        self.value, self.n_players = value, n_players
-        self.cache: dict[bytes, float] = {}
-
-    @property
-    def n_coalitions(self) -> int:
-        return len(self.cache)
-
-    def __call__(self, coalitions: np.ndarray) -> np.ndarray:
-        coalitions = np.asarray(coalitions, dtype=bool).reshape(-1, self.n_players)
-        keys = [row.tobytes() for row in np.packbits(coalitions, axis=1)]
-        new = {}
-        for key, row in zip(keys, coalitions, strict=True):
-            if key not in self.cache:
-                new.setdefault(key, row)
-        if new:
-            values = self.value(np.stack(list(new.values())))
-            self.cache.update(zip(new, map(float, values), strict=True))
-        return np.array([self.cache[key] for key in keys])
-
-
-@dataclass
-class ShapleyResult:
-    values: np.ndarray  # (n,) per player
-    se: np.ndarray  # (n,) Monte Carlo standard error; 0 for exact enumeration
-    empty: float  # value of the empty coalition
-    full: float  # value of the grand coalition
-    method: str  # "exact" | "permutation"
-    n_permutations: int  # 0 for exact
-    converged: bool
-    # (permutations, values, se) after each round of doubling: the convergence table.
-    trace: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
-
-
-def permutation_orders(n_pairs: int, n_players: int, rng: np.random.Generator) -> np.ndarray:
-    """(2 n_pairs, n) orders: each random permutation followed by its reverse (antithetic)."""
-    forward = np.argsort(rng.random((n_pairs, n_players)), axis=1)
-    return np.stack([forward, forward[:, ::-1]], axis=1).reshape(2 * n_pairs, n_players)
-
-
-def prefix_coalitions(orders: np.ndarray) -> np.ndarray:
-    """(P, n + 1, n) bool: the coalition of the first k players of each order, k = 0..n."""
-    n_orders, n = orders.shape
-    rank = np.empty_like(orders)
-    np.put_along_axis(rank, orders, np.arange(n)[None].repeat(n_orders, axis=0), axis=1)
-    return rank[:, None, :] < np.arange(n + 1)[None, :, None]
-
-
-def permutation_marginals(orders: np.ndarray, prefix_values: np.ndarray) -> np.ndarray:
-    """(P, n) marginal contribution of each player in each order, from prefix values (P, n+1)."""
-    marginals = np.empty(orders.shape)
-    np.put_along_axis(marginals, orders, np.diff(prefix_values, axis=1), axis=1)
-    return marginals
-
-
-def antithetic_mean(marginals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error over antithetic pairs (rows 2k, 2k+1 are a pair)."""
-    pairs = marginals.reshape(-1, 2, marginals.shape[1]).mean(axis=1)
-    se = (
-        pairs.std(axis=0, ddof=1) / math.sqrt(len(pairs))
-        if len(pairs) > 1
-        else np.full(pairs.shape[1], np.nan)
-    )
-    return pairs.mean(axis=0), se
-
-
-def shapley(
-    game: CachedGame,
-    rng: np.random.Generator,
-    exact_max_groups: int = 12,
-    min_permutations: int = 16,
-    max_permutations: int = 256,
-    tolerance: float = 0.005,
-) -> ShapleyResult:
-    """Shapley values of `game`: exact up to `exact_max_groups` players, else sampled permutations
-    doubled until no value moves by more than `tolerance` or `max_permutations` are drawn."""
-    n = game.n_players
-    empty, full = game(np.stack([np.zeros(n, bool), np.ones(n, bool)]))
-    if n <= exact_max_groups:
-        values = exact_shapley(game(all_coalitions(n)))
-        zero = np.zeros(n)
-        return ShapleyResult(values, zero, empty, full, "exact", 0, True, [(0, values, zero)])
-    marginals, trace, target = np.empty((0, n)), [], min_permutations
-    while True:
-        orders = permutation_orders((target - len(marginals)) // 2, n, rng)
-        prefix_values = game(prefix_coalitions(orders).reshape(-1, n)).reshape(len(orders), n + 1)
-        marginals = np.concatenate([marginals, permutation_marginals(orders, prefix_values)])
-        values, se = antithetic_mean(marginals)
-        moved = np.abs(values - trace[-1][1]).max() if trace else np.inf
-        trace.append((len(marginals), values, se))
-        converged = moved <= tolerance
-        if converged or len(marginals) >= max_permutations:
-            return ShapleyResult(
-                values, se, empty, full, "permutation", len(marginals), converged, trace
-            )
-        target = min(2 * len(marginals), max_permutations)
-
 
 # --- Games played by a model on token groups ----------------------------------------------------
 
@@ -545,17 +306,6 @@ def group_contributions(
     return {"groups": groups, "convergence": convergence, "context": context}
 
 
-TABLES = ("modalities", "groups", "convergence", "context")
-
-
-def contribution_targets(datasets: list[str]) -> list[str]:
-    """The files the workflow's `all` rule requests: the tables and the notebook, per dataset."""
-    return [
-        *(f"results/{d}/contributions/{table}.csv" for d in datasets for table in TABLES),
-        *(f"results/{d}/reports/contributions.html" for d in datasets),
-    ]
-
-
 def contributions_run(
     models: dict[str, str | Path],
     tokens: str | Path,
@@ -568,7 +318,6 @@ def contributions_run(
     Modality Shapley values for every model; group analyses for `settings.strategies` (all when
     None). All models are scored on the same samples and the same permutations.
     """
-
     device = pick_device(device)
     token_set = TokenSet.load(tokens)
     index = sample_index(split_indices(split)[settings.split], settings.samples, settings.seed)

@@ -1,8 +1,9 @@
 """Late fusion: one model per modality, combined at prediction time.
 
 The unimodal model of modality m is the same transformer trained with only m's tokens (the
-single-modality oracle where the workflow has one, see `unimodal_model_dirs`). On a subset it
-sees only the subset's tokens of m, so intra-modality subsets ("bio1 only") reach it too.
+single-modality oracle where the workflow has one: `miam.pipeline.unimodal_models`). On a
+subset it sees only the subset's tokens of m, so intra-modality subsets ("bio1 only") reach it
+too.
 
 A modality is *visible* for a sample in a subset when at least one of its tokens is both present
 and selected. The combined logits of a sample are a weighted mean over its visible modalities:
@@ -48,33 +49,7 @@ from .training import loss_function
 
 log = logging.getLogger(__name__)
 
-MODELS = ("late_fusion", "late_fusion_learned")
-
-
-def unimodal_model_dirs(dataset: dict) -> dict[str, str]:
-    """Where the model of each modality lives, relative to results/{dataset}, in model order.
-
-    dataset: the dataset's config entry. The oracle of a named subset that is exactly
-    {m: "all"} when oracles are trained (no model is trained twice); otherwise `unimodal/{m}`,
-    trained for late fusion alone.
-    """
-    oracle_of = {}
-    if dataset.get("oracles", True):
-        for name, spec in pipeline.named_subsets(dataset).items():
-            if len(spec) == 1 and list(spec.values()) == ["all"]:
-                oracle_of.setdefault(next(iter(spec)), name)
-    return {
-        m: f"oracle/{oracle_of[m]}" if m in oracle_of else f"unimodal/{m}"
-        for m in pipeline.modalities(dataset)
-    }
-
-
-def unimodal_model_paths(name: str, dataset: dict, seed) -> list[str]:
-    """results/{name}/.../seed{seed}/model.pt of each modality, in model order."""
-    return [
-        f"results/{name}/{folder}/seed{seed}/model.pt"
-        for folder in unimodal_model_dirs(dataset).values()
-    ]
+MODELS = pipeline.LATE_FUSION_MODELS
 
 
 @dataclass

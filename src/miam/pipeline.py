@@ -1,13 +1,17 @@
 """What the workflow derives from its config: subsets, strategy specs, checks, run settings.
 
-Kept out of the Snakefile so that it is tested like the rest of the package. Imports nothing
-beyond the core's dependencies.
+Kept out of the Snakefile so that it is tested like the rest of the package. The Snakefile
+imports it on every parse, once per SLURM job too, so it imports neither torch nor the model:
+strategy parameters are checked against `STRATEGY_PARAMETERS`, a plain table that
+tests/test_pipeline.py compares with the signatures of `miam.masking`'s classes.
 """
 
 from __future__ import annotations
 
+import math
+from inspect import Parameter
+
 from .availability import target_availability
-from .masking import make_strategy
 from .subsets import SubsetSpec, modality_subsets
 
 # Modalities each reader produces, in model order (checked against subsets before any job runs).
@@ -15,6 +19,35 @@ READER_MODALITIES = {
     "geoplant": ["tabular", "timeseries", "satellite"],
     "taxabench": ["image", "satellite", "audio", "environment", "location"],
 }
+
+
+# Marks a strategy parameter without a default (the config, or the workflow, must give it).
+REQUIRED = Parameter.empty
+
+# Keyword parameters of each masking strategy (`kind`) and their defaults, in the order of
+# miam.masking.STRATEGIES; `modality_names` is the trainer's, not the config's.
+STRATEGY_PARAMETERS: dict[str, dict[str, object]] = {
+    "constant": {"rate": 0.75},
+    "uniform": {},
+    "dirichlet": {"tokens_per_modality": None, "visible_fraction": None},
+    "modality_dropout": {"rate": 0.1},
+    "opm": {"q_base": 0.5, "lam": 0.5, "apply_prob": 0.7, "warmup_fraction": 0.06},
+    "uniform_hypercube": {},
+    "beta_hypercube": {"kappa": 10.0, "corner_weights": "critical"},
+    "miam": {
+        "kappa": 10.0,
+        "lam": 1.0,
+        "corner_weights": "critical",
+        "d_smoothing": 0.5,
+        "eps": 1e-4,
+        "max_log_imbalance": math.log(5.0),
+    },
+    "curriculum": {"start_rate": 0.1, "end_rate": 0.75, "ramp_fraction": 0.8, "schedule": "linear"},
+    "deployment": {"availability": REQUIRED, "data_availability": None, "token_rate": 0.0},
+}
+
+# The two late-fusion baselines, as named in evaluation rows and table rows.
+LATE_FUSION_MODELS = ("late_fusion", "late_fusion_learned")
 
 
 def modalities(dataset: dict) -> list[str]:
@@ -59,6 +92,23 @@ def evaluation_subsets(dataset: dict) -> dict[str, tuple[str, SubsetSpec]]:
     for name, spec in context_subsets(dataset).items():
         out[name] = ("context", spec)
     return out
+
+
+def unimodal_models(dataset: dict) -> dict[str, tuple[str, str]]:
+    """Modality -> (family, name) of the model late fusion uses for it, in model order.
+
+    The oracle of a named subset that is exactly {m: "all"} when oracles are trained (no model is
+    trained twice): ("oracle", subset); otherwise ("unimodal", m), trained for late fusion alone.
+    """
+    oracle_of = {}
+    if dataset.get("oracles", True):
+        for name, spec in named_subsets(dataset).items():
+            if len(spec) == 1 and list(spec.values()) == ["all"]:
+                oracle_of.setdefault(next(iter(spec)), name)
+    return {
+        m: ("oracle", oracle_of[m]) if m in oracle_of else ("unimodal", m)
+        for m in modalities(dataset)
+    }
 
 
 def strategy_spec(config: dict, dataset: str, strategy: str) -> dict:
@@ -109,15 +159,41 @@ def check_config(config: dict) -> None:
         except ValueError as error:
             raise ValueError(f"{where}.deployment.availability: {error}") from error
         for strategy in config["strategies"]:
-            spec = strategy_spec(config, name, strategy)
-            params = {k: v for k, v in spec.items() if k != "kind"}
-            if params.get("availability") == "measured":
-                params["availability"] = [1.0] * len(names)  # measured at training time
-            elif isinstance(params.get("availability"), dict):
-                params["availability"] = [params["availability"].get(m, 1.0) for m in names]
-            if spec["kind"] == "dirichlet":
-                params.setdefault("tokens_per_modality", [1] * len(names))
-            try:
-                make_strategy(spec["kind"], len(names), modality_names=names, **params)
-            except (TypeError, ValueError) as error:
-                raise ValueError(f"strategies.{strategy}: {error}") from error
+            check_strategy(strategy, strategy_spec(config, name, strategy))
+
+
+def check_strategy(name: str, spec: dict) -> None:
+    """The strategy's kind, parameter names and value types, against `STRATEGY_PARAMETERS`.
+
+    Ranges (a rate in [0, 1], kappa > 0) are the strategy's own checks, made when a job builds it.
+    """
+    kind = spec["kind"]
+    if kind not in STRATEGY_PARAMETERS:
+        raise ValueError(
+            f"strategies.{name}.kind: unknown masking strategy {kind!r}; "
+            f"known: {', '.join(STRATEGY_PARAMETERS)}"
+        )
+    accepted = STRATEGY_PARAMETERS[kind]
+    given = {key: value for key, value in spec.items() if key != "kind"}
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"strategies.{name}: masking strategy {kind!r} got unknown parameter(s) "
+            f"{', '.join(unknown)}; accepted: {', '.join(accepted) or 'none'}"
+        )
+    for key, default in accepted.items():
+        if default is REQUIRED and key not in given:
+            raise ValueError(f"strategies.{name}: masking strategy {kind!r} needs `{key}`")
+        if key in given and not _same_type(given[key], default):
+            raise ValueError(
+                f"strategies.{name}.{key}: {given[key]!r} is not a {type(default).__name__}"
+            )
+
+
+def _same_type(value, default) -> bool:
+    """A number where the default is one, a string where it is one; anything else goes."""
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    return True

@@ -1,28 +1,18 @@
 # Shapley contributions of modalities and of token groups (bands, patches, years, variables),
 # for the strategy models of one seed; then the `contributions` notebook.
 # Settings: the config's `contributions` block, overridden by datasets.<name>.contributions
-# (see miam.contributions); `model_seed` picks the trained models (default: the first seed).
-from miam import contributions
-
-# rule all requests contribution_targets(DATASETS)
-from miam.contributions import contribution_targets
-
-CONTRIBUTION_SEED = config.get("contributions", {}).get("model_seed", SEEDS[0])
+# (see miam.contribution_settings); `model_seed` picks the trained models (CONTRIBUTION_SEED).
 
 
 rule contributions:
     input:
-        models=expand(
-            "results/{{dataset}}/train/{strategy}/seed{seed}/model.pt",
-            strategy=STRATEGIES,
-            seed=CONTRIBUTION_SEED,
-        ),
+        models=contribution_models,
         tokens="results/{dataset}/tokens",
         split="results/{dataset}/split.csv",
     output:
         **{
             table: f"results/{{dataset}}/contributions/{table}.csv"
-            for table in contributions.TABLES
+            for table in CONTRIBUTION_TABLES
         },
     log:
         "results/{dataset}/logs/contributions.log",
@@ -30,19 +20,17 @@ rule contributions:
         "results/{dataset}/benchmarks/contributions.tsv"
     conda:
         "../../envs/report.yaml"
-    threads: config["resources"]["train_threads"]
+    # CPUs, partition and GPU on a cluster: the slurm profile.
+    threads: 1
     resources:
-        gpu=config["resources"]["gpus_per_training_job"],
-        mem_mb=lambda wildcards, attempt: config["resources"]["train_mem_mb"] * attempt,
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=job_size("contributions", "mem_mb"),
+        runtime=job_size("contributions", "runtime"),
     params:
-        options=lambda wildcards: contributions.contribution_options(
-            config, wildcards.dataset
-        ),
-        reader=lambda wildcards: dataset_config(wildcards)["reader"],
+        options=dataset_contribution_options,
+        reader=reader_name,
         strategies=STRATEGIES,
         seed=CONTRIBUTION_SEED,
-        device=lambda wildcards: training_settings(wildcards).get("device", "auto"),
+        training=training_settings,
     script:
         "../scripts/contributions.py"
 
@@ -77,8 +65,8 @@ rule contributions_notebook:
         "../../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=job_size("report", "mem_mb"),
+        runtime=job_size("report", "runtime"),
     params:
         strategies=STRATEGIES,
         weak_subsets=[],

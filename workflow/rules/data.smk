@@ -5,6 +5,8 @@
 #              entries with `extract_to`. Checksums: miam.download (lock file in the data folder).
 # Compute nodes without internet access: run `snakemake --until download_file extract_archive`
 # on a login node first (or add `localrules: download_file` for your cluster).
+# download_file and extract_archive match the exact paths in FETCHED and EXTRACTED only
+# (workflow/rules/sources.smk), so they never compete with other rules.
 
 
 rule generate_dataset:
@@ -18,10 +20,10 @@ rule generate_dataset:
         "../../envs/data.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wildcards, attempt: config["resources"]["data_mem_mb"] * attempt,
-        runtime=60,
+        mem_mb=job_size("data", "mem_mb"),
+        runtime=job_size("data", "runtime"),
     params:
-        source=lambda wildcards: dataset_config(wildcards)["source"],
+        source=source_settings,
     script:
         "../scripts/generate_dataset.py"
 
@@ -41,8 +43,8 @@ rule download_file:
     # the network, not on a core.
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=lambda wildcards, attempt: 240 * attempt,
+        mem_mb=job_size("download", "mem_mb"),
+        runtime=job_size("download", "runtime"),
     params:
         entry=fetched_entry,
     script:
@@ -62,7 +64,7 @@ rule extract_archive:
         "../../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=lambda wildcards, attempt: 120 * attempt,
+        mem_mb=job_size("download", "mem_mb"),
+        runtime=job_size("download", "runtime"),
     script:
         "../scripts/extract_archive.py"

@@ -13,10 +13,10 @@ rule evaluate_model:
         family="train|oracle",
     conda:
         "../../envs/train.yaml"
-    threads: config["resources"]["train_threads"]
+    threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: config["resources"]["train_mem_mb"] * attempt,
-        runtime=30,
+        mem_mb=job_size("evaluate", "mem_mb"),
+        runtime=job_size("evaluate", "runtime"),
     params:
         subsets=evaluation_subsets,
         training=training_settings,

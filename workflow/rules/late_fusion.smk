@@ -5,7 +5,6 @@
 # results/{dataset}/late_fusion_learned/seed{seed}/combiner.pt
 # results/{dataset}/eval/late_fusion{,_learned}/seed{seed}.csv
 # results/{dataset}/deployment_profile.json
-from miam import late_fusion
 
 
 rule train_unimodal:
@@ -24,14 +23,14 @@ rule train_unimodal:
         modality=r"[a-z][a-z0-9_]*",
     conda:
         "../../envs/train.yaml"
-    threads: config["resources"]["train_threads"]
+    # CPUs, partition and GPU on a cluster: the slurm profile.
+    threads: 1
     resources:
-        gpu=config["resources"]["gpus_per_training_job"],
-        mem_mb=lambda wildcards, attempt: config["resources"]["train_mem_mb"] * attempt,
-        runtime=train_runtime,
+        mem_mb=job_size("train", "mem_mb"),
+        runtime=job_size("train", "runtime"),
     params:
         strategy=None,
-        subset=lambda wildcards: {wildcards.modality: "all"},
+        subset=modality_subset,
         model=model_settings,
         training=training_settings,
     script:
@@ -40,9 +39,7 @@ rule train_unimodal:
 
 rule train_late_fusion_combiner:
     input:
-        models=lambda wildcards: late_fusion.unimodal_model_paths(
-            wildcards.dataset, dataset_config(wildcards), wildcards.seed
-        ),
+        models=unimodal_models,
         tokens="results/{dataset}/tokens",
         split="results/{dataset}/split.csv",
     output:
@@ -53,11 +50,10 @@ rule train_late_fusion_combiner:
         "results/{dataset}/benchmarks/late_fusion_learned/seed{seed}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: config["resources"]["train_threads"]
+    threads: 1
     resources:
-        gpu=config["resources"]["gpus_per_training_job"],
-        mem_mb=lambda wildcards, attempt: config["resources"]["train_mem_mb"] * attempt,
-        runtime=30,
+        mem_mb=job_size("evaluate", "mem_mb"),
+        runtime=job_size("evaluate", "runtime"),
     params:
         training=training_settings,
     script:
@@ -66,9 +62,7 @@ rule train_late_fusion_combiner:
 
 rule evaluate_late_fusion:
     input:
-        models=lambda wildcards: late_fusion.unimodal_model_paths(
-            wildcards.dataset, dataset_config(wildcards), wildcards.seed
-        ),
+        models=unimodal_models,
         combiner="results/{dataset}/late_fusion_learned/seed{seed}/combiner.pt",
         tokens="results/{dataset}/tokens",
         split="results/{dataset}/split.csv",
@@ -82,12 +76,12 @@ rule evaluate_late_fusion:
         "results/{dataset}/benchmarks/eval/late_fusion/seed{seed}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: config["resources"]["train_threads"]
+    threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: config["resources"]["train_mem_mb"] * attempt,
-        runtime=30,
+        mem_mb=job_size("evaluate", "mem_mb"),
+        runtime=job_size("evaluate", "runtime"),
     params:
-        subsets=lambda wildcards: pipeline.evaluation_subsets(dataset_config(wildcards)),
+        subsets=evaluation_subsets,
         training=training_settings,
     script:
         "../scripts/late_fusion.py"
@@ -105,8 +99,8 @@ rule deployment_profile:
         "../../envs/train.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: config["resources"]["data_mem_mb"] * attempt,
-        runtime=10,
+        mem_mb=job_size("data", "mem_mb"),
+        runtime=job_size("data", "runtime"),
     params:
         dataset=dataset_config,
     script:

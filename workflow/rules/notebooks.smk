@@ -5,11 +5,7 @@ rule notebook:
         evaluations=model_evaluations,
         histories=training_histories,
         # Beside each history: the best epoch, which the dynamics plots mark.
-        metrics=expand(
-            "results/{{dataset}}/train/{strategy}/seed{seed}/metrics.json",
-            strategy=STRATEGIES,
-            seed=SEEDS,
-        ),
+        metrics=training_metrics,
     output:
         notebook="results/{dataset}/reports/{notebook}.ipynb",
         html=report(
@@ -35,11 +31,11 @@ rule notebook:
         "../../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=15,
+        mem_mb=job_size("report", "mem_mb"),
+        runtime=job_size("report", "runtime"),
     params:
         # Notebook parameters from the config; those from files come from input and output.
         strategies=STRATEGIES,
-        weak_subsets=lambda wildcards: dataset_config(wildcards).get("weak_subsets", []),
+        weak_subsets=weak_subsets,
     script:
         "../scripts/notebook.py"

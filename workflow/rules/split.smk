@@ -9,9 +9,9 @@ rule split:
         "../../envs/train.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=job_size("report", "mem_mb"),
+        runtime=job_size("report", "runtime"),
     params:
-        split=lambda wildcards: dataset_config(wildcards)["split"],
+        split=split_settings,
     script:
         "../scripts/split.py"

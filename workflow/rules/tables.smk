@@ -24,10 +24,10 @@ rule tables:
         "../../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=job_size("report", "mem_mb"),
+        runtime=job_size("report", "runtime"),
     params:
         strategies=STRATEGIES,
-        subsets=lambda wildcards: pipeline.named_subsets(dataset_config(wildcards)),
+        subsets=named_subsets,
     script:
         "../scripts/tables.py"

@@ -18,11 +18,11 @@ rule tokenize_shard:
         "../../envs/data.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: config["resources"]["data_mem_mb"] * attempt,
-        runtime=lambda wildcards, attempt: 120 * attempt,
+        mem_mb=job_size("data", "mem_mb"),
+        runtime=job_size("data", "runtime"),
     params:
-        reader=lambda wildcards: dataset_config(wildcards)["reader"],
-        root=lambda wildcards: data_dir(wildcards.dataset),
+        reader=reader_name,
+        root=reader_root,
         options=reader_options,
         shard=shard_of,
     script:
@@ -46,9 +46,10 @@ rule gather_tokens:
     conda:
         "../../envs/data.yaml"
     threads: 1
+    # It holds every shard and their concatenation at once.
     resources:
-        mem_mb=gather_mem_mb,
-        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=job_size("data", "mem_mb", factor=2),
+        runtime=job_size("data", "runtime"),
     params:
         expected_classes=expected_classes,
     script:

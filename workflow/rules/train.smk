@@ -12,15 +12,16 @@ rule train_strategy:
         "results/{dataset}/benchmarks/train/{strategy}/seed{seed}.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: config["resources"]["train_threads"]
+    # CPUs, partition and GPU on a cluster: the slurm profile.
+    threads: 1
     resources:
-        gpu=config["resources"]["gpus_per_training_job"],
-        mem_mb=lambda wildcards, attempt: config["resources"]["train_mem_mb"] * attempt,
-        runtime=train_runtime,
+        mem_mb=job_size("train", "mem_mb"),
+        runtime=job_size("train", "runtime"),
     params:
         strategy=strategy_spec,
         subset=None,
         model=model_settings,
         training=training_settings,
+        selection_subsets=named_subsets,
     script:
         "../scripts/train.py"

@@ -2,7 +2,8 @@
 
 import torch
 
-from miam.contributions import ContributionSettings, contributions_run
+from miam.contribution_settings import ContributionSettings
+from miam.contributions import contributions_run
 from miam.runlog import log_to
 
 log_to(snakemake.log[0])
@@ -13,7 +14,7 @@ tables = contributions_run(
     snakemake.input.tokens,
     snakemake.input.split,
     settings,
-    device=snakemake.params.device,
+    device=snakemake.params.training["device"],
 )
 for name, frame in tables.items():
     frame.insert(0, "dataset", snakemake.wildcards.dataset)

@@ -13,8 +13,8 @@ frame = evaluate_run(
     snakemake.input.tokens,
     snakemake.input.split,
     snakemake.params.subsets,
-    batch_size=training.get("eval_batch_size", 4096),
-    device=training.get("device", "auto"),
+    batch_size=training["eval_batch_size"],
+    device=training["device"],
 )
 wildcards = snakemake.wildcards
 model = wildcards.name if wildcards.family == "train" else "oracle"

@@ -14,8 +14,8 @@ frames = evaluate_late_fusion(
     snakemake.input.split,
     snakemake.params.subsets,
     snakemake.input.combiner,
-    batch_size=training.get("eval_batch_size", 4096),
-    device=training.get("device", "auto"),
+    batch_size=training["eval_batch_size"],
+    device=training["device"],
 )
 for model, frame in frames.items():
     frame.insert(0, "dataset", snakemake.wildcards.dataset)

@@ -14,6 +14,6 @@ train_combiner_run(
     snakemake.input.split,
     snakemake.output[0],
     seed=int(snakemake.wildcards.seed),
-    batch_size=training.get("eval_batch_size", 4096),
-    device=training.get("device", "auto"),
+    batch_size=training["eval_batch_size"],
+    device=training["device"],
 )
