@@ -1,6 +1,14 @@
-"""Logging for workflow jobs: plain timestamped lines into the rule's log file."""
+"""Logging for workflow jobs: plain timestamped lines into the rule's log file.
+
+`log_to` also sends an uncaught exception, with its traceback, to that file before Python
+prints it to stderr as usual, so a failed job's `{log}` (what `--show-failed-logs` prints and
+what stays on disk after a cluster job ends) says why it failed.
+"""
 
 import logging
+import sys
+
+log = logging.getLogger(__name__)
 
 
 def log_to(path: str) -> None:
@@ -11,3 +19,11 @@ def log_to(path: str) -> None:
         force=True,
     )
     logging.captureWarnings(True)
+    sys.excepthook = log_uncaught
+
+
+def log_uncaught(kind, error, traceback) -> None:
+    """`sys.excepthook`: the exception and its traceback into the log, then Python's own hook."""
+    if not issubclass(kind, KeyboardInterrupt):
+        log.critical("uncaught exception, the job fails", exc_info=(kind, error, traceback))
+    sys.__excepthook__(kind, error, traceback)

@@ -1,0 +1,36 @@
+"""Workflow scripts log to their rule's `{log}`, their failures included."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPTS = sorted((Path(__file__).resolve().parents[1] / "workflow" / "scripts").glob("*.py"))
+
+
+def test_an_uncaught_exception_lands_in_the_log_with_its_traceback(tmp_path):
+    log = tmp_path / "job.log"
+    code = (
+        "from miam.runlog import log_to\n"
+        f"log_to({str(log)!r})\n"
+        "def fail():\n"
+        "    raise ValueError('no such modality: sound')\n"
+        "fail()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    text = log.read_text()
+    assert "CRITICAL" in text and "Traceback (most recent call last)" in text
+    assert "in fail" in text and "ValueError: no such modality: sound" in text
+    assert "ValueError: no such modality: sound" in done.stderr  # still on stderr as well
+
+
+def test_every_script_logs_to_its_rule_log_first():
+    for path in SCRIPTS:
+        calls = [
+            node
+            for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+        ]
+        assert calls, f"{path.name} calls nothing"
+        assert ast.unparse(calls[0]) == "log_to(snakemake.log[0])", path.name
