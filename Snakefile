@@ -10,7 +10,7 @@
 # results/{dataset}/tables/, reports/             paper tables (csv, md, tex), notebooks (html)
 from snakemake.utils import min_version
 
-min_version("9.0")
+min_version("9.20")
 
 # The config comes from `--configfile` (profiles/default gives config/config.yaml), never from
 # a `configfile:` directive: a directive would be merged with, not replaced by, the command

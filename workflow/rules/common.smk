@@ -1,5 +1,6 @@
 # Checks the config, then derives what the rules need: names, settings, job sizes and every path
 # of the results tree that crosses rules. Imports no torch: every job parses the workflow again.
+import os
 import re
 
 from snakemake.utils import validate
@@ -10,6 +11,13 @@ from miam.contribution_settings import contribution_options
 
 validate(config, schema="../schemas/config.schema.yaml")
 pipeline.check_config(config)
+
+# Scripts import miam from this repository's src/, whatever environment runs them (the envs/
+# files list only third-party packages); jobs inherit the variable, on SLURM too.
+SOURCE = os.path.join(workflow.basedir, "src")
+PYTHONPATH = os.environ.get("PYTHONPATH", "")
+if SOURCE not in PYTHONPATH.split(os.pathsep):
+    os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SOURCE, PYTHONPATH])))
 
 DATASETS = list(config["datasets"])
 STRATEGIES = list(config["strategies"])

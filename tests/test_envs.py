@@ -1,0 +1,154 @@
+"""The conda environments of the rules (envs/*.yaml) hold what their jobs import.
+
+No conda channel is reachable where CI runs, so `--sdm conda` is not exercised; instead every
+third-party module that a rule's script, the `miam` modules it reaches and (for notebook rules)
+the notebooks import must be listed in the rule's environment file, and the files must not
+point at paths, which break once Snakemake deploys its own copy of the file.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+RULES = REPO / "workflow" / "rules"
+PACKAGE = REPO / "src"
+# conda-forge names of packages whose PyPI name differs.
+CONDA_NAMES = {"pysoundfile": "soundfile", "pytorch": "torch"}
+
+
+def rule_environments() -> dict[Path, set[Path]]:
+    """Environment file -> the scripts of the rules that use it."""
+    found: dict[Path, set[Path]] = {}
+    for path in RULES.glob("*.smk"):
+        for block in re.split(r"^rule ", path.read_text(), flags=re.M)[1:]:
+            conda = re.search(r'^    conda:\n        "([^"]+)"', block, re.M)
+            script = re.search(r'^    script:\n        "([^"]+)"', block, re.M)
+            assert conda and script, (
+                f"{path.name}: rule {block.split(':')[0]} lacks conda or script"
+            )
+            env = (RULES / conda[1]).resolve()
+            found.setdefault(env, set()).add((RULES / script[1]).resolve())
+    return found
+
+
+def module_path(name: str) -> Path | None:
+    parts = PACKAGE.joinpath(*name.split("."))
+    for path in (parts.with_suffix(".py"), parts / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def imported_modules(tree: ast.AST, package: str) -> set[str]:
+    """Every module `tree` imports, at any depth; a dynamic `import_module(f"miam.x.y_{...}")`
+    counts as importing every miam module whose name starts with its constant part."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and isinstance(node.args[0], ast.JoinedStr)
+            and isinstance(node.args[0].values[0], ast.Constant)
+        ):
+            prefix = node.args[0].values[0].value
+            names |= {
+                ".".join(p.relative_to(PACKAGE).with_suffix("").parts)
+                for p in PACKAGE.joinpath("miam").rglob("*.py")
+                if ".".join(p.relative_to(PACKAGE).with_suffix("").parts).startswith(prefix)
+            }
+    return names
+
+
+def notebook_tree(path: Path) -> ast.Module:
+    cells = json.loads(path.read_text())["cells"]
+    code = [
+        "\n".join(line for line in "".join(cell["source"]).splitlines() if line[:1] not in "%!")
+        for cell in cells
+        if cell["cell_type"] == "code"
+    ]
+    return ast.parse("\n".join(code))
+
+
+def third_party_imports(scripts: set[Path]) -> set[str]:
+    """Top-level names of the non-stdlib, non-miam modules the scripts reach."""
+    trees = []
+    for script in scripts:
+        trees.append((ast.parse(script.read_text()), ""))
+        if script.name == "notebook.py":  # papermill runs the notebooks in the same env
+            trees += [
+                (notebook_tree(nb), "") for nb in (REPO / "workflow" / "notebooks").glob("*.ipynb")
+            ]
+    seen, outside = set(), set()
+    while trees:
+        tree, package = trees.pop()
+        for name in imported_modules(tree, package):
+            top = name.split(".")[0]
+            if top != "miam":
+                if top not in sys.stdlib_module_names:
+                    outside.add(top)
+            elif name not in seen and (path := module_path(name)):
+                seen.add(name)
+                own_package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+                trees.append((ast.parse(path.read_text()), own_package))
+    return outside
+
+
+def listed_packages(env: Path) -> set[str]:
+    """Normalised names of the conda and pip packages an environment file lists."""
+    spec = yaml.safe_load(env.read_text())
+    entries = []
+    for item in spec["dependencies"]:
+        entries += item["pip"] if isinstance(item, dict) else [item]
+    names = {re.split(r"[<>=!~ \[;]", entry.strip(), maxsplit=1)[0].lower() for entry in entries}
+    return {CONDA_NAMES.get(name, name).replace("_", "-") for name in names}
+
+
+DISTRIBUTIONS = importlib.metadata.packages_distributions()
+
+
+@pytest.mark.parametrize("env", sorted(rule_environments()), ids=lambda path: path.name)
+def test_environment_lists_every_module_its_rules_import(env):
+    listed = listed_packages(env)
+    missing = []
+    for module in sorted(third_party_imports(rule_environments()[env])):
+        candidates = {d.lower().replace("_", "-") for d in DISTRIBUTIONS.get(module, [module])}
+        if not candidates & listed:
+            missing.append(f"{module} ({', '.join(sorted(candidates))})")
+    assert not missing, f"{env.name} lacks {missing}"
+
+
+@pytest.mark.parametrize("env", sorted((REPO / "envs").glob("*.yaml")), ids=lambda p: p.name)
+def test_environment_file_holds_no_path(env):
+    """Snakemake builds the environment from a copy under .snakemake/conda/, so a relative
+    path (`-e ../`, `-r requirements.txt`, `file:`) would point elsewhere."""
+    for line in env.read_text().splitlines():
+        entry = line.split("#")[0].strip().removeprefix("- ")
+        assert not re.match(r"(-e|-r|--editable|--requirement)\b|\.{0,2}/|file:", entry), line
+
+
+def test_snakefile_asks_for_the_snakemake_that_pyproject_installs():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    bound = next(d for d in extras["workflow"] if d.startswith("snakemake>="))
+    required = re.search(r'min_version\("([\d.]+)"\)', (REPO / "Snakefile").read_text())[1]
+    assert bound.split(">=")[1] == required
+    # The formatters CI runs in check mode are pinned: a new release must not fail CI.
+    assert {d.split("==")[0] for d in extras["dev"] if "==" in d} >= {"ruff", "snakefmt"}
