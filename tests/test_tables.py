@@ -199,6 +199,16 @@ def test_average_is_missing_for_a_run_without_every_subset():
 def test_a_single_seed_shows_no_spread():
     table = tables.main_table(eval_rows("miam", 0), STRATEGIES, SUBSETS)
     assert tables.format_cell(*table.cell("miam", "tab")) == "85.0"
+    assert table.note.startswith("One seed: no spread")
+
+
+def test_the_note_counts_the_seeds_and_names_models_with_fewer(evaluations):
+    table = tables.main_table(evaluations, STRATEGIES, SUBSETS)
+    assert table.note == "Mean ± std over 2 seeds."
+    assert "_Mean ± std over 2 seeds._" in tables.to_markdown(table)
+    fewer = evaluations[~((evaluations["model"] == "uniform") & (evaluations["seed"] == 1))]
+    table = tables.main_table(fewer, STRATEGIES, SUBSETS)
+    assert table.note == "Mean ± std over 2 seeds. Seeds per model where it differs: uniform 1."
 
 
 def test_duplicate_evaluation_rows_are_refused(tmp_path):
@@ -229,7 +239,7 @@ def test_corner_ablation_averages_validation_and_test(tmp_path):
             100 * np.mean([value("miam", s, seed, split) for s in SUBSETS]) for seed in SEEDS
         ]
         assert table.cell("miam", split)[0] == pytest.approx(np.mean(averages))
-    assert table.note == ""
+    assert table.note == "Mean ± std over 2 seeds."
 
 
 def test_corner_ablation_without_its_strategy_writes_a_note(tmp_path, evaluations):

@@ -129,6 +129,23 @@ def format_cell(mean: float, std: float) -> str:
     return f"{mean:.1f} ± {std:.1f}"
 
 
+def seeds_note(cells: pd.DataFrame) -> str:
+    """How many seeds the cells average: one count, or the count of each model that differs."""
+    counts = cells[cells["n_seeds"] > 0].groupby("model", sort=False)["n_seeds"].max()
+    if counts.empty:
+        return ""
+    usual = int(counts.mode().max())
+    if usual == 1:
+        text = "One seed: no spread (add seeds to the config for mean ± std)."
+    else:
+        text = f"Mean ± std over {usual} seeds."
+    others = counts[counts != usual]
+    if not others.empty:
+        listed = ", ".join(f"{model} {int(n)}" for model, n in others.items())
+        text += f" Seeds per model where it differs: {listed}."
+    return text
+
+
 def scored_table(
     name: str,
     title: str,
@@ -138,7 +155,9 @@ def scored_table(
     column_key: str = "subset",
     note: str = "",
 ) -> Table:
+    """Cells of `scores` for `rows`; the note ends with the number of seeds behind them."""
     cells = summarize(scores[scores["model"].isin(rows)], column_key)
+    note = " ".join(text for text in (note, seeds_note(cells)) if text)
     return Table(name, title, cells, rows, columns, column_key, note)
 
 
