@@ -29,22 +29,32 @@ class AdamW:
 
     @torch.no_grad()
     def step(self, lr: float | None = None) -> None:
-        """One update with learning rate `lr` (default: the initial one)."""
+        """One update with learning rate `lr` (default: the initial one).
+
+        All parameters at once with torch's multi-tensor (`_foreach_`) kernels: on a GPU a
+        handful of launches per step instead of five per parameter tensor; on the CPU the same
+        arithmetic, tensor by tensor, so results are bit-identical to the one-by-one loop.
+        """
         lr = self.lr if lr is None else lr
         self.steps += 1
         beta1, beta2 = self.betas
         bias_correction1 = 1 - beta1**self.steps
         bias_correction2_sqrt = math.sqrt(1 - beta2**self.steps)
-        for p, exp_avg, exp_avg_sq in zip(
-            self.parameters, self.exp_avg, self.exp_avg_sq, strict=True
-        ):
-            if p.grad is None:
-                continue
-            p.mul_(1 - lr * self.weight_decay)
-            exp_avg.lerp_(p.grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-            denominator = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-            p.addcdiv_(exp_avg, denominator, value=-lr / bias_correction1)
+        updated = [i for i, p in enumerate(self.parameters) if p.grad is not None]
+        if not updated:
+            return
+        params = [self.parameters[i] for i in updated]
+        grads = [p.grad for p in params]
+        exp_avg = [self.exp_avg[i] for i in updated]
+        exp_avg_sq = [self.exp_avg_sq[i] for i in updated]
+        torch._foreach_mul_(params, 1 - lr * self.weight_decay)
+        torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sq, beta2)
+        torch._foreach_addcmul_(exp_avg_sq, grads, grads, value=1 - beta2)
+        denominator = torch._foreach_sqrt(exp_avg_sq)
+        torch._foreach_div_(denominator, bias_correction2_sqrt)
+        torch._foreach_add_(denominator, self.eps)
+        torch._foreach_addcdiv_(params, exp_avg, denominator, value=-lr / bias_correction1)
 
     def state_dict(self) -> dict:
         return {"steps": self.steps, "exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}

@@ -1,0 +1,72 @@
+"""miam.optim.AdamW: the multi-tensor update gives exactly the one-parameter-at-a-time results."""
+
+import math
+import subprocess
+import sys
+
+import torch
+
+from miam.optim import AdamW
+
+
+class OneByOne(AdamW):
+    """The update as first written: a loop over parameters, five kernels each."""
+
+    @torch.no_grad()
+    def step(self, lr=None):
+        lr = self.lr if lr is None else lr
+        self.steps += 1
+        beta1, beta2 = self.betas
+        correction1, correction2_sqrt = 1 - beta1**self.steps, math.sqrt(1 - beta2**self.steps)
+        states = zip(self.parameters, self.exp_avg, self.exp_avg_sq, strict=True)
+        for p, exp_avg, exp_avg_sq in states:
+            if p.grad is None:
+                continue
+            p.mul_(1 - lr * self.weight_decay)
+            exp_avg.lerp_(p.grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            denominator = (exp_avg_sq.sqrt() / correction2_sqrt).add_(self.eps)
+            p.addcdiv_(exp_avg, denominator, value=-lr / correction1)
+
+
+def toy_model(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Linear(7, 16), torch.nn.GELU(), torch.nn.LayerNorm(16), torch.nn.Linear(16, 3)
+    )
+
+
+def test_multi_tensor_update_is_bit_identical_to_the_loop():
+    x = torch.randn(64, 7, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(3, (64,), generator=torch.Generator().manual_seed(2))
+    models = [toy_model(0), toy_model(0)]
+    optimizers = [
+        optimizer(model.parameters(), lr=0.01, weight_decay=0.05)
+        for optimizer, model in zip([AdamW, OneByOne], models, strict=True)
+    ]
+    # The last layer's bias gets no gradient on odd steps: parameters without one are skipped.
+    for step in range(25):
+        for model, optimizer in zip(models, optimizers, strict=True):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            if step % 2:
+                model[-1].bias.grad = None
+            optimizer.step(lr=0.01 * (1 - step / 25))
+    for ours, loop in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(ours, loop)
+    for ours, loop in zip(optimizers[0].exp_avg_sq, optimizers[1].exp_avg_sq, strict=True):
+        assert torch.equal(ours, loop)
+
+
+def test_a_step_does_not_import_torch_dynamo():
+    code = (
+        "import sys, torch\n"
+        "from miam.optim import AdamW\n"
+        "w = torch.nn.Parameter(torch.ones(3))\n"
+        "optimizer = AdamW([w], lr=0.1)\n"
+        "(w ** 2).sum().backward()\n"
+        "optimizer.step()\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
