@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pytest
 import rasterio
+import yaml
 from fixtures_real import (
     CONFIG_DIR,
     build_geoplant_fixture,
@@ -21,16 +22,13 @@ from http_server import Faults, serve_directory
 from miam.archive import EXTRACTED_MARKER
 from miam.download import (
     FOLDER_MANIFEST,
-    ChecksumMismatchError,
-    DownloadError,
     download_entry,
     entry_path,
     entry_target,
-    fetch,
     file_url,
     load_dataset_config,
-    read_lock,
 )
+from miam.fetch import ChecksumMismatchError, DownloadError, fetch, read_lock
 
 SENTINEL2 = "SatelliteData/Sentinel2Patches-tiff/PA-Train-Sentinel2Patches.zip"
 NO_WAIT = dict(backoff_s=0.0, progress=False)
@@ -265,3 +263,15 @@ def test_fixture_media_are_real_files_and_the_planted_faults_are_real(geoplant, 
     with pytest.raises(rasterio.RasterioIOError):
         with rasterio.MemoryFile(tiffs[str(broken_tiff)]) as memory, memory.open() as tiff:
             tiff.read()
+
+
+def test_a_dataset_yaml_without_a_key_is_refused_naming_it(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump({"name": "x", "base_url": "u", "files": {}}))
+    with pytest.raises(ValueError, match="url_template"):
+        load_dataset_config(path)
+    path.write_text(
+        yaml.safe_dump({"name": "x", "base_url": "u", "url_template": "{path}", "files": {"a": {}}})
+    )
+    with pytest.raises(ValueError, match=r"files\.a needs one of path and path_template"):
+        load_dataset_config(path)

@@ -18,7 +18,7 @@ import yaml
 from fixtures_real import CONFIG_DIR, build_geoplant_fixture, build_taxabench_fixture
 from http_server import serve_directory
 
-from miam.download import LOCK_FILE_NAME
+from miam.fetch import LOCK_FILE_NAME
 from miam.quality import QualityLog
 from miam.tokenize.satellite import TileStore
 from miam.tokens import TokenSet

@@ -95,11 +95,3 @@ class DeviceData:
         """(T,) bool on device: tokens a named subset shows; ValueError if it selects nothing."""
         check_subset(name, spec, self.modality_tokens)
         return torch.from_numpy(subset_selector(spec, self.modality_tokens)).to(self.device)
-
-    def modality_present(self) -> list[float]:
-        """Share of samples with at least one present token, per modality."""
-        shares, start = [], 0
-        for n in self.tokens_per_modality:
-            shares.append(float(self.present[:, start : start + n].any(dim=1).float().mean()))
-            start += n
-        return shares

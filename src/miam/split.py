@@ -21,7 +21,11 @@ def spatial_block_split(
     seed: int = 0,
 ) -> np.ndarray:
     """Split name per sample. Blocks are shuffled, then filled into test, val, train by count."""
-    assert 0 < val_fraction and 0 < test_fraction and val_fraction + test_fraction < 1
+    if not (0 < val_fraction and 0 < test_fraction and val_fraction + test_fraction < 1):
+        raise ValueError(
+            f"split: val_fraction {val_fraction} and test_fraction {test_fraction} must be "
+            "positive and leave samples for training"
+        )
     lon = np.nan_to_num(np.asarray(lon, dtype=np.float64))
     lat = np.nan_to_num(np.asarray(lat, dtype=np.float64))
     block = np.floor(lon / block_size).astype(np.int64) * 100_003 + np.floor(lat / block_size)
