@@ -7,9 +7,13 @@ from helpers import write_toy
 
 from miam.data import DeviceData
 from miam.late_fusion import (
+    COMBINER_FOLDS,
     MODELS,
     Combiner,
+    CrossFitted,
+    combiner_folds,
     evaluate_late_fusion,
+    load_combiner,
     train_combiner,
     train_combiner_run,
     unimodal_logits,
@@ -188,3 +192,36 @@ def test_late_fusion_run_evaluates_every_subset_on_both_splits(unimodal, tmp_pat
     # Plain late fusion on one modality is that modality's model: the same for both combiners.
     single = [f[f.subset == "img"].value.to_numpy() for f in frames.values()]
     np.testing.assert_allclose(single[0], single[1])
+
+
+def test_learned_combiner_scores_each_validation_sample_out_of_fold(unimodal, tmp_path):
+    tokens_dir, split, paths = unimodal
+    train_combiner_run(paths, tokens_dir, split, tmp_path / "combiner.pt", seed=4, device="cpu")
+    learned, _, fold_seed = load_combiner(tmp_path / "combiner.pt")
+    assert fold_seed == 4 and len(learned.combiners) == COMBINER_FOLDS
+
+    tokens = TokenSet.load(tokens_dir)
+    val = split_indices(split)["val"]
+    folds = torch.as_tensor(combiner_folds(len(val), 4))
+    assert np.bincount(folds.numpy()).tolist() in (
+        [len(val) // 2, len(val) - len(val) // 2],
+        [len(val) - len(val) // 2, len(val) // 2],
+    )
+    logits, available = unimodal_logits(
+        paths, tokens, val, {"all": {m: "all" for m in MODALITIES}}
+    ).subset(0)
+    targets = torch.as_tensor(tokens.targets[val])
+    for k, combiner in enumerate(learned.combiners):
+        # Fold k's combiner is exactly a fit on the other folds: it never saw fold k.
+        refit = train_combiner(
+            logits[folds != k], available[folds != k], targets[folds != k], tokens.task, seed=4
+        )
+        torch.testing.assert_close(combiner.weight_logits, refit.weight_logits)
+        rows = folds == k
+        torch.testing.assert_close(
+            learned(logits, available, folds)[rows], combiner(logits[rows], available[rows])
+        )
+    # Test samples (no fold) get the mean of the fold combiners.
+    mean = torch.stack([c(logits, available) for c in learned.combiners]).mean(dim=0)
+    torch.testing.assert_close(learned(logits, available), mean)
+    assert isinstance(learned, CrossFitted)

@@ -17,7 +17,10 @@ and selected. The combined logits of a sample are a weighted mean over its visib
   the unimodal models have seen, and overfit, the training split), with modality dropout:
   every step each available modality is hidden with probability 1/2, never all of them, so the
   weights are fitted to sparse inputs as well as full ones. The unimodal models stay frozen; a
-  few hundred Adam steps on batches of samples, seeded, on CPU.
+  few hundred Adam steps on batches of samples, seeded, on CPU. The fit is *cross-fitted*
+  (`COMBINER_FOLDS` seeded folds of the validation samples, one combiner fitted on all folds
+  but one): each validation sample is scored by the combiner that never saw it, so validation
+  figures are out of sample, and test samples by the mean of the fold combiners' outputs.
 
 A sample with no visible modality (an audio-only subset for a sample without audio): every
 unimodal model then sees nothing and gives its prior (the summary token alone), and the
@@ -37,10 +40,10 @@ import torch
 from torch import Tensor, nn
 
 from . import pipeline
-from .data import DeviceData, generator
+from .data import DeviceData, derive_seed, generator
 from .evaluation import predict_subsets
 from .masking import token_visibility
-from .metrics import PRIMARY_METRIC, task_metrics
+from .metrics import PRIMARY_METRIC, scored_classes, task_metrics
 from .runtime import load_model, pick_device
 from .split import split_indices
 from .subsets import SubsetSpec
@@ -50,6 +53,7 @@ from .training import loss_function
 log = logging.getLogger(__name__)
 
 MODELS = pipeline.LATE_FUSION_MODELS
+COMBINER_FOLDS = 2
 
 
 @dataclass
@@ -173,29 +177,64 @@ def train_combiner(
     return combiner.eval()
 
 
-def save_combiner(combiner: Combiner, modalities: list[str], seed: int, path: str | Path) -> None:
-    torch.save(
-        {"weight_logits": combiner.weight_logits.detach(), "modalities": modalities, "seed": seed},
-        path,
-    )
+def combiner_folds(n_samples: int, seed: int, n_folds: int = COMBINER_FOLDS) -> np.ndarray:
+    """Fold (0..n_folds-1) of each of `n_samples` validation samples: seeded, balanced."""
+    rng = np.random.default_rng(derive_seed(seed, "combiner folds"))
+    return rng.permutation(np.arange(n_samples) % n_folds)
 
 
-def load_combiner(path: str | Path) -> tuple[Combiner, list[str]]:
+class CrossFitted(nn.Module):
+    """The fold combiners: samples of a known fold get the combiner fitted without it, others
+    (test samples) the mean of all combiners' outputs."""
+
+    def __init__(self, combiners: list[Combiner]):
+        super().__init__()
+        self.combiners = nn.ModuleList(combiners)
+
+    def forward(self, logits: Tensor, visible: Tensor, folds: Tensor | None = None) -> Tensor:
+        if folds is None:
+            return torch.stack([c(logits, visible) for c in self.combiners]).mean(dim=0)
+        fused = torch.empty(logits.shape[0], logits.shape[2], dtype=logits.dtype)
+        for k, combiner in enumerate(self.combiners):
+            rows = folds == k
+            fused[rows] = combiner(logits[rows], visible[rows])
+        return fused
+
+
+def save_combiner(combiner: CrossFitted, modalities: list[str], seed: int, path: str | Path):
+    weights = torch.stack([c.weight_logits.detach() for c in combiner.combiners])
+    torch.save({"weight_logits": weights, "modalities": modalities, "seed": seed}, path)
+
+
+def load_combiner(path: str | Path) -> tuple[CrossFitted, list[str], int]:
+    """(cross-fitted combiner, its modalities, the seed its folds were drawn with)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    combiner = Combiner(*checkpoint["weight_logits"].shape)
-    combiner.weight_logits.data.copy_(checkpoint["weight_logits"])
-    return combiner.eval(), checkpoint["modalities"]
+    combiners = []
+    for weights in checkpoint["weight_logits"]:
+        combiner = Combiner(*weights.shape)
+        combiner.weight_logits.data.copy_(weights)
+        combiners.append(combiner.eval())
+    return CrossFitted(combiners).eval(), checkpoint["modalities"], checkpoint["seed"]
 
 
 def subset_metrics(
-    unimodal: UnimodalLogits, combiner: Combiner, task: str, targets: np.ndarray
+    unimodal: UnimodalLogits,
+    combiner: Combiner | CrossFitted,
+    task: str,
+    targets: np.ndarray,
+    classes: np.ndarray | None = None,
+    folds: Tensor | None = None,
 ) -> pd.DataFrame:
-    """Tidy (subset, metric, value) of one combination; one subset's logits in memory at once."""
+    """Tidy (subset, metric, value) of one combination; one subset's logits in memory at once.
+
+    folds: for a cross-fitted combiner, each sample's validation fold (None: test samples).
+    """
+    extra = {} if isinstance(combiner, Combiner) else {"folds": folds}
     rows = []
     with torch.no_grad():
         for s, subset in enumerate(unimodal.subsets):
-            fused = combiner(*unimodal.subset(s)).numpy()
-            for metric, value in task_metrics(task, fused, targets).items():
+            fused = combiner(*unimodal.subset(s), **extra).numpy()
+            for metric, value in task_metrics(task, fused, targets, classes).items():
                 rows.append({"subset": subset, "metric": metric, "value": value})
     return pd.DataFrame(rows, columns=["subset", "metric", "value"])
 
@@ -209,15 +248,17 @@ def train_combiner_run(
     batch_size: int = 4096,
     device: str = "auto",
 ) -> dict:
-    """Train the `late_fusion_learned` combiner on the validation split and save it to `out`.
+    """Cross-fit the `late_fusion_learned` combiner on the validation split; save it to `out`.
 
     model_paths: the unimodal models, one per modality in model order.
-    Returns (and logs) the validation primary metric, every available modality visible, of
-    plain averaging and of the combiner: a check that the fit did what it should.
+    Returns (and logs) the out-of-fold validation primary metric, every available modality
+    visible, of plain averaging and of the combiner: a check that the fit did what it should.
     """
     token_set = TokenSet.load(tokens)
     modalities = token_set.modality_names
-    val = split_indices(split)["val"]
+    index = split_indices(split)
+    val = index["val"]
+    classes = scored_classes(token_set.targets, index)
     every_modality = {"all": {m: "all" for m in modalities}}
     unimodal = unimodal_logits(
         model_paths, token_set, val, every_modality, batch_size, pick_device(device)
@@ -227,20 +268,28 @@ def train_combiner_run(
         token_set.targets[val],
         dtype=torch.float32 if token_set.task == "multilabel" else torch.int64,
     )
-    combiner = train_combiner(logits, available, targets, token_set.task, seed)
+    folds = torch.as_tensor(combiner_folds(len(val), seed))
+    combiner = CrossFitted(
+        [
+            train_combiner(
+                logits[folds != k], available[folds != k], targets[folds != k], token_set.task, seed
+            )
+            for k in range(COMBINER_FOLDS)
+        ]
+    )
     save_combiner(combiner, modalities, seed, out)
 
     metric = PRIMARY_METRIC[token_set.task]
     plain = Combiner(len(modalities), logits.shape[2]).eval()
     summary = {
         name: float(
-            subset_metrics(unimodal, model, token_set.task, token_set.targets[val])
+            subset_metrics(unimodal, model, token_set.task, token_set.targets[val], classes, folds)
             .set_index("metric")
             .loc[metric, "value"]
         )
         for name, model in zip(MODELS, [plain, combiner], strict=True)
     }
-    log.info("validation %s, all modalities: %s", metric, json.dumps(summary))
+    log.info("out-of-fold validation %s, all modalities: %s", metric, json.dumps(summary))
     return summary
 
 
@@ -263,14 +312,16 @@ def evaluate_late_fusion(
     on all the splits, for both.
     """
     token_set = TokenSet.load(tokens)
-    learned, modalities = load_combiner(combiner)
+    learned, modalities, fold_seed = load_combiner(combiner)
     assert modalities == token_set.modality_names, (
         f"combiner for {modalities}, token set has {token_set.modality_names}"
     )
-    combiners = dict(
-        zip(MODELS, [Combiner(*learned.weight_logits.shape).eval(), learned], strict=True)
-    )
+    plain = Combiner(len(modalities), learned.combiners[0].weight_logits.shape[1]).eval()
+    combiners = dict(zip(MODELS, [plain, learned], strict=True))
     index = split_indices(split)
+    classes = scored_classes(token_set.targets, index)
+    # Validation samples are scored out of fold: by the combiner fitted without them.
+    folds = {"val": torch.as_tensor(combiner_folds(len(index["val"]), fold_seed))}
     rows = np.concatenate([index[name] for name in splits])
     specs = {name: spec for name, (_, spec) in subsets.items()}
     unimodal = unimodal_logits(model_paths, token_set, rows, specs, batch_size, pick_device(device))
@@ -278,9 +329,10 @@ def evaluate_late_fusion(
     ends = np.cumsum([len(index[name]) for name in splits])
     for split_name, end in zip(splits, ends, strict=True):
         part = unimodal.take(np.arange(end - len(index[split_name]), end))
+        targets = token_set.targets[index[split_name]]
         for name, model in combiners.items():
             frame = subset_metrics(
-                part, model, token_set.task, token_set.targets[index[split_name]]
+                part, model, token_set.task, targets, classes, folds.get(split_name)
             )
             frame.insert(0, "split", split_name)
             frame.insert(1, "family", frame["subset"].map({n: f for n, (f, _) in subsets.items()}))
