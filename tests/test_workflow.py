@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -134,11 +135,19 @@ def rule_names() -> set[str]:
     return {name for path in files for name in re.findall(r"^rule (\w+):", path.read_text(), re.M)}
 
 
+# The plans read: the test config (generated data) and the paper's (downloads), each at
+# attempts 1 and 2; the paper's first attempt through the slurm profile, which sizes nothing.
+PLANS = {
+    "config/test.yaml": [(), ("--attempt", "2")],
+    "config/paper.yaml": [("--profile", "slurm"), ("--attempt", "2")],
+}
+
+
 def test_every_rule_asks_for_more_memory_and_time_on_each_retry():
     seen = set()
-    for config in ["config/test.yaml", "config/paper.yaml"]:  # generated and downloaded data
-        first = {(j.rule, j.output): j.resources for j in planned(config)}
-        second = {(j.rule, j.output): j.resources for j in planned(config, "--attempt", "2")}
+    for config, (first_args, second_args) in PLANS.items():
+        first = {(j.rule, j.output): j.resources for j in planned(config, *first_args)}
+        second = {(j.rule, j.output): j.resources for j in planned(config, *second_args)}
         assert first.keys() == second.keys()
         for (rule, output), resources in first.items():
             if rule == "all":
@@ -152,8 +161,7 @@ def test_every_rule_asks_for_more_memory_and_time_on_each_retry():
 
 
 def test_paper_config_plans_locally_and_through_the_slurm_profile():
-    local = planned("config/paper.yaml")
-    cluster = planned("config/paper.yaml", "--profile", "slurm")
+    cluster, local = (planned("config/paper.yaml", *args) for args in PLANS["config/paper.yaml"])
     assert Counter(j.rule for j in local) == Counter(j.rule for j in cluster)
     profile = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
     gpu_rules = set(profile["set-resources"])
@@ -177,10 +185,16 @@ def test_paper_config_plans_locally_and_through_the_slurm_profile():
     }
 
 
+# Beyond the default targets: the oracle the SLURM test (tests/slurm/run_test.sh) builds, whose
+# results it compares with this run's when CI keeps this run (MIAM_E2E_DIR) for it.
+SLURM_TEST_ORACLE = "results/synthetic-taxabench/eval/oracle/audio/seed0.csv"
+
+
 @pytest.mark.workflow
 def test_tiny_end_to_end_run(tmp_path):
-    workdir = copy_repo(tmp_path / "repo")
-    snakemake(workdir, "--configfile", "config/test.yaml")
+    workdir = copy_repo(Path(os.environ.get("MIAM_E2E_DIR") or tmp_path / "repo"))
+    snakemake(workdir, "--configfile", "config/test.yaml", "all", SLURM_TEST_ORACLE)
+    assert (workdir / SLURM_TEST_ORACLE).exists()
     config = yaml.safe_load(TEST_CONFIG.read_text())
     for name, dataset in config["datasets"].items():
         results = workdir / "results" / name

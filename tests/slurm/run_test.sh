@@ -4,9 +4,10 @@
 #   bash tests/slurm/run_test.sh
 #
 # Installs and starts the cluster (setup_cluster.sh), builds the targets below with
-# config/test.yaml once locally and once through the profile, each in its own copy of the
-# repository, and kills one training job after its first checkpoint, so the profile's retry
-# must bring it back and the run must resume. Then checks (check_slurm_run.py): every job went
+# config/test.yaml through the profile in a copy of the repository, compares them with a local
+# run of the same config (CI reuses the end-to-end test's run; without one, the targets are
+# built locally first), and kills one training job after its first checkpoint, so the
+# profile's retry must bring it back and the run must resume. Then checks (check_slurm_run.py): every job went
 # through sbatch into the partition the profile names, GPU rules got a GPU, the killed run was
 # resubmitted and resumed, the SLURM run's evaluation CSVs and tables equal the local ones,
 # and the daemons are stopped.
@@ -16,10 +17,12 @@
 #   MIAM_SLURM_WORKFLOW       directory with the Snakefile to test (default: this repository)
 #   MIAM_SLURM_CONFIGFILE     config for both runs (default: config/test.yaml)
 #   MIAM_SLURM_TARGETS        what to build (default: one dataset's tables, which trains every
-#                             strategy, plus one oracle of the other; all of config/test.yaml
-#                             through SLURM would take minutes longer); "" builds everything
+#                             strategy and the unimodal models of late fusion, plus one oracle
+#                             of the same dataset; every rule that runs a model or prepares
+#                             data); "" builds everything, which takes minutes longer
 #   MIAM_SLURM_LOCAL_RESULTS  results/ of a local run already made with that config (of the
-#                             targets or more): reused instead of running locally again
+#                             targets or more, e.g. tests/test_workflow.py's end-to-end run,
+#                             which builds this oracle too): reused instead of running locally
 #   MIAM_SLURM_WORK           where the copies and the cluster state go (default: a new temp dir)
 set -euo pipefail
 
@@ -30,7 +33,7 @@ if [[ -v MIAM_SLURM_TARGETS ]]; then
     read -r -a targets <<<"$MIAM_SLURM_TARGETS"
 else
     targets=(results/synthetic-taxabench/tables/main.csv
-        results/synthetic-geoplant/eval/oracle/bio1/seed0.csv)
+        results/synthetic-taxabench/eval/oracle/audio/seed0.csv)
 fi
 log() { echo "slurm test: $*" >&2; }
 
@@ -72,6 +75,7 @@ run_snakemake() { # directory, snakemake arguments...
 
 if [[ -n ${MIAM_SLURM_LOCAL_RESULTS:-} ]]; then
     local_results=$MIAM_SLURM_LOCAL_RESULTS
+    [[ -d $local_results ]] || { log "FAILED: no local results in $local_results"; exit 1; }
     log "reusing the local run in $local_results"
 else
     copy_workflow "$work/local"

@@ -48,13 +48,7 @@ if [[ -e $system_conf && ! -L $system_conf ]]; then
     exit 1
 fi
 
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
-    || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
-    log "installing Debian's slurmctld slurmd slurm-client munge"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        slurmctld slurmd slurm-client munge >/dev/null
-fi
+bash "$(dirname "${BASH_SOURCE[0]}")/install_slurm.sh"
 
 rm -rf "$state"
 mkdir -p "$state"/{ctld,slurmd,log,munge,dev}

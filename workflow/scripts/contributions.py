@@ -7,7 +7,8 @@ from miam.contributions import contributions_run
 from miam.runlog import log_to
 
 log_to(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
+# training.threads: torch threads of every job that runs a model (0: the rule's threads)
+torch.set_num_threads(snakemake.params.training["threads"] or snakemake.threads)
 settings = ContributionSettings.from_dict(snakemake.params.options, snakemake.params.reader)
 tables = contributions_run(
     dict(zip(snakemake.params.strategies, snakemake.input.models, strict=True)),

@@ -6,7 +6,8 @@ from miam.evaluation import evaluate_run
 from miam.runlog import log_to
 
 log_to(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
+# training.threads: torch threads of every job that runs a model (0: the rule's threads)
+torch.set_num_threads(snakemake.params.training["threads"] or snakemake.threads)
 training = snakemake.params.training
 frame = evaluate_run(
     snakemake.input.model,

@@ -6,7 +6,8 @@ from miam.late_fusion import evaluate_late_fusion
 from miam.runlog import log_to
 
 log_to(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
+# training.threads: torch threads of every job that runs a model (0: the rule's threads)
+torch.set_num_threads(snakemake.params.training["threads"] or snakemake.threads)
 training = snakemake.params.training
 frames = evaluate_late_fusion(
     list(snakemake.input.models),
