@@ -17,8 +17,6 @@ from miam.late_fusion import (
     train_combiner,
     train_combiner_run,
     unimodal_logits,
-    unimodal_model_dirs,
-    unimodal_model_paths,
 )
 from miam.metrics import task_metrics
 from miam.runtime import load_model
@@ -153,25 +151,6 @@ def test_combiner_weights_only_the_visible_modalities():
     weights = torch.softmax(torch.tensor([[0.0, 1.0], [2.0, 0.0]]), dim=0)
     expected = (weights * logits[0, :2]).sum(dim=0, keepdim=True)
     torch.testing.assert_close(combiner(logits, visible), expected)
-
-
-def test_unimodal_models_reuse_single_modality_oracles():
-    dataset = {
-        "reader": "geoplant",
-        "subsets": {
-            "tab only": {"tabular": "all"},
-            "bio1": {"tabular": ["bio1"]},
-            "pair": {"timeseries": "all", "satellite": "all"},
-        },
-        "oracles": True,
-    }
-    assert unimodal_model_paths("d", dataset, 2) == [
-        "results/d/oracle/tab only/seed2/model.pt",
-        "results/d/unimodal/timeseries/seed2/model.pt",
-        "results/d/unimodal/satellite/seed2/model.pt",
-    ]
-    without_oracles = unimodal_model_dirs(dataset | {"oracles": False})
-    assert without_oracles == {m: f"unimodal/{m}" for m in ["tabular", "timeseries", "satellite"]}
 
 
 def test_late_fusion_run_evaluates_every_subset_on_both_splits(unimodal, tmp_path):
