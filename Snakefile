@@ -5,6 +5,7 @@
 # results/{dataset}/tokens/, quality/, split.csv  tokens, data-quality report, spatial split
 # results/{dataset}/train/{strategy}/seed{seed}/  model.pt, history.csv, metrics.json
 # results/{dataset}/oracle/{subset}/seed{seed}/   the same, for one oracle per subset
+# results/{dataset}/unimodal/{modality}/seed{seed}/  late fusion's model of a modality (no oracle)
 # results/{dataset}/eval/                         tidy metrics per model and subset
 # results/{dataset}/contributions/                Shapley values across and inside modalities
 # results/{dataset}/tables/, reports/             paper tables (csv, md, tex), notebooks (html)
@@ -26,9 +27,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/tokenize.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/oracle.smk"
 include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/late_fusion.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/contributions.smk"

@@ -111,6 +111,30 @@ def unimodal_models(dataset: dict) -> dict[str, tuple[str, str]]:
     }
 
 
+def model_runs(config: dict, name: str) -> list[tuple[str, str]]:
+    """(family, name) of every model a dataset trains per seed, in training order: the
+    strategies ("train"), the oracles ("oracle", one per named subset) and the unimodal models
+    late fusion needs where no single-modality oracle exists ("unimodal")."""
+    dataset = config["datasets"][name]
+    runs = [("train", strategy) for strategy in config["strategies"]]
+    if dataset.get("oracles", True):
+        runs += [("oracle", subset) for subset in named_subsets(dataset)]
+    runs += [run for run in unimodal_models(dataset).values() if run[0] == "unimodal"]
+    return runs
+
+
+def run_jobs(config: dict, name: str) -> list[list[tuple[str, str]]]:
+    """`model_runs` cut into training jobs of at most `jobs.runs_per_job` runs each.
+
+    One run per job suits a cluster (each run may take hours on a GPU); many per job save a
+    laptop the start-up of Python and torch in every job, and keep one small model from leaving
+    a GPU idle.
+    """
+    runs = model_runs(config, name)
+    size = config["jobs"]["runs_per_job"]
+    return [runs[start : start + size] for start in range(0, len(runs), size)]
+
+
 def strategy_spec(config: dict, dataset: str, strategy: str) -> dict:
     """The strategy's config entry; `deployment` takes the dataset's profile unless it has one."""
     spec = dict(config["strategies"][strategy])

@@ -7,6 +7,7 @@ so they live here and every import runs one way (runtime <- evaluation <- traini
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import torch
@@ -20,6 +21,19 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def job_threads(training: dict, rule_threads: int) -> int:
+    """torch threads of a job: `training.threads` when set, else the CPUs a SLURM job was given
+    (the slurm profile books them per GPU or per task), else the rule's threads."""
+    for configured in (
+        training.get("threads"),
+        os.environ.get("SLURM_CPUS_PER_GPU"),
+        os.environ.get("SLURM_CPUS_PER_TASK"),
+    ):
+        if configured and int(configured) > 0:
+            return int(configured)
+    return int(rule_threads)
 
 
 def autocast(device: torch.device):

@@ -49,33 +49,8 @@ def named_subsets(wildcards):
     return pipeline.named_subsets(dataset_config(wildcards))
 
 
-def subset_spec(wildcards):
-    return named_subsets(wildcards)[wildcards.subset]
-
-
-def strategy_spec(wildcards):
-    return pipeline.strategy_spec(config, wildcards.dataset, wildcards.strategy)
-
-
-def model_settings(wildcards):
-    return pipeline.run_settings(config, wildcards.dataset, "model")
-
-
 def training_settings(wildcards):
     return pipeline.run_settings(config, wildcards.dataset, "training")
-
-
-def evaluation_subsets(wildcards):
-    """An oracle: only its own subset; any other model (a strategy's, late fusion): every subset
-    of every family."""
-    if wildcards.get("family") == "oracle":
-        return {wildcards.name: ("named", named_subsets(wildcards)[wildcards.name])}
-    return pipeline.evaluation_subsets(dataset_config(wildcards))
-
-
-def modality_subset(wildcards):
-    """A unimodal model sees every token of its modality and nothing else."""
-    return {wildcards.modality: "all"}
 
 
 def split_settings(wildcards):
@@ -88,6 +63,115 @@ def weak_subsets(wildcards):
 
 def dataset_contribution_options(wildcards):
     return contribution_options(config, wildcards.dataset)
+
+
+# --- model runs and the jobs that train them ---
+
+RUN_FILES = ["model.pt", "history.csv", "metrics.json"]
+
+
+def run_folder(dataset, family, name):
+    """results/{dataset}/{train,oracle,unimodal}/{name}/seed{seed}: one model's outputs."""
+    return f"results/{dataset}/{family}/{name}/seed{{seed}}"
+
+
+def run_outputs(dataset, runs, file=None):
+    """The files of `runs` ((family, name) pairs) with `{seed}` left as a wildcard."""
+    files = [file] if file else RUN_FILES
+    return [f"{run_folder(dataset, *run)}/{f}" for run in runs for f in files]
+
+
+def run_arguments(dataset, runs):
+    """Input function: the `miam.training.train_run` keyword arguments of each run of a job."""
+    settings = config["datasets"][dataset]
+    subsets = pipeline.named_subsets(settings)
+
+    def arguments(wildcards):
+        common = {
+            "seed": int(wildcards.seed),
+            "model": pipeline.run_settings(config, dataset, "model"),
+            "training": pipeline.run_settings(config, dataset, "training"),
+        }
+        return [
+            common
+            | {
+                "out_dir": run_folder(dataset, family, name).format(
+                    seed=wildcards.seed
+                ),
+                "strategy": (
+                    pipeline.strategy_spec(config, dataset, name)
+                    if family == "train"
+                    else None
+                ),
+                "subset": {
+                    "train": None,
+                    "oracle": subsets.get(name),
+                    "unimodal": {name: "all"},
+                }[family],
+                "selection_subsets": subsets if family == "train" else None,
+            }
+            for family, name in runs
+        ]
+
+    return arguments
+
+
+def evaluation_csv(dataset, family, name=None):
+    """results/{dataset}/eval/{family}[/{name}]/seed{seed}.csv: one model's tidy rows."""
+    folder = f"{family}/{name}" if name else family
+    return f"results/{dataset}/eval/{folder}/seed{{seed}}.csv"
+
+
+def evaluated_models(dataset, runs):
+    """Input function: what `miam.evaluation_jobs.evaluate_seed` evaluates for one seed."""
+    settings = config["datasets"][dataset]
+    every_subset = pipeline.evaluation_subsets(settings)
+    named = pipeline.named_subsets(settings)
+
+    def models(wildcards):
+        return [
+            {
+                "model": f"{run_folder(dataset, family, name)}/model.pt".format(
+                    **wildcards
+                ),
+                "row": name if family == "train" else "oracle",
+                "subsets": (
+                    every_subset
+                    if family == "train"
+                    else {name: ("named", named[name])}
+                ),
+                "output": evaluation_csv(dataset, family, name).format(**wildcards),
+            }
+            for family, name in runs
+        ]
+
+    return models
+
+
+def late_fusion_models(dataset):
+    """Input function: the unimodal models, subsets and outputs of late fusion for one seed."""
+    settings = config["datasets"][dataset]
+
+    def late_fusion(wildcards):
+        return {
+            "models": [
+                f"{run_folder(dataset, *run)}/model.pt".format(**wildcards)
+                for run in pipeline.unimodal_models(settings).values()
+            ],
+            "subsets": pipeline.evaluation_subsets(settings),
+            "combiner": f"results/{dataset}/late_fusion_learned/seed{wildcards.seed}/combiner.pt",
+            **{
+                row: evaluation_csv(dataset, row).format(**wildcards)
+                for row in pipeline.LATE_FUSION_MODELS
+            },
+        }
+
+    return late_fusion
+
+
+def rule_name(*parts):
+    """A rule name from dataset names and numbers (rule names are Python identifiers)."""
+    return "_".join(re.sub(r"\W", "_", str(part)) for part in parts)
 
 
 # --- job sizes ---
@@ -166,15 +250,6 @@ def contribution_models(wildcards):
         strategy=STRATEGIES,
         seed=CONTRIBUTION_SEED,
     )
-
-
-def unimodal_models(wildcards):
-    """The model.pt late fusion uses for each modality, in model order: a single-modality
-    oracle where one is trained, else results/{dataset}/unimodal/{modality}/."""
-    return [
-        f"results/{wildcards.dataset}/{family}/{name}/seed{wildcards.seed}/model.pt"
-        for family, name in pipeline.unimodal_models(dataset_config(wildcards)).values()
-    ]
 
 
 def all_targets():

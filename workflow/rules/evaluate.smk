@@ -1,24 +1,40 @@
-rule evaluate_model:
-    input:
-        model="results/{dataset}/{family}/{name}/seed{seed}/model.pt",
-        tokens="results/{dataset}/tokens",
-        split="results/{dataset}/split.csv",
-    output:
-        "results/{dataset}/eval/{family}/{name}/seed{seed}.csv",
-    log:
-        "results/{dataset}/logs/eval/{family}/{name}/seed{seed}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/eval/{family}/{name}/seed{seed}.tsv"
-    wildcard_constraints:
-        family="train|oracle",
-    conda:
-        "../../envs/train.yaml"
-    threads: 1
-    resources:
-        mem_mb=job_size("evaluate", "mem_mb"),
-        runtime=job_size("evaluate", "runtime"),
-    params:
-        subsets=evaluation_subsets,
-        training=training_settings,
-    script:
-        "../scripts/evaluate.py"
+# Evaluation: one job per dataset and seed evaluates every model of that seed on its subsets
+# (strategies: every subset of every family; oracles: their own) and fits and evaluates both
+# late-fusion rows (miam.evaluation_jobs), loading the tokens once.
+#
+# results/{dataset}/eval/{train,oracle}/{name}/seed{seed}.csv       one model's tidy rows
+# results/{dataset}/eval/late_fusion{,_learned}/seed{seed}.csv
+# results/{dataset}/late_fusion_learned/seed{seed}/combiner.pt     the cross-fitted combiner
+for dataset in DATASETS:
+    runs = pipeline.model_runs(config, dataset)
+    evaluated = [run for run in runs if run[0] != "unimodal"]
+
+    rule:
+        name:
+            rule_name("evaluate", dataset)
+        input:
+            models=run_outputs(dataset, runs, "model.pt"),
+            tokens=f"results/{dataset}/tokens",
+            split=f"results/{dataset}/split.csv",
+        output:
+            evaluations=[evaluation_csv(dataset, *run) for run in evaluated],
+            late_fusion=evaluation_csv(dataset, "late_fusion"),
+            late_fusion_learned=evaluation_csv(dataset, "late_fusion_learned"),
+            combiner=f"results/{dataset}/late_fusion_learned/seed{{seed}}/combiner.pt",
+        log:
+            f"results/{dataset}/logs/evaluate/seed{{seed}}.log",
+        benchmark:
+            f"results/{dataset}/benchmarks/evaluate/seed{{seed}}.tsv"
+        conda:
+            "../../envs/train.yaml"
+        threads: 1
+        resources:
+            mem_mb=job_size("evaluate", "mem_mb"),
+            runtime=job_size("evaluate", "runtime", len(evaluated) + 2),
+        params:
+            models=evaluated_models(dataset, evaluated),
+            late_fusion=late_fusion_models(dataset),
+            dataset=dataset,
+            training=pipeline.run_settings(config, dataset, "training"),
+        script:
+            "../scripts/evaluate.py"

@@ -15,3 +15,25 @@ rule split:
         split=split_settings,
     script:
         "../scripts/split.py"
+
+
+# What share of each split's samples has each modality, and the deployment target
+# (miam.availability); read by the tables' deployment column.
+rule deployment_profile:
+    input:
+        tokens="results/{dataset}/tokens",
+        split="results/{dataset}/split.csv",
+    output:
+        "results/{dataset}/deployment_profile.json",
+    log:
+        "results/{dataset}/logs/deployment_profile.log",
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_size("data", "mem_mb"),
+        runtime=job_size("data", "runtime"),
+    params:
+        dataset=dataset_config,
+    script:
+        "../scripts/deployment_profile.py"

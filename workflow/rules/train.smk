@@ -1,27 +1,30 @@
-rule train_strategy:
-    input:
-        tokens="results/{dataset}/tokens",
-        split="results/{dataset}/split.csv",
-    output:
-        model="results/{dataset}/train/{strategy}/seed{seed}/model.pt",
-        history="results/{dataset}/train/{strategy}/seed{seed}/history.csv",
-        metrics="results/{dataset}/train/{strategy}/seed{seed}/metrics.json",
-    log:
-        "results/{dataset}/logs/train/{strategy}/seed{seed}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/train/{strategy}/seed{seed}.tsv"
-    conda:
-        "../../envs/train.yaml"
-    # CPUs, partition and GPU on a cluster: the slurm profile.
-    threads: 1
-    resources:
-        mem_mb=job_size("train", "mem_mb"),
-        runtime=job_size("train", "runtime"),
-    params:
-        strategy=strategy_spec,
-        subset=None,
-        model=model_settings,
-        training=training_settings,
-        selection_subsets=named_subsets,
-    script:
-        "../scripts/train.py"
+# Training: every strategy, the oracle of every named subset and the unimodal models of late
+# fusion, for each seed. One rule per dataset and group of `jobs.runs_per_job` runs, so a job
+# trains several runs in one process (miam.training.train_runs); each run keeps its own folder
+# (run_folder) and checkpoint, so a killed or failed job resumes where its runs stopped.
+for dataset in DATASETS:
+    for job, runs in enumerate(pipeline.run_jobs(config, dataset)):
+
+        rule:
+            name:
+                rule_name("train", dataset, job)
+            input:
+                tokens=f"results/{dataset}/tokens",
+                split=f"results/{dataset}/split.csv",
+            output:
+                run_outputs(dataset, runs),
+            log:
+                f"results/{dataset}/logs/train/job{job}/seed{{seed}}.log",
+            benchmark:
+                f"results/{dataset}/benchmarks/train/job{job}/seed{{seed}}.tsv"
+            conda:
+                "../../envs/train.yaml"
+            # Partition, GPU and CPUs per GPU on a cluster: the slurm profile.
+            threads: 1
+            resources:
+                mem_mb=job_size("train", "mem_mb"),
+                runtime=job_size("train", "runtime", len(runs)),
+            params:
+                runs=run_arguments(dataset, runs),
+            script:
+                "../scripts/train.py"

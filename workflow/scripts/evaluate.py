@@ -1,25 +1,21 @@
-"""Evaluate one trained model on its subsets; tidy rows keyed by dataset, model and seed."""
+"""Evaluate every model of one dataset and seed, and its late fusion (miam.evaluation_jobs)."""
 
 import torch
 
-from miam.evaluation import evaluate_run
+from miam.evaluation_jobs import evaluate_seed
 from miam.runlog import log_to
+from miam.runtime import job_threads
 
 log_to(snakemake.log[0])
-# training.threads: torch threads of every job that runs a model (0: the rule's threads)
-torch.set_num_threads(snakemake.params.training["threads"] or snakemake.threads)
 training = snakemake.params.training
-frame = evaluate_run(
-    snakemake.input.model,
+torch.set_num_threads(job_threads(training, snakemake.threads))
+evaluate_seed(
+    snakemake.params.dataset,
+    int(snakemake.wildcards.seed),
     snakemake.input.tokens,
     snakemake.input.split,
-    snakemake.params.subsets,
+    snakemake.params.models,
+    snakemake.params.late_fusion,
     batch_size=training["eval_batch_size"],
     device=training["device"],
 )
-wildcards = snakemake.wildcards
-model = wildcards.name if wildcards.family == "train" else "oracle"
-frame.insert(0, "dataset", wildcards.dataset)
-frame.insert(1, "model", model)
-frame.insert(2, "seed", int(wildcards.seed))
-frame.to_csv(snakemake.output[0], index=False)

@@ -1,21 +1,11 @@
-"""Train one strategy model or one oracle (miam.training.train_run)."""
-
-from pathlib import Path
+"""Train the runs of one job in one process (miam.training.train_runs)."""
 
 from miam.runlog import log_to
-from miam.training import train_run
+from miam.runtime import job_threads
+from miam.training import train_runs
 
 log_to(snakemake.log[0])
-training = dict(snakemake.params.training)
-training["threads"] = training.get("threads") or snakemake.threads
-train_run(
-    tokens=snakemake.input.tokens,
-    split=snakemake.input.split,
-    out_dir=Path(snakemake.output.model).parent,
-    seed=int(snakemake.wildcards.seed),
-    strategy=snakemake.params.strategy,
-    subset=snakemake.params.subset,
-    model=snakemake.params.model,
-    training=training,
-    selection_subsets=getattr(snakemake.params, "selection_subsets", None),
-)
+runs = [dict(run) for run in snakemake.params.runs]
+for run in runs:
+    run["training"] = dict(run["training"], threads=job_threads(run["training"], snakemake.threads))
+train_runs(snakemake.input.tokens, snakemake.input.split, runs)
