@@ -56,7 +56,7 @@ import torch
 from .contribution_settings import TABLES, Analysis, ContributionSettings, GroupSpec
 from .data import DeviceData, derive_seed
 from .evaluation import predict_subsets
-from .metrics import PRIMARY_METRIC, task_metrics
+from .metrics import PRIMARY_METRIC, scored_classes, task_metrics
 from .model import MultimodalTransformer
 from .runtime import load_model, pick_device
 from .shapley import CachedGame, shapley
@@ -167,8 +167,10 @@ class ModelGame:
         visible: np.ndarray | None = None,
         batch_size: int = 4096,
         max_scores: int = 20_000_000,
+        classes: np.ndarray | None = None,
     ):
         self.model, self.data, self.batch_size = model, data, batch_size
+        self.classes = classes  # macro averages over the dataset's species set
         self.index = torch.as_tensor(index, device=data.device)
         self.targets = data.targets_numpy[index]
         self.group_selectors = torch.as_tensor(group_selectors, device=data.device)
@@ -195,7 +197,8 @@ class ModelGame:
                 self.batch_size,
             )
             values += [
-                task_metrics(self.data.task, s.numpy(), self.targets)[self.metric] for s in scores
+                task_metrics(self.data.task, s.numpy(), self.targets, self.classes)[self.metric]
+                for s in scores
             ]
         self.evaluations += len(selectors) * len(self.index)
         return np.array(values)
@@ -214,11 +217,14 @@ def modality_contributions(
     data: DeviceData,
     index: np.ndarray,
     settings: ContributionSettings,
+    classes: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Exact Shapley values of the modalities: all 2^M coalitions, empty one included."""
     names = [m.name for m in data.layout]
     selectors = np.stack([data.selector({m: "all"}).cpu().numpy() for m in names])
-    value = ModelGame(model, data, index, selectors, None, settings.batch_size, settings.max_scores)
+    value = ModelGame(
+        model, data, index, selectors, None, settings.batch_size, settings.max_scores, classes
+    )
     result = shapley(CachedGame(value, len(names)), np.random.default_rng(0), len(names))
     return pd.DataFrame(
         {
@@ -239,6 +245,7 @@ def group_contributions(
     index: np.ndarray,
     resolved: ResolvedAnalysis,
     settings: ContributionSettings,
+    classes: np.ndarray | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Shapley values of one analysis' groups, their convergence table and the context curve."""
     analysis, labels = resolved.analysis, resolved.labels
@@ -250,6 +257,7 @@ def group_contributions(
         resolved.visible,
         settings.batch_size,
         settings.max_scores,
+        classes,
     )
     game = CachedGame(value, len(labels))
     rng = np.random.default_rng(derive_seed(settings.seed, "contributions", analysis.name))
@@ -320,13 +328,15 @@ def contributions_run(
     """
     device = pick_device(device)
     token_set = TokenSet.load(tokens)
-    index = sample_index(split_indices(split)[settings.split], settings.samples, settings.seed)
+    splits = split_indices(split)
+    classes = scored_classes(token_set.targets, splits)  # the species set of every table
+    index = sample_index(splits[settings.split], settings.samples, settings.seed)
     frames: dict[str, list[pd.DataFrame]] = {table: [] for table in TABLES}
     for name, path in models.items():
         model, normalizer, _ = load_model(path, device)
         data = DeviceData(token_set, normalizer, device)
         frames["modalities"].append(
-            modality_contributions(model, data, index, settings).assign(model=name)
+            modality_contributions(model, data, index, settings, classes).assign(model=name)
         )
         log.info("%s: modality Shapley values done", name)
         if settings.strategies is not None and name not in settings.strategies:
@@ -335,7 +345,8 @@ def contributions_run(
             resolved = resolve_analysis(analysis, data)
             if resolved is None:
                 continue
-            for table, frame in group_contributions(model, data, index, resolved, settings).items():
+            analysed = group_contributions(model, data, index, resolved, settings, classes)
+            for table, frame in analysed.items():
                 frames[table].append(frame.assign(model=name))
             log.info("%s: %s done (%d groups)", name, analysis.name, len(resolved.labels))
     return {table: _model_first(parts) for table, parts in frames.items()}
