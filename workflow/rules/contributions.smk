@@ -61,6 +61,8 @@ rule contributions_notebook:
         ),
     log:
         "results/{dataset}/logs/notebooks/contributions.log",
+    benchmark:
+        "results/{dataset}/benchmarks/notebooks/contributions.tsv"
     conda:
         "../../envs/report.yaml"
     threads: 1

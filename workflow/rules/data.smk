@@ -14,6 +14,8 @@ rule generate_dataset:
         directory("results/{dataset}/raw"),
     log:
         "results/{dataset}/logs/generate_dataset.log",
+    benchmark:
+        "results/{dataset}/benchmarks/generate_dataset.tsv"
     wildcard_constraints:
         dataset=exact_paths(name for name in DATASETS if not is_downloaded(name)),
     conda:

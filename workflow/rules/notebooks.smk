@@ -25,6 +25,8 @@ rule notebook:
         ),
     log:
         "results/{dataset}/logs/notebooks/{notebook}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/notebooks/{notebook}.tsv"
     wildcard_constraints:
         notebook="|".join(NOTEBOOKS),
     conda:

@@ -5,6 +5,8 @@ rule split:
         "results/{dataset}/split.csv",
     log:
         "results/{dataset}/logs/split.log",
+    benchmark:
+        "results/{dataset}/benchmarks/split.tsv"
     conda:
         "../../envs/train.yaml"
     threads: 1
@@ -27,6 +29,8 @@ rule deployment_profile:
         "results/{dataset}/deployment_profile.json",
     log:
         "results/{dataset}/logs/deployment_profile.log",
+    benchmark:
+        "results/{dataset}/benchmarks/deployment_profile.tsv"
     conda:
         "../../envs/train.yaml"
     threads: 1

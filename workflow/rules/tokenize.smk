@@ -12,6 +12,8 @@ rule tokenize_shard:
         quality="results/{dataset}/shards/{shard}/issues.csv",
     log:
         "results/{dataset}/logs/tokenize/shard{shard}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/tokenize/shard{shard}.tsv"
     wildcard_constraints:
         shard=r"\d+",
     conda:
@@ -43,6 +45,8 @@ rule gather_tokens:
         ),
     log:
         "results/{dataset}/logs/tokenize/gather.log",
+    benchmark:
+        "results/{dataset}/benchmarks/tokenize/gather.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
