@@ -1,0 +1,103 @@
+"""Wall time of the default run and where its seconds go, stage by stage.
+
+    python benchmarks/bench_default_run.py [--configfile config/config.yaml] [--cores 2]
+                                           [--keep]
+
+Deletes the config's datasets' results (unless --keep, which then only re-reads the last run's
+benchmarks), runs `snakemake --cores N` from the repository root, and prints:
+- the wall time of the whole run;
+- per stage (the folder under results/<dataset>/benchmarks/): jobs, summed job wall seconds and
+  summed CPU seconds, as Snakemake's `benchmark:` files recorded them (a job's time includes its
+  Python and torch start-up);
+- the fixed costs every job or the workflow pays: starting Python with torch and miam, parsing
+  the workflow (a dry run over the finished results), loading one dataset's tokens.
+Run it on an otherwise idle machine: other processes on the same cores distort the figures.
+Asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def stage_table(datasets: list[str]) -> pd.DataFrame:
+    rows = []
+    for dataset in datasets:
+        folder = ROOT / "results" / dataset / "benchmarks"
+        for path in sorted(folder.rglob("*.tsv")):
+            record = pd.read_csv(path, sep="\t").iloc[-1]
+            stage = path.relative_to(folder).parts[0].removesuffix(".tsv")
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "stage": stage,
+                    "wall_s": record["s"],
+                    "cpu_s": record["cpu_time"],
+                }
+            )
+    frame = pd.DataFrame(rows)
+    table = frame.groupby("stage").agg(
+        jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum")
+    )
+    table.loc["total"] = table.sum()
+    return table.sort_values("cpu_s", ascending=False).round(1)
+
+
+def fixed_costs(datasets: list[str], configfile: str) -> dict[str, float]:
+    python = sys.executable
+    costs = {
+        "python + torch + miam.training import, s": timed(
+            [python, "-c", "import miam.training, miam.evaluation_jobs"]
+        ),
+        "workflow parse (dry run, nothing to do), s": timed(
+            ["snakemake", "-n", "--configfile", configfile, "--quiet"]
+        ),
+    }
+    tokens = ROOT / "results" / datasets[0] / "tokens"
+    if tokens.exists():
+        costs[f"load {datasets[0]} tokens, s"] = timed(
+            [python, "-c", f"from miam.tokens import TokenSet; TokenSet.load({str(tokens)!r})"]
+        ) - timed([python, "-c", "import miam.tokens"])
+    return {key: round(value, 2) for key, value in costs.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", default="config/config.yaml")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="report the last run, run nothing")
+    args = parser.parse_args()
+    config = yaml.safe_load((ROOT / args.configfile).read_text())
+    datasets = list(config["datasets"])
+    if not args.keep:
+        for dataset in datasets:
+            shutil.rmtree(ROOT / "results" / dataset, ignore_errors=True)
+        command = ["snakemake", "--cores", str(args.cores), "--configfile", args.configfile]
+        print("running", " ".join(command), flush=True)
+        wall = timed(command)
+        print(f"\nwall time of the run: {wall:.0f} s on {args.cores} cores\n")
+    print("per stage (job wall and CPU seconds summed over the stage's jobs):")
+    print(stage_table(datasets).to_string())
+    print("\nfixed costs:")
+    for key, value in fixed_costs(datasets, args.configfile).items():
+        print(f"  {key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
