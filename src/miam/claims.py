@@ -431,6 +431,47 @@ def verdict_counts(table: ClaimsTable) -> dict[str, int]:
     return {v: int(counts.get(v, 0)) for v in VERDICTS}
 
 
+def rows_markdown(rows: pd.DataFrame) -> list[str]:
+    """Markdown lines of claims rows (COLUMNS), one table per group under its title."""
+    lines: list[str] = []
+    for group, title in GROUPS.items():
+        chosen = rows[rows["group"] == group]
+        if chosen.empty:
+            continue
+        lines += [
+            f"*{title}*",
+            "",
+            "| claim | a − b | a (mean) | b (mean) | difference (pp) | 95 % interval | seeds "
+            "| verdict |",
+            "|---|---|---:|---:|---:|---|---:|---|",
+        ]
+        for row in chosen.itertuples():
+            shown = f"**{row.verdict}**" if row.verdict == REPRODUCED else row.verdict
+            if row.note:
+                shown += f" ({row.note})"
+            mean_a = "–" if not math.isfinite(row.mean_a) else f"{row.mean_a:.1f}"
+            mean_b = "–" if not math.isfinite(row.mean_b) else f"{row.mean_b:.1f}"
+            lines.append(
+                f"| {row.claim} | {row.a} − {row.b} | {mean_a} | {mean_b} | "
+                f"{format_pp(row.difference)} | {format_interval(row.ci_low, row.ci_high)} | "
+                f"{row.n_seeds} | {shown} |"
+            )
+        lines.append("")
+    return lines[:-1]
+
+
+def describe(row) -> str:
+    """One claims row as a sentence fragment: 'miam − uniform on avg: +1.2 pp [−0.3, +2.7]
+    over 3 seeds, inconclusive'."""
+    interval = format_interval(row["ci_low"], row["ci_high"])
+    spread = f" {interval}" if interval != "–" else ""
+    return (
+        f"{row['a']} − {row['b']} on `{row['column']}`: {format_pp(row['difference'])} pp"
+        f"{spread} over {row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''}, "
+        f"**{row['verdict']}**"
+    )
+
+
 def to_markdown(table: ClaimsTable) -> str:
     seeds = table.seeds
     seed_text = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}" + (
@@ -447,28 +488,7 @@ def to_markdown(table: ClaimsTable) -> str:
     ]
     if len(seeds) == 1:
         lines += ["", "_One seed: no interval, so every verdict is inconclusive; add seeds._"]
-    for group, title in GROUPS.items():
-        chosen = table.rows[table.rows["group"] == group]
-        if chosen.empty:
-            continue
-        lines += [
-            "",
-            f"*{title}*",
-            "",
-            "| claim | a − b | a | b | difference (pp) | 95 % interval | seeds | verdict |",
-            "|---|---|---:|---:|---:|---|---:|---|",
-        ]
-        for row in chosen.itertuples():
-            shown = f"**{row.verdict}**" if row.verdict == REPRODUCED else row.verdict
-            if row.note:
-                shown += f" ({row.note})"
-            mean_a = "–" if not math.isfinite(row.mean_a) else f"{row.mean_a:.1f}"
-            mean_b = "–" if not math.isfinite(row.mean_b) else f"{row.mean_b:.1f}"
-            lines.append(
-                f"| {row.claim} | {row.a} − {row.b} | {mean_a} | {mean_b} | "
-                f"{format_pp(row.difference)} | {format_interval(row.ci_low, row.ci_high)} | "
-                f"{row.n_seeds} | {shown} |"
-            )
+    lines += ["", *rows_markdown(table.rows)]
     if table.skipped:
         lines += ["", "Not tested in this run:", ""]
         lines += [f"- {reason}" for reason in table.skipped]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -103,12 +103,15 @@ class Table:
     columns: list
     column_key: str = "subset"
     note: str = ""
+    _lookup: dict | None = field(default=None, init=False, repr=False)  # (row, column) -> cell
 
     def cell(self, row: str, column) -> tuple[float, float]:
-        match = self.cells[(self.cells["model"] == row) & (self.cells[self.column_key] == column)]
-        if match.empty:
-            return math.nan, math.nan
-        return float(match["mean"].iloc[0]), float(match["std"].iloc[0])
+        """(mean, std) of one cell; NaN where the table has none."""
+        if self._lookup is None:
+            keys = zip(self.cells["model"], self.cells[self.column_key], strict=True)
+            values = zip(self.cells["mean"], self.cells["std"], strict=True)
+            self._lookup = {k: (float(m), float(s)) for k, (m, s) in zip(keys, values, strict=True)}
+        return self._lookup.get((row, column), (math.nan, math.nan))
 
     def best(self) -> set[tuple[str, object]]:
         """(row, column) of the best non-oracle mean of each column, as displayed (ties all)."""
@@ -303,6 +306,42 @@ def to_markdown(table: Table) -> str:
     if table.note:
         lines += ["", f"_{table.note}_"]
     return "\n".join(lines) + "\n"
+
+
+def read_long(path: str | Path, name: str = "", title: str = "", note: str = "") -> Table:
+    """A `Table` back from its `<name>_long.csv` (rows and columns in the file's order)."""
+    cells = pd.read_csv(path)
+    key = cells.columns[1]
+    rows = list(dict.fromkeys(cells["model"]))
+    columns = list(dict.fromkeys(cells[key]))
+    return Table(
+        name or Path(path).stem.removesuffix("_long"), title, cells, rows, columns, key, note
+    )
+
+
+def to_html(table: Table, columns: Sequence | None = None, highlight: str = "miam") -> str:
+    """A compact HTML table that scrolls sideways rather than being cut off (for notebooks).
+
+    columns: the columns shown, in this order (default: all). Bold: the best non-oracle model of
+    each column; the `highlight` row is tinted.
+    """
+    columns = list(table.columns if columns is None else columns)
+    best = table.best()
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    body = []
+    for row in table.rows:
+        style = ' style="background:#fbeaea"' if row == highlight else ""
+        cells = []
+        for column in columns:
+            text = format_cell(*table.cell(row, column))
+            cells.append(f"<td><b>{text}</b></td>" if (row, column) in best else f"<td>{text}</td>")
+        body.append(f"<tr{style}><th>{row}</th>{''.join(cells)}</tr>")
+    return (
+        '<div style="overflow-x:auto; max-width:100%">'
+        '<table style="font-size:11px; white-space:nowrap">'
+        f"<thead><tr><th>model</th>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+        "</table></div>"
+    )
 
 
 LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {

@@ -1,23 +1,26 @@
-"""Write the paper's tables of one dataset (miam.tables) as CSV, Markdown and LaTeX."""
+"""Write the paper's tables of one dataset (miam.tables) as CSV, Markdown and LaTeX, and the
+claims table (miam.claims): each claim of the paper with its paired difference over seeds."""
 
 from pathlib import Path
 
-from miam import deployment, tables
+from miam import claims, deployment, tables
 from miam.runlog import log_to
 
 log_to(snakemake.log[0])
 evaluations = tables.load_evaluations(snakemake.input.evaluations)
 subsets = snakemake.params.subsets  # name -> spec, in column order
+strategies = snakemake.params.strategies
 extra_columns = {
     "avg": tables.named_average,  # the paper's uniform mean over the named columns
     "deployment": deployment.deployment_column(
         deployment.read_profile(snakemake.input.profile), subsets
     ),
 }
-built = tables.build_tables(evaluations, snakemake.params.strategies, list(subsets), extra_columns)
-written = {
-    str(path)
-    for table in built.values()
-    for path in tables.write_table(table, Path(snakemake.output[0]).parent)
-}
+folder = Path(snakemake.output[0]).parent
+built = tables.build_tables(evaluations, strategies, list(subsets), extra_columns)
+written = {str(path) for table in built.values() for path in tables.write_table(table, folder)}
+tested = claims.claims_table(
+    evaluations, strategies, list(subsets), snakemake.params.weak_subsets, split="test"
+)
+written |= {str(path) for path in claims.write_claims(tested, folder)}
 assert written == set(snakemake.output), f"written {sorted(written)} != declared outputs"
