@@ -1,5 +1,7 @@
 """Model, training, resume and batched evaluation on small random token sets."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 import miam.runtime as runtime
 import miam.training as training
 from miam.data import DeviceData, Normalizer
-from miam.evaluation import evaluate_subsets, predict_subsets
+from miam.evaluation import evaluate_subsets, length_passes, predict_subsets
 from miam.metrics import macro_auroc, per_class_auroc, top_k_accuracy
 from miam.optim import AdamW
 from miam.split import spatial_block_split
@@ -70,6 +72,40 @@ def test_batched_subset_evaluation_equals_one_pass_per_subset():
         for s, selector in enumerate(selectors):
             one_pass = model(data.batch(index), data.present & selector)
             torch.testing.assert_close(batched[s], one_pass, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("pass_tokens", [30, 10**9])
+def test_passes_of_any_token_budget_give_the_same_scores(pass_tokens):
+    tokens = toy_tokens(n=90)
+    model, data = tiny_model(tokens)
+    subsets = modality_subsets(["tab", "ts", "img"]) | {"v1 only": {"tab": ["v1"]}}
+    index = torch.arange(3, 90, 2)  # not every sample, not from the first
+    selectors = torch.stack([data.selector(s) for s in subsets.values()])
+    batched = predict_subsets(
+        model, data, index, selectors, batch_size=16, sample_chunk=30, pass_tokens=pass_tokens
+    )
+    model.eval()
+    with torch.no_grad():
+        for s, selector in enumerate(selectors):
+            one_pass = model(data.batch(index), data.present[index] & selector)
+            torch.testing.assert_close(batched[s], one_pass, atol=1e-5, rtol=1e-5)
+
+
+def test_length_passes_cover_rows_in_order_within_their_limits():
+    rng = np.random.default_rng(0)
+    lengths = torch.sort(torch.as_tensor(rng.choice([0, 1, 1, 4, 19, 20, 40, 86], 3000))).values
+    for max_rows, max_tokens in [(4096, None), (500, None), (4096, 8192), (64, 300), (7, 1)]:
+        passes = length_passes(lengths, max_rows, max_tokens, slack=0.1)
+        assert passes[0][0] == 0 and passes[-1][1] == len(lengths)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(passes))
+        for first, last in passes:
+            part = lengths[first:last] + 1  # with the summary token
+            assert 0 < last - first <= max_rows
+            padded = (last - first) * int(part.max())
+            assert max_tokens is None or padded <= max_tokens or last - first == 1
+            assert padded <= 1.1 * int(part.sum()) + 1e-9
+        if max_tokens is None and max_rows == 4096:  # one pass per length but 19 & 20 merged
+            assert len(passes) == 6
 
 
 def test_dropping_masked_tokens_equals_never_having_them():

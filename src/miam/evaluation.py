@@ -37,6 +37,46 @@ class eval_mode(contextlib.ContextDecorator):
         self.module.train(self.was_training)
 
 
+# Padded tokens (rows x (1 + longest visible length)) per encoder pass on a CPU. Passes of 4-8k
+# tokens stay in the caches; at 64k and more the same work ran 1.5-2.5x slower per token
+# (paper model, 1 thread), which with padding made the old 4,096-row passes slower than a plain
+# loop of one pass per subset (benchmarks/bench_model.py prints the three ways side by side).
+CPU_PASS_TOKENS = 8192
+# A pass takes rows longer than its first ones only while padding stays under this share.
+PADDING_SLACK = 0.1
+
+
+def length_passes(
+    lengths: Tensor, max_rows: int, max_tokens: int | None, slack: float = PADDING_SLACK
+) -> list[tuple[int, int]]:
+    """[start, stop) ranges of rows sorted by ascending visible length, one encoder pass each.
+
+    A pass holds at most `max_rows` rows and (when given) `max_tokens` padded tokens, counting
+    the summary token, and pads at most a `slack` share of its tokens: rows of very different
+    lengths ("BIO1 only" and "all") never share a pass, and rows of one length are not padded.
+    """
+    passes: list[tuple[int, int]] = []
+    start = stop = rows = real = 0  # the open pass: rows [start, stop), its real tokens
+    values, counts = torch.unique_consecutive(lengths, return_counts=True)
+    for length, count in zip(values.tolist(), counts.tolist(), strict=True):
+        width = length + 1
+        cap = max_rows if max_tokens is None else min(max_rows, max(1, max_tokens // width))
+        while count:
+            take = min(count, cap - rows)
+            too_padded = (rows + take) * width > (1 + slack) * (real + take * width)
+            if rows and (take <= 0 or too_padded):
+                passes.append((start, stop))
+                start, rows, real = stop, 0, 0
+                continue
+            stop, rows, real, count = stop + take, rows + take, real + take * width, count - take
+            if rows >= cap:
+                passes.append((start, stop))
+                start, rows, real = stop, 0, 0
+    if rows:
+        passes.append((start, stop))
+    return passes
+
+
 @torch.no_grad()
 def predict_subsets(
     model: MultimodalTransformer,
@@ -45,11 +85,16 @@ def predict_subsets(
     selectors: Tensor,
     batch_size: int = 4096,
     sample_chunk: int = 1024,
+    pass_tokens: int | None = None,
 ) -> Tensor:
     """Scores (S, N, C) of the samples `index` under each token selector (S, T), float32 on CPU.
 
-    A token is visible iff the sample has it and the selector shows it.
+    A token is visible iff the sample has it and the selector shows it. Each encoder pass holds
+    at most `batch_size` rows of similar visible length and, when given, `pass_tokens` padded
+    tokens; None: `CPU_PASS_TOKENS` on a CPU, no token limit on a GPU (large launches win there).
     """
+    if pass_tokens is None and data.device.type == "cpu":
+        pass_tokens = CPU_PASS_TOKENS
     n_subsets = selectors.shape[0]
     out = None
     with eval_mode(model), autocast(data.device):
@@ -60,11 +105,11 @@ def predict_subsets(
                 n_subsets * len(chunk), -1
             )  # rows ordered (subset, sample)
             rows = torch.arange(len(chunk), device=data.device).repeat(n_subsets)
-            # Short rows with short rows: padding stays small.
-            order = torch.argsort(visible.sum(dim=1), stable=True)
+            # Short rows with short rows, in passes of a bounded size: padding stays small.
+            lengths, order = torch.sort(visible.sum(dim=1), stable=True)
             logits = torch.empty(len(order), model.head[-1].out_features, device=data.device)
-            for b in range(0, len(order), batch_size):
-                part = order[b : b + batch_size]
+            for first, last in length_passes(lengths.cpu(), batch_size, pass_tokens):
+                part = order[first:last]
                 logits[part] = model.encode(tokens, visible[part], rows[part]).float()
             logits = logits.view(n_subsets, len(chunk), -1).cpu()
             if out is None:
