@@ -16,13 +16,12 @@
 # Environment:
 #   MIAM_SLURM_WORKFLOW       directory with the Snakefile to test (default: this repository)
 #   MIAM_SLURM_CONFIGFILE     config for both runs (default: config/test.yaml)
-#   MIAM_SLURM_TARGETS        what to build (default: one dataset's tables, which trains every
-#                             strategy and the unimodal models of late fusion, plus one oracle
-#                             of the same dataset; every rule that runs a model or prepares
-#                             data); "" builds everything, which takes minutes longer
+#   MIAM_SLURM_TARGETS        what to build (default: one dataset's tables: its data, training
+#                             and evaluation jobs, every kind of rule but the notebooks and
+#                             contributions); "" builds everything, which takes minutes longer
 #   MIAM_SLURM_LOCAL_RESULTS  results/ of a local run already made with that config (of the
-#                             targets or more, e.g. tests/test_workflow.py's end-to-end run,
-#                             which builds this oracle too): reused instead of running locally
+#                             targets or more, e.g. tests/test_workflow.py's end-to-end run):
+#                             reused instead of running locally
 #   MIAM_SLURM_WORK           where the copies and the cluster state go (default: a new temp dir)
 set -euo pipefail
 
@@ -32,8 +31,7 @@ configfile=${MIAM_SLURM_CONFIGFILE:-config/test.yaml}
 if [[ -v MIAM_SLURM_TARGETS ]]; then
     read -r -a targets <<<"$MIAM_SLURM_TARGETS"
 else
-    targets=(results/synthetic-taxabench/tables/main.csv
-        results/synthetic-taxabench/eval/oracle/audio/seed0.csv)
+    targets=(results/synthetic-taxabench/tables/main.csv)
 fi
 log() { echo "slurm test: $*" >&2; }
 
@@ -90,19 +88,25 @@ bash "$here/setup_cluster.sh"
 log "cluster up ($(elapsed))"
 
 job_state() { scontrol show job --oneliner "$1" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
-cancel_one_training_job() { # kill a training job once it has saved a checkpoint
-    local checkpoint run seed name dataset suffix id
+cancel_one_training_job() { # kill a training job once its current run has saved a checkpoint
+    local log run dataset job seed comment id
     for _ in $(seq 3000); do
-        for checkpoint in "$work"/slurm/results/*/{train,oracle}/*/seed*/checkpoint.pt; do
-            run=${checkpoint%/checkpoint.pt} # results/{dataset}/{train,oracle}/{name}/seed{seed}
-            [[ -e $checkpoint && ! -e $run/model.pt ]] || continue
-            seed=${run##*/seed}
-            name=$(basename "$(dirname "$run")")
-            dataset=$(basename "$(dirname "$(dirname "$(dirname "$run")")")")
-            # The plugin comments each job with rule_{rule}_wildcards_{wildcard values joined by _}.
-            suffix=_wildcards_${dataset}_${name}_${seed}
-            id=$(squeue --noheader --states=RUNNING --format='%i %k' | awk -v suffix="$suffix" \
-                'substr($2, length($2) - length(suffix) + 1) == suffix {print $1}')
+        # Each training job logs to results/{dataset}/logs/train/job{k}/seed{seed}.log and names
+        # the run it is on ("run i/n: results/{dataset}/{family}/{name}/seed{seed}").
+        for log in "$work"/slurm/results/*/logs/train/job*/seed*.log; do
+            [[ -e $log ]] || continue
+            run=$(grep -o 'run [0-9]*/[0-9]*: .*' "$log" | tail -n 1 | cut -d ' ' -f 3-)
+            [[ -n $run && -e $work/slurm/$run/checkpoint.pt && ! -e $work/slurm/$run/model.pt ]] \
+                || continue
+            dataset=${log#"$work"/slurm/results/}
+            dataset=${dataset%%/*}
+            job=$(basename "$(dirname "$log")")
+            seed=$(basename "$log" .log)
+            # The rule is train_{dataset, non-word characters as _}_{k}; the plugin comments
+            # each job with rule_{rule}_wildcards_{wildcard values joined by _}.
+            comment=rule_train_${dataset//[^A-Za-z0-9_]/_}_${job#job}_wildcards_${seed#seed}
+            id=$(squeue --noheader --states=RUNNING --format='%i %k' \
+                | awk -v comment="$comment" '$2 == comment {print $1}')
             if [[ -z $id ]] || ! scancel "$id"; then continue; fi
             # Too late if it completes regardless; then wait for another run.
             while [[ $(job_state "$id") =~ ^(RUNNING|COMPLETING)$ ]]; do sleep 0.5; done
