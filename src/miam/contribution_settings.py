@@ -2,12 +2,16 @@
 
 Settings come from the config's top-level ``contributions`` block, overridden per dataset by
 ``datasets.<name>.contributions``; ``analyses`` there replaces the reader's defaults
-(`DEFAULT_ANALYSES`). The workflow checks them at parse time, so nothing here imports torch.
+(`DEFAULT_ANALYSES`; for the generic reader, one analysis per declared modality,
+`miam.tokenize.generic_spec.default_analyses`). The workflow checks them at parse time, so
+nothing here imports torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+
+from .tokenize import generic_spec
 
 GroupSpec = "str | list[str] | dict[str, list[str]]"
 
@@ -101,7 +105,8 @@ class ContributionSettings:
             )
         if "analyses" not in values:
             values["analyses"] = {
-                name: {**spec, "required": False} for name, spec in DEFAULT_ANALYSES[reader].items()
+                name: {**spec, "required": False}
+                for name, spec in DEFAULT_ANALYSES.get(reader, {}).items()
             }
         settings = cls(**values)
         if settings.min_permutations < 4 or settings.min_permutations % 2:
@@ -124,5 +129,12 @@ def contribution_options(config: dict, dataset: str) -> dict:
         **config["datasets"][dataset].get("contributions", {}),
     }
     options.pop("model_seed", None)
-    ContributionSettings.from_dict(options, config["datasets"][dataset]["reader"])
+    settings = config["datasets"][dataset]
+    if settings["reader"] == "generic" and "analyses" not in options:
+        declared = generic_spec.parse_options(settings.get("reader_options", {}))
+        options["analyses"] = {
+            name: {**spec, "required": False}
+            for name, spec in generic_spec.default_analyses(declared).items()
+        }
+    ContributionSettings.from_dict(options, settings["reader"])
     return options

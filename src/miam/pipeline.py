@@ -9,16 +9,47 @@ tests/test_pipeline.py compares with the signatures of `miam.masking`'s classes.
 from __future__ import annotations
 
 import math
+import string
+from fnmatch import fnmatchcase
 from inspect import Parameter
 
 from .availability import target_availability
+from .contribution_settings import contribution_options
 from .subsets import SubsetSpec, modality_subsets
+from .tokenize import generic_spec
 
 # Modalities each reader produces, in model order (checked against subsets before any job runs).
+# The generic reader's are the ones its options declare (`modalities`).
 READER_MODALITIES = {
     "geoplant": ["tabular", "timeseries", "satellite"],
     "taxabench": ["image", "satellite", "audio", "environment", "location"],
 }
+
+# Keyword options of each reader with a fixed layout and their defaults (tests/test_own_data.py
+# compares them with the signatures of the `tokenize_<reader>` functions, which import torch).
+# The generic reader's options are `miam.tokenize.generic_spec`'s.
+READER_OPTIONS: dict[str, dict[str, object]] = {
+    "geoplant": {
+        "split": "train",
+        "min_occurrences": 21,
+        "patch": 16,
+        "per_band": False,
+        "max_species": None,
+    },
+    "taxabench": {
+        "min_occurrences": 5,
+        "max_species": None,
+        "image_size": 64,
+        "image_patch": 16,
+        "satellite_size": 64,
+        "satellite_patch": 16,
+        "satellite_bands": 4,
+        "audio": None,
+        "location_frequencies": (1, 2, 4, 8, 16, 32),
+    },
+}
+GEOPLANT_TILE_SIZE = 64
+GEOPLANT_BANDS = ("R", "G", "B", "NIR")
 
 
 # Marks a strategy parameter without a default (the config, or the workflow, must give it).
@@ -51,7 +82,43 @@ LATE_FUSION_MODELS = ("late_fusion", "late_fusion_learned")
 
 
 def modalities(dataset: dict) -> list[str]:
+    """The dataset's modalities in model order: its reader's, or those its generic reader's
+    options declare."""
+    if dataset["reader"] == "generic":
+        return list(dataset.get("reader_options", {}).get("modalities", {}))
     return READER_MODALITIES[dataset["reader"]]
+
+
+def _grid_names(grid: int, bands=None) -> list[str]:
+    cells = [f"r{r}c{c}" for r in range(grid) for c in range(grid)]
+    return cells if bands is None else [f"{b}/{cell}" for b in bands for cell in cells]
+
+
+def declared_tokens(dataset: dict) -> dict[str, list[str] | None]:
+    """Modality -> token names where the reader and its options fix them before any data is
+    read; None where they depend on the data (tables' columns, series steps, raster bands)."""
+    options = dataset.get("reader_options", {})
+    reader = dataset["reader"]
+    if reader == "generic":
+        return generic_spec.declared_tokens(generic_spec.parse_options(options))
+    given = {**READER_OPTIONS[reader], **options}
+    if reader == "geoplant":
+        grid = GEOPLANT_TILE_SIZE // given["patch"]
+        return {
+            "tabular": None,
+            "timeseries": [f"climate/{y}" for y in range(2000, 2019)]
+            + [f"landsat/{y}" for y in range(2000, 2021)],
+            "satellite": _grid_names(grid, GEOPLANT_BANDS if given["per_band"] else None),
+        }
+    audio = given["audio"] or {}
+    blocks, bands = audio.get("time_blocks", 4), audio.get("freq_bands", 4)
+    return {
+        "image": _grid_names(given["image_size"] // given["image_patch"]),
+        "satellite": _grid_names(given["satellite_size"] // given["satellite_patch"]),
+        "audio": [f"t{i}f{j}" for i in range(blocks) for j in range(bands)],
+        "environment": ["elevation"] + [f"bio{i}" for i in range(1, 20)],
+        "location": ["latlon"],
+    }
 
 
 def named_subsets(dataset: dict) -> dict[str, SubsetSpec]:
@@ -153,28 +220,28 @@ def check_config(config: dict) -> None:
     """Errors that the schema cannot see, each naming the offending key."""
     for name, dataset in config["datasets"].items():
         where = f"datasets.{name}"
-        names = modalities(dataset)
         source = dataset["source"]
         if source["kind"] == "synthetic" and "generator" not in source:
             raise ValueError(f"{where}.source: a synthetic source needs `generator`")
         if source["kind"] == "download" and "dataset_config" not in source:
             raise ValueError(f"{where}.source: a download source needs `dataset_config`")
+        if source["kind"] == "local" and "path" not in source:
+            raise ValueError(f"{where}.source: a local source needs `path` (a file or a folder)")
+        check_reader_options(dataset, where)
+        names = modalities(dataset)
+        tokens = declared_tokens(dataset)
         subsets = named_subsets(dataset)
         if not subsets:
             raise ValueError(f"{where}: no subsets (give `subsets` or `modality_subsets: true`)")
         for subset, spec in subsets.items():
-            for modality in spec:
-                if modality not in names:
-                    raise ValueError(
-                        f"{where}.subsets.{subset}: unknown modality {modality!r}; "
-                        f"the {dataset['reader']} reader gives {names}"
-                    )
+            check_subset_tokens(f"{where}.subsets.{subset}", spec, dataset, tokens)
         for subset in dataset.get("weak_subsets", []):
             if subset not in subsets:
                 raise ValueError(f"{where}.weak_subsets: {subset!r} is not a subset")
         context = dataset.get("climate_context")
-        if context and context["modality"] not in names:
-            raise ValueError(f"{where}.climate_context.modality: unknown {context['modality']!r}")
+        if context:
+            check_climate_context(f"{where}.climate_context", context, names, tokens)
+        check_split(f"{where}.split", dataset)
         try:
             target_availability(
                 dataset.get("deployment", {}).get("availability", "measured"),
@@ -184,6 +251,120 @@ def check_config(config: dict) -> None:
             raise ValueError(f"{where}.deployment.availability: {error}") from error
         for strategy in config["strategies"]:
             check_strategy(strategy, strategy_spec(config, name, strategy))
+        check_contributions(config, name)
+
+
+def check_reader_options(dataset: dict, where: str) -> None:
+    """The reader's options: the generic reader's against `generic_spec`, the others' names
+    against `READER_OPTIONS`."""
+    options = dataset.get("reader_options", {})
+    reader = dataset["reader"]
+    if reader == "generic":
+        generic_spec.parse_options(options, f"{where}.reader_options")
+        return
+    unknown = sorted(set(options) - set(READER_OPTIONS[reader]))
+    if unknown:
+        raise ValueError(
+            f"{where}.reader_options: the {reader} reader has no option {', '.join(unknown)}; "
+            f"its options: {', '.join(READER_OPTIONS[reader])}"
+        )
+
+
+def check_subset_tokens(where: str, spec: SubsetSpec, dataset: dict, tokens: dict) -> None:
+    """Each modality of a subset is the dataset's, and each glob matches a declared token
+    (where the tokens are known before reading; the others are checked after tokenization)."""
+    names = modalities(dataset)
+    for modality, selection in spec.items():
+        if modality not in names:
+            raise ValueError(
+                f"{where}: unknown modality {modality!r}; the {dataset['reader']} reader "
+                f"gives {names}"
+            )
+        known = tokens.get(modality)
+        if selection == "all" or known is None:
+            continue
+        for pattern in selection:
+            if not any(fnmatchcase(token, pattern) for token in known):
+                raise ValueError(
+                    f"{where}.{modality}: {pattern!r} matches no token of {modality!r} "
+                    f"(tokens: {', '.join(known[:12])}{'...' if len(known) > 12 else ''})"
+                )
+
+
+def check_climate_context(where: str, context: dict, names: list[str], tokens: dict) -> None:
+    if context["modality"] not in names:
+        raise ValueError(f"{where}.modality: unknown {context['modality']!r}; modalities: {names}")
+    pattern = context["token_pattern"]
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None]
+    except ValueError as error:
+        raise ValueError(f"{where}.token_pattern: {pattern!r}: {error}") from error
+    if fields != ["year"]:
+        raise ValueError(
+            f"{where}.token_pattern: {pattern!r} needs exactly one {{year}} field "
+            "(e.g. climate/{year})"
+        )
+    first, last = context["years"]
+    if first > last:
+        raise ValueError(f"{where}.years: [first, last], got [{first}, {last}]")
+    known = tokens.get(context["modality"])
+    if known is not None:
+        absent = [
+            pattern.format(year=y)
+            for y in range(first, last + 1)
+            if pattern.format(year=y) not in known
+        ]
+        if absent:
+            raise ValueError(
+                f"{where}: no token {', '.join(absent[:5])} in {context['modality']!r} "
+                f"(tokens: {', '.join(known[:8])}...)"
+            )
+
+
+def check_split(where: str, dataset: dict) -> None:
+    split = dataset.get("split", {})
+    kind = split.get("kind", "spatial")
+    options = dataset.get("reader_options", {})
+    generic = dataset["reader"] == "generic"
+    if kind == "spatial":
+        if generic and "coordinates" in options and options["coordinates"] in ("none", None, False):
+            raise ValueError(
+                f"{where}.kind: a spatial split needs coordinates, and "
+                f"reader_options.coordinates is none: use kind random or group"
+            )
+        if split.get("units", "degrees") == "degrees" and split.get("block_size", 5.0) > 360:
+            raise ValueError(
+                f"{where}.block_size: {split['block_size']} degrees is more than the globe; "
+                "a block size in metres needs units: metres"
+            )
+    if kind == "group" and not (generic and options.get("group")):
+        raise ValueError(
+            f"{where}.kind: a group split needs each sample's group: the generic reader's "
+            "reader_options.group (a column of the sample table)"
+        )
+
+
+def check_contributions(config: dict, name: str) -> None:
+    """The contribution settings of a dataset: known options, analysed strategies that the
+    config trains, analyses over the dataset's modalities."""
+    where = f"datasets.{name}.contributions / contributions"
+    try:
+        options = contribution_options(config, name)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from error
+    unknown = [s for s in options.get("strategies") or [] if s not in config["strategies"]]
+    if unknown:
+        raise ValueError(
+            f"{where}.strategies: {', '.join(map(repr, unknown))} is not a strategy of the "
+            f"config; strategies: {', '.join(config['strategies'])}"
+        )
+    names = modalities(config["datasets"][name])
+    for analysis, spec in (options.get("analyses") or {}).items():
+        if spec.get("modality") not in names:
+            raise ValueError(
+                f"{where}.analyses.{analysis}.modality: {spec.get('modality')!r} is not a "
+                f"modality of the dataset ({', '.join(names)})"
+            )
 
 
 def check_strategy(name: str, spec: dict) -> None:
@@ -221,3 +402,56 @@ def _same_type(value, default) -> bool:
     if isinstance(default, str):
         return isinstance(value, str)
     return True
+
+
+# --- Degenerate comparisons -----------------------------------------------------------------
+
+
+def _canonical(spec: SubsetSpec, tokens: dict) -> tuple:
+    """A subset as the tokens it shows, where they are known (a glob list covering every
+    declared token of a modality is "all")."""
+    items = []
+    for modality, selection in spec.items():
+        known = tokens.get(modality)
+        if selection != "all" and known is not None:
+            shown = tuple(t for t in known if any(fnmatchcase(t, p) for p in selection))
+            selection = "all" if shown == tuple(known) else shown
+        elif selection != "all":
+            selection = tuple(sorted(selection))
+        items.append((modality, selection))
+    return tuple(sorted(items))
+
+
+def comparison_notes(dataset: dict) -> list[str]:
+    """Why the dataset's comparison of strategies is degenerate, if it is: one modality (the
+    modality-level strategies, late fusion and the oracle then coincide), or named subsets that
+    show the same tokens (the same column twice)."""
+    notes = []
+    names = modalities(dataset)
+    if len(names) == 1:
+        notes.append(
+            f"One modality ({names[0]}): modality dropout, both late-fusion rows and the oracle "
+            "are the same model (a per-modality choice has nothing to choose between), and "
+            "MIAM's and OPM's balancing of modalities does nothing; only token-level masking "
+            "differs. Declare a second modality to compare strategies."
+        )
+    try:
+        tokens = declared_tokens(dataset)
+    except ValueError:
+        tokens = {}
+    seen: dict[tuple, str] = {}
+    for subset, spec in named_subsets(dataset).items():
+        key = _canonical(spec, tokens)
+        if key in seen:
+            notes.append(
+                f"Subsets {seen[key]} and {subset} show the same tokens: their columns "
+                "compare the same input twice."
+            )
+        else:
+            seen[key] = subset
+    return notes
+
+
+def comparison_note(dataset: dict) -> str:
+    """The notes of `comparison_notes` as one line for under the main table ('' if none)."""
+    return " ".join(f"Degenerate comparison: {note}" for note in comparison_notes(dataset))

@@ -3,6 +3,7 @@
 import os
 import re
 
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from miam import pipeline
@@ -11,6 +12,9 @@ from miam.contribution_settings import contribution_options
 
 validate(config, schema="../schemas/config.schema.yaml")
 pipeline.check_config(config)
+for name, settings in config["datasets"].items():
+    for note in pipeline.comparison_notes(settings):
+        logger.warning(f"datasets.{name}: {note}")
 
 # Scripts import miam from this repository's src/, whatever environment runs them (the envs/
 # files list only third-party packages); jobs inherit the variable, on SLURM too.

@@ -3,6 +3,8 @@
 #   download:  one download_file job per file key of the dataset YAML into the data folder
 #              (source.data_dir, default results/{dataset}/raw), then extract_archive for the
 #              entries with `extract_to`. Checksums: miam.download (lock file in the data folder).
+#   local:     files already on disk (source.path), read in place; checksum_source records
+#              their sizes and sha256 (miam.local_source), redone when one of them is newer.
 # Compute nodes without internet access: run `snakemake --until download_file extract_archive`
 # on a login node first (or add `localrules: download_file` for your cluster).
 # download_file and extract_archive match the exact paths in FETCHED and EXTRACTED only
@@ -17,7 +19,7 @@ rule generate_dataset:
     benchmark:
         "results/{dataset}/benchmarks/generate_dataset.tsv"
     wildcard_constraints:
-        dataset=exact_paths(name for name in DATASETS if not is_downloaded(name)),
+        dataset=exact_paths(filter(is_generated, DATASETS)),
     conda:
         "../../envs/data.yaml"
     threads: 2
@@ -70,3 +72,24 @@ rule extract_archive:
         runtime=job_size("download", "runtime"),
     script:
         "../scripts/extract_archive.py"
+
+
+rule checksum_source:
+    input:
+        local_source_files,
+    output:
+        source_manifest("{dataset}"),
+    log:
+        "results/{dataset}/logs/checksum_source.log",
+    wildcard_constraints:
+        dataset=exact_paths(filter(is_local, DATASETS)),
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_size("download", "mem_mb"),
+        runtime=job_size("download", "runtime"),
+    params:
+        path=reader_root,
+    script:
+        "../scripts/checksum_source.py"

@@ -3,12 +3,20 @@
 # linter wants rules and functions in separate files.
 import os
 
-from miam import download
+from miam import download, local_source
 from miam.archive import EXTRACTED_MARKER
 
 
 def is_downloaded(name):
     return config["datasets"][name]["source"]["kind"] == "download"
+
+
+def is_local(name):
+    return config["datasets"][name]["source"]["kind"] == "local"
+
+
+def is_generated(name):
+    return config["datasets"][name]["source"]["kind"] == "synthetic"
 
 
 def dataset_files(name):
@@ -18,9 +26,22 @@ def dataset_files(name):
 
 
 def data_dir(name):
-    """The folder the reader reads: generated here, or downloaded (`source.data_dir`)."""
+    """What the reader reads: the folder generated here or downloaded into (`source.data_dir`),
+    or the local files where they are (`source.path`, a folder or the sample table)."""
     source = config["datasets"][name]["source"]
+    if source["kind"] == "local":
+        return os.path.normpath(source["path"])
     return os.path.normpath(source.get("data_dir") or f"results/{name}/raw")
+
+
+def source_manifest(name):
+    """results/{dataset}/source/manifest.json: the local files' sizes and checksums."""
+    return f"results/{name}/source/manifest.json"
+
+
+def local_source_files(wildcards):
+    """Every file of a local source: the manifest is redone when one of them is newer."""
+    return [str(path) for path in local_source.local_files(data_dir(wildcards.dataset))]
 
 
 def download_jobs():
@@ -85,6 +106,8 @@ def reader_root(wildcards):
 def reader_inputs(wildcards):
     """What the reader reads: the generated folder, or every downloaded (extracted) file."""
     name = wildcards.dataset
+    if is_local(name):
+        return [source_manifest(name)]
     if not is_downloaded(name):
         return [data_dir(name)]
     files, root = dataset_files(name), data_dir(name)
@@ -94,7 +117,8 @@ def reader_inputs(wildcards):
 def reader_options(wildcards):
     """Reader keyword arguments: a download's species filter (dataset YAML), then the config's."""
     options = {}
-    if is_downloaded(wildcards.dataset):
+    # The generic reader's species filter is its `label` option's.
+    if is_downloaded(wildcards.dataset) and reader_name(wildcards) != "generic":
         reader = dataset_files(wildcards.dataset)["reader"]
         options.update(reader.get("species_filter", {}))
     return {**options, **dataset_config(wildcards)["reader_options"]}

@@ -56,5 +56,12 @@ rule gather_tokens:
         runtime=job_size("data", "runtime"),
     params:
         expected_classes=expected_classes,
+        # checked against the tokens before any model is trained
+        subsets=lambda wildcards: {
+            f"datasets.{wildcards.dataset}.subsets.{name}": spec
+            for name, (family, spec) in pipeline.evaluation_subsets(
+                dataset_config(wildcards)
+            ).items()
+        },
     script:
         "../scripts/gather_tokens.py"
