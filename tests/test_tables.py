@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from miam import figures, tables
+from miam import claims, figures, tables
 
 matplotlib.use("Agg")
 
@@ -76,7 +76,8 @@ def write_evaluations(folder: Path, models=("uniform", "miam"), context_years: i
 
 
 def write_histories(folder: Path, models=("uniform", "opm", "miam"), epochs: int = 4) -> list:
-    """history.csv and metrics.json per strategy and seed, with each strategy's state columns."""
+    """history.csv and metrics.json per strategy and seed, with the columns training logs: one
+    row per epoch, s/s_se per modality, each strategy's state (miam, opm) after `masking.state`."""
     paths = []
     for model in models:
         for seed in SEEDS:
@@ -84,13 +85,22 @@ def write_histories(folder: Path, models=("uniform", "opm", "miam"), epochs: int
             wave = 0.5 + 0.4 * np.sin(epoch + seed)  # a focus shift between the two modalities
             history = {"epoch": epoch, "loss": 1 / epoch, "val_auroc": 0.7 + 0.02 * epoch}
             history |= {f"s.{m}": 0.6 + 0.05 * i * epoch for i, m in enumerate(MODALITIES)}
+            history |= {f"s_se.{m}": np.full(epochs, 0.02) for m in MODALITIES}
+            history |= {"observations": 1}
             history |= {"expected_p.tab": wave, "expected_p.sat": 1 - wave}
             if model == "miam":
-                history |= {f"d.{m}": 0.1 / epoch for m in MODALITIES}
+                history |= {f"d.{m}": np.r_[np.nan, 0.1 / epoch[1:]] for m in MODALITIES}
+                history |= {f"d_floor.{m}": np.full(epochs, 0.03) for m in MODALITIES}
                 history |= {f"r.{m}": wave + i for i, m in enumerate(MODALITIES)}
+                history |= {"clipped.tab": (epoch == 2).astype(float), "clipped.sat": 0.0}
+                history |= {"max_log_imbalance": np.log(5.0)}
+                history |= {f"kappa_zero.{m}": 10 / (wave + i) for i, m in enumerate(MODALITIES)}
+                history |= {f"kappa_one.{m}": 10 * (wave + i) for i, m in enumerate(MODALITIES)}
             if model == "opm":
                 history |= {f"discrepancy.{m}": wave * i for i, m in enumerate(MODALITIES)}
                 history |= {f"drop_prob.{m}": wave * i / 2 for i, m in enumerate(MODALITIES)}
+                history |= {f"drop_rate.{m}": 0.7 * wave * i / 2 for i, m in enumerate(MODALITIES)}
+                history |= {"warmup": (epoch == 1).astype(float)}
             history |= {"lr": 1e-3, "seconds": 0.5}
             run = folder / "train" / model / f"seed{seed}"
             run.mkdir(parents=True, exist_ok=True)
@@ -276,16 +286,51 @@ def test_dataset_without_climate_context_gets_an_empty_table_with_a_note(tmp_pat
     assert "no climate-context" in paths[2].read_text()
 
 
-def test_oracle_gap_bars_are_model_minus_oracle(evaluations):
-    cells = tables.long_frame(tables.main_table(evaluations, STRATEGIES, SUBSETS))
-    fig = figures.oracle_gap(cells, ["sat"], ["uniform", "miam", "oracle"], "AUC %")
-    heights = [bar.get_height() for bar in fig.axes[0].patches]
-    oracle = expected_cell("oracle", "sat")[0]
-    assert heights == pytest.approx(
-        [expected_cell(m, "sat")[0] - oracle for m in ("uniform", "miam")]
-    )
-    no_oracle = cells[cells["model"] != "oracle"]
-    assert figures.oracle_gap(no_oracle, ["sat"], ["uniform", "miam"], "AUC %") is None
+def test_paired_gaps_are_model_minus_oracle_per_seed(evaluations):
+    scores = claims.column_scores(evaluations, SUBSETS, ["sat"])
+    gaps = figures.paired_gaps(scores, ["uniform", "miam", "oracle"], ["sat", "avg"])
+    assert set(gaps["model"]) == {"uniform", "miam"}
+    sat = gaps[(gaps["model"] == "miam") & (gaps["subset"] == "sat")].iloc[0]
+    # value = BASE + OFFSET + SEED_STEP * seed for both: the gap is BASE[miam] - BASE[oracle]
+    assert sat["mean"] == pytest.approx(100 * (BASE["miam"] - BASE["oracle"]))
+    assert sat["std"] == pytest.approx(0.0, abs=1e-9) and sat["n_seeds"] == len(SEEDS)
+    no_oracle = scores[scores["model"] != "oracle"]
+    assert figures.paired_gaps(no_oracle, ["uniform", "miam"], ["sat"]).empty
+
+
+def test_dot_panels_draw_each_mean_with_its_std_and_highlight_miam(evaluations):
+    table = tables.main_table(evaluations, STRATEGIES, SUBSETS)
+    fig = figures.dot_panels(table.cells, table.rows, table.columns, "AUC %")
+    assert len(fig.axes) == len(table.columns)
+    ax = fig.axes[SUBSETS.index("sat")]
+    drawn = {}  # colour -> x of the markers
+    for line in ax.lines:
+        if line.get_marker() in ("o", "D", "s"):
+            drawn[line.get_color()] = list(line.get_xdata())
+    assert drawn[figures.HIGHLIGHT] == pytest.approx([expected_cell("miam", "sat")[0]])
+    assert drawn[figures.REFERENCE] == pytest.approx([expected_cell("oracle", "sat")[0]])
+    assert drawn[figures.OTHER] == pytest.approx([expected_cell("uniform", "sat")[0]])
+    first = fig.axes[0]  # the panels share their y axis; the first column names the models
+    labels = [label.get_text() for label in first.get_yticklabels()]
+    assert labels == table.rows
+    assert first.get_yticklabels()[labels.index("miam")].get_color() == figures.HIGHLIGHT
+
+
+def test_claims_figure_has_one_row_per_claim_coloured_by_verdict(evaluations):
+    table = claims.claims_table(evaluations, STRATEGIES, SUBSETS, ["sat"])
+    fig = figures.claims_figure(table.rows)
+    groups = list(dict.fromkeys(table.rows["group"]))
+    panels = [ax for ax in fig.axes if ax.get_yticklabels()]
+    assert len(panels) == len(groups)
+    for ax, group in zip(panels, groups, strict=True):
+        assert len(ax.get_yticks()) == (table.rows["group"] == group).sum()
+    # identical seed offsets: zero-width intervals, every miam - uniform claim reproduced
+    verdicts = set(table.rows.loc[table.rows["group"] == "baselines", "verdict"])
+    assert verdicts == {claims.REPRODUCED}
+    colours = {line.get_color() for ax in panels for line in ax.lines if line.get_marker() == "o"}
+    assert figures.VERDICT_COLOURS[claims.REPRODUCED] in colours
+    empty = figures.claims_figure(table.rows.iloc[:0])
+    assert "No claim" in empty.axes[0].texts[0].get_text()
 
 
 def test_histories_carry_model_seed_and_best_epoch(tmp_path):
@@ -293,11 +338,43 @@ def test_histories_carry_model_seed_and_best_epoch(tmp_path):
     assert set(runs["model"]) == {"uniform", "opm", "miam"}
     assert runs.groupby("seed")["best_epoch"].first().to_dict() == {0: 4, 1: 3}
     assert figures.per_modality(runs, "expected_p") == MODALITIES
-    assert figures.per_modality(runs, "d") == MODALITIES  # not confused with drop_prob
+    assert figures.per_modality(runs, "d") == MODALITIES  # not confused with drop_* or d_floor
     assert figures.logged(runs, "miam", "d") and not figures.logged(runs, "opm", "d")
-    assert figures.logged(runs, "opm", "discrepancy")
-    fig = figures.state_lines(runs, "miam", ["expected_p", "s", "d"])
-    assert len(fig.axes[0].lines) == len(MODALITIES) * len(SEEDS) + 1  # + the best-epoch line
+    assert figures.logged(runs, "opm", "drop_rate")
+
+
+def test_over_seeds_gives_mean_and_std_per_epoch(tmp_path):
+    runs = figures.load_histories(write_histories(tmp_path, models=("miam",)))
+    summary = figures.over_seeds(runs[runs["model"] == "miam"], "expected_p.tab")
+    waves = [0.5 + 0.4 * np.sin(np.arange(1, 5) + seed) for seed in SEEDS]
+    assert summary["mean"].to_numpy() == pytest.approx(np.mean(waves, axis=0))
+    assert summary["std"].to_numpy() == pytest.approx(np.std(waves, axis=0, ddof=1))
+
+
+def test_miam_dynamics_marks_the_floor_and_the_clip(tmp_path):
+    runs = figures.load_histories(write_histories(tmp_path, models=("miam",)))
+    fig = figures.miam_dynamics(runs)
+    p_ax, d_ax, r_ax = fig.axes[:3]
+    clip_marks = [line for line in p_ax.lines if line.get_marker() == "x"]
+    assert [list(line.get_xdata()) for line in clip_marks if len(line.get_xdata())] == [[2]]
+    assert any(line.get_linestyle() == "--" for line in d_ax.lines)  # the floors
+    bound = np.log(5.0)
+    flat = [line.get_ydata()[0] for line in r_ax.lines if line.get_linestyle() == "--"]
+    assert sorted(flat) == pytest.approx([-bound, bound])
+    # the exponent comes back from the Beta parameters: log(kappa_one / kappa_zero) / 2 = log r
+    exponent = figures.imbalance_exponent(runs, "sat")
+    assert exponent.to_numpy() == pytest.approx(np.log(runs["r.sat"]).to_numpy())
+
+
+def test_opm_dynamics_shows_the_realised_drop_rate(tmp_path):
+    runs = figures.load_histories(write_histories(tmp_path, models=("opm",)))
+    fig = figures.opm_dynamics(runs)
+    rate_ax = fig.axes[0]
+    solid = [line for line in rate_ax.lines if line.get_linestyle() == "-"]
+    sat = [list(line.get_ydata()) for line in solid if max(line.get_ydata()) > 0]
+    expected = figures.over_seeds(runs, "drop_rate.sat")["mean"].tolist()
+    assert sat == [pytest.approx(expected)]
+    assert len(rate_ax.patches) == 1  # the shaded warm-up epoch
 
 
 def run_notebook_script(tmp_path: Path, notebook: str, tables_dir: Path, evaluations, histories):
@@ -323,22 +400,48 @@ def run_notebook_script(tmp_path: Path, notebook: str, tables_dir: Path, evaluat
     return reports
 
 
+def tail_column(rows: pd.DataFrame) -> pd.DataFrame:
+    """A stand-in deployment column: the per-seed score on tab+sat."""
+    named = rows[(rows["family"] == "named") & (rows["subset"] == "tab+sat")]
+    return named[["model", "seed", "value"]]
+
+
 @pytest.mark.parametrize(
     ("notebook", "figure_names"),
     [
-        ("comparison", {"subset_bars", "oracle_gap", "deployment_vs_average"}),
+        ("comparison", {"claims", "subsets", "oracle_gap", "deployment_vs_average"}),
         ("ablation", {"principles", "corners", "climate_context"}),
         ("dynamics", {"validation", "expected_p", "opm_state", "miam_state"}),
     ],
 )
-def test_notebook_runs_and_its_html_embeds_the_figures(tmp_path, notebook, figure_names):
-    evaluations = write_evaluations(tmp_path, context_years=3)
+def test_notebook_runs_and_its_html_embeds_the_figures(tmp_path, capfd, notebook, figure_names):
+    models = ("uniform", "beta_hypercube", "miam", "miam_uniform_corners")
+    evaluations = write_evaluations(tmp_path, models=models, context_years=3)
     histories = write_histories(tmp_path)
     frame = tables.load_evaluations(evaluations)
-    for table in tables.build_tables(frame, STRATEGIES, SUBSETS).values():
+    extra = {"avg": tables.named_average, "deployment": tail_column}
+    for table in tables.build_tables(frame, STRATEGIES, SUBSETS, extra).values():
         tables.write_table(table, tmp_path / "tables")
+    claims.write_claims(
+        claims.claims_table(frame, STRATEGIES, SUBSETS, ["sat"]), tmp_path / "tables"
+    )
     reports = run_notebook_script(tmp_path, notebook, tmp_path / "tables", evaluations, histories)
     html = (reports / f"{notebook}.html").read_text()
     embedded = re.findall(r'<img [^>]*src="data:image/png;base64,', html)
-    assert len(embedded) >= len(figure_names)
+    assert len(embedded) == len(figure_names)
+    assert len(re.findall(r'<img [^>]*alt="[^"]+"', html)) == len(figure_names)
     assert {p.stem for p in (reports / "figures" / notebook).glob("*.png")} == figure_names
+    assert "figures.show(" not in html and "import " not in html  # code is hidden
+    # What the kernel and the exporter print reaches the job's stderr (the kernel's directly).
+    printed = Path(tmp_path / f"{notebook}.log").read_text() + capfd.readouterr().err
+    for noise in ("without encryption", "KeyboardInterrupt", "Alternative text is missing"):
+        assert noise not in printed
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "workflow" / "notebooks").glob("*.ipynb")))
+def test_every_notebook_parameter_must_be_injected(path):
+    """No default that could pass for a real value (a dataset name, a results path)."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(path))
+    assert declared and {p["default"] for p in declared.values()} == {"None"}

@@ -1,12 +1,40 @@
-"""Execute one report notebook with papermill, then export it to HTML (figures embedded)."""
+"""Execute one report notebook with papermill, then export it to HTML without its code.
+
+The reader sees the text, tables and figures the notebook prints, not the code that makes them
+(the executed .ipynb beside the HTML keeps the code). The kernel talks to papermill over local
+IPC sockets and is not interrupted on shutdown: see `QuietKernelManager`.
+"""
 
 import os
 from pathlib import Path
 
 import papermill
+from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
 
 from miam.runlog import log_to
+
+
+class QuietKernelManager(AsyncKernelManager):
+    """The notebook kernel, without the two messages every render used to print.
+
+    - IPC transport (sockets beside the connection file) instead of TCP on localhost: no
+      "Kernel is running over TCP without encryption" warning, and no port to collide with
+      another job's on a shared node.
+    - No SIGINT at shutdown: jupyter_client interrupts a kernel before asking it to shut down,
+      and a kernel still inside a message handler logs "KeyboardInterrupt caught in kernel"
+      although the notebook ran fine. The kernel is idle once papermill shuts it down.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("transport", "ipc")
+        super().__init__(**kwargs)
+
+    async def _async_interrupt_kernel(self):
+        if getattr(self, "shutting_down", False):
+            return
+        await super()._async_interrupt_kernel()
+
 
 log_to(snakemake.log[0])
 available = {
@@ -18,17 +46,22 @@ available = {
     "strategies": list(snakemake.params.strategies),
     "weak_subsets": list(snakemake.params.weak_subsets),
 }
-# Each notebook declares the parameters it reads; pass only those.
+# Each notebook declares the parameters it reads (all None there); pass exactly those.
 declared = papermill.inspect_notebook(snakemake.input.notebook)
+missing = sorted(set(declared) - set(available))
+if missing:
+    raise ValueError(f"{snakemake.input.notebook} declares parameters nobody passes: {missing}")
 os.makedirs(snakemake.output.figures, exist_ok=True)
 papermill.execute_notebook(
     snakemake.input.notebook,
     snakemake.output.notebook,
     parameters={k: v for k, v in available.items() if k in declared},
     kernel_name="python3",
+    kernel_manager_class=QuietKernelManager,
     progress_bar=False,
     log_output=True,
     cwd=os.getcwd(),
 )
-html, _ = HTMLExporter().from_filename(snakemake.output.notebook)
+exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+html, _ = exporter.from_filename(snakemake.output.notebook)
 Path(snakemake.output.html).write_text(html, encoding="utf-8")
