@@ -445,3 +445,25 @@ def test_every_notebook_parameter_must_be_injected(path):
 
     declared = papermill.inspect_notebook(str(path))
     assert declared and {p["default"] for p in declared.values()} == {"None"}
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "workflow" / "report").glob("*.rst")))
+def test_report_captions_render_without_restructuredtext_warnings(path):
+    """As `snakemake --report` renders them: Jinja with the job's wildcards, then docutils. The
+    contributions notebook's rule has no `notebook` wildcard; an empty ``{{ }}`` literal there
+    was a warning per figure."""
+    import io
+
+    import jinja2
+    from docutils.core import publish_parts
+    from snakemake.iocontainers import Wildcards
+
+    for wildcards in (
+        {"dataset": "toy", "name": "claims", "notebook": "comparison"},
+        {"dataset": "toy", "name": "modalities"},  # contributions: no notebook wildcard
+    ):
+        snakemake = SimpleNamespace(wildcards=Wildcards(fromdict=wildcards), config={})
+        text = jinja2.Template(path.read_text()).render(snakemake=snakemake)
+        warnings = io.StringIO()
+        publish_parts(text, writer="html", settings_overrides={"warning_stream": warnings})
+        assert warnings.getvalue() == "", (path.name, wildcards, warnings.getvalue())
