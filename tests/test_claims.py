@@ -295,3 +295,13 @@ def test_written_files(tmp_path, table):
     counts = claims.verdict_counts(table)
     assert sum(counts.values()) == len(table.rows)
     assert f"{counts['reproduced']} reproduced" in text
+
+
+def test_a_claim_reads_as_a_sentence(table):
+    row = claim_row(table, "miam", "uniform", "sat")
+    assert claims.describe(row) == (
+        "miam − uniform on `sat`: +3.0 pp [+0.5, +5.5] over 3 seeds, **reproduced**"
+    )
+    single = claims.claims_table(planted(seeds=[0]), [*CONFIG, *LADDER], SUBSETS, WEAK)
+    row = claim_row(single, "miam", "uniform", "sat")
+    assert claims.describe(row) == "miam − uniform on `sat`: +2.0 pp over 1 seed, **inconclusive**"
