@@ -64,9 +64,7 @@ def grouped_split(
     Groups are shuffled, then filled into test, val, train by count.
     """
     _check_fractions(val_fraction, test_fraction)
-    blocks, block_of_sample, block_counts = np.unique(
-        keys, return_inverse=True, return_counts=True
-    )
+    blocks, block_of_sample, block_counts = np.unique(keys, return_inverse=True, return_counts=True)
     n = len(keys)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(blocks))

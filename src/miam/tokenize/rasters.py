@@ -20,6 +20,7 @@ import numpy as np
 import rasterio
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.transform import rowcol
 from rasterio.warp import transform
 from rasterio.windows import Window
 
@@ -122,9 +123,8 @@ def _cells(dataset, lon, lat):
     x, y = np.asarray(lon, float), np.asarray(lat, float)
     if dataset.crs is not None and dataset.crs != CRS.from_epsg(4326):
         x, y = (np.asarray(v) for v in transform("EPSG:4326", dataset.crs, x, y))
-    inverse = ~dataset.transform
-    cols, rows = inverse * (x, y)
-    return np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
+    rows, cols = rowcol(dataset.transform, x, y, op=np.floor)
+    return np.asarray(rows, np.int64), np.asarray(cols, np.int64)
 
 
 def _read_cells(dataset, band_index, rows, cols, sample_ids, quality, modality, path):

@@ -34,7 +34,6 @@ from affine import Affine
 from PIL import Image
 from rasterio.errors import RasterioError
 from rasterio.io import MemoryFile
-from rasterio.windows import Window
 
 from miam.quality import QualityLog
 from miam.tokenize.image import IMAGE_DECODE_ERRORS
@@ -58,6 +57,15 @@ def nested_tile_path(sample_id: int | str, suffix: str = ".tiff") -> str:
     """
     digits = str(int(sample_id)).zfill(4)
     return f"{digits[-2:]}/{digits[-4:-2]}/{int(sample_id)}{suffix}"
+
+
+def band_names(n_bands: int) -> tuple[str, ...]:
+    """R, G, B, NIR for up to 4 bands; b1..bN for more (a 5-band tile has no documented order)."""
+    return (
+        TILE_BANDS[:n_bands]
+        if n_bands <= len(TILE_BANDS)
+        else tuple(f"b{i}" for i in range(1, n_bands + 1))
+    )
 
 
 def tile_bytes(array: np.ndarray, lon: float, lat: float, pixel_m: float = 10.0) -> bytes:
@@ -118,8 +126,10 @@ def read_tile(
             if dataset.dtypes[0] != "uint8":
                 quality.record(modality, "wrong_shape", sample_id, label, dataset.dtypes[0])
                 return None
-            window = Window((dataset.width - size) // 2, (dataset.height - size) // 2, size, size)
-            return dataset.read(window=window)
+            # The whole tile, then its centre: reading only the window would not notice a file
+            # cut short past it (GDAL reads the blocks it is asked for).
+            top, left = (dataset.height - size) // 2, (dataset.width - size) // 2
+            return np.ascontiguousarray(dataset.read()[:, top : top + size, left : left + size])
     except (RasterioError, *IMAGE_DECODE_ERRORS) as error:
         quality.record(modality, "corrupt_file", sample_id, label, error)
         return None

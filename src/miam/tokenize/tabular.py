@@ -9,6 +9,9 @@ run goes on. A sample with no row in a table has all that table's tokens absent
 
 from __future__ import annotations
 
+import lzma
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,16 +20,32 @@ import pandas as pd
 
 from miam.quality import QualityLog
 
+# What pandas raises on a damaged CSV, compressed or not: a parse error, bad text, a gzip stream
+# cut short (EOFError) or corrupt (BadGzipFile is an OSError; zlib.error), a damaged bz2 / xz
+# (OSError, lzma.LZMAError) or zip (BadZipFile) member.
+TABLE_READ_ERRORS = (
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+    UnicodeDecodeError,
+    EOFError,
+    OSError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+    zipfile.BadZipFile,
+)
+
 
 def read_table(path: str | Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A CSV as a DataFrame; raises ValueError naming the file if it cannot be used."""
+    """A CSV (optionally .gz/.bz2/.xz/.zip-compressed) as a DataFrame; raises ValueError naming
+    the file if it cannot be used."""
     path = Path(path)
     try:
         frame = pd.read_csv(path)
     except FileNotFoundError as error:
         raise ValueError(f"required table {path} does not exist") from error
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read table {path}: {error}") from error
+    except TABLE_READ_ERRORS as error:
+        raise ValueError(f"cannot read table {path}: {type(error).__name__}: {error}") from error
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ValueError(f"table {path} lacks columns {missing}; it has {list(frame.columns)}")

@@ -68,7 +68,8 @@ from miam.tokenize.location import (
     read_environment_raster,
     valid_coordinates,
 )
-from miam.tokenize.satellite import TileStore, patch_tokens
+from miam.tokenize.satellite import TileStore, band_names, patch_tokens
+from miam.tokenize.tabular import TABLE_READ_ERRORS
 from miam.tokens import Modality, TokenSet, shard_rows
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def read_observations(path: str | Path) -> pd.DataFrame:
     """The observations table with `id` as str; raises ValueError naming `path` if unreadable."""
     try:
         table = pd.read_csv(path, dtype={"id": str, "taxon_id": str}, keep_default_na=True)
-    except (OSError, ValueError, pd.errors.ParserError) as error:
+    except TABLE_READ_ERRORS as error:
         raise ValueError(f"cannot read the TaxaBench observations table {path}: {error}") from error
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
@@ -312,7 +313,7 @@ def tokenize_taxabench(
     location[usable, 0] = location_features(lat[usable], lon[usable], location_frequencies)
 
     satellite_values, satellite_present, satellite_names = patch_tokens(
-        tiles, tile_present, patch=satellite_patch, bands=("R", "G", "B", "NIR")[:satellite_bands]
+        tiles, tile_present, patch=satellite_patch, bands=band_names(satellite_bands)
     )
     grid = image_size // image_patch
     modalities = [
