@@ -3,7 +3,7 @@ claims table (miam.claims): each claim of the paper with its paired difference o
 
 from pathlib import Path
 
-from miam import claims, deployment, tables
+from miam import claims, deployment, pipeline, tables
 from miam.runlog import log_to
 
 log_to(snakemake.log[0])
@@ -18,6 +18,9 @@ extra_columns = {
 }
 folder = Path(snakemake.output[0]).parent
 built = tables.build_tables(evaluations, strategies, list(subsets), extra_columns)
+# One modality, or two columns showing the same tokens: said under the main table.
+degenerate = pipeline.comparison_note(snakemake.config["datasets"][snakemake.wildcards.dataset])
+built["main"].note = " ".join(filter(None, [degenerate, built["main"].note]))
 written = {str(path) for table in built.values() for path in tables.write_table(table, folder)}
 tested = claims.claims_table(
     evaluations, strategies, list(subsets), snakemake.params.weak_subsets, split="test"
