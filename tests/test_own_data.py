@@ -554,3 +554,68 @@ def test_degenerate_comparisons_are_noted():
     assert notes[0].startswith("One modality (climate)")
     assert "Subsets a and b show the same tokens" in notes[1]
     assert pipeline.comparison_note(one).startswith("Degenerate comparison: One modality")
+
+
+# --- end to end: a dataset added with a config file only -----------------------------------------
+
+E2E_OPTIONS = {
+    "table": "plots.gpkg",
+    "id": "plot_id",
+    "label": {"kind": "classes", "column": "species"},
+    "modalities": {
+        "covariates": {"from": "columns", "columns": ["bio*"]},
+        "terrain": {"from": "raster", "files": ["dem.tif"]},
+        "tiles": {"from": "files", "folder": "tiles", "type": "tile", "patch": 8},
+    },
+}
+
+
+@pytest.mark.workflow
+def test_a_dataset_added_by_config_alone_runs_to_a_main_table(tmp_path):
+    from test_workflow import copy_repo, snakemake
+
+    data = own_data.write_dataset(tmp_path / "my-plots", n=120)
+    workdir = copy_repo(tmp_path / "repo")
+    config = {
+        "seeds": [0],
+        "datasets": {
+            "my-plots": {
+                "source": {"kind": "local", "path": str(data)},
+                "reader": "generic",
+                "reader_options": E2E_OPTIONS,
+                "split": {"kind": "spatial", "block_size": 50_000, "units": "metres"},
+                "subsets": {
+                    "covariates": {"covariates": "all"},
+                    "tiles": {"tiles": "all"},
+                    "all": {"covariates": "all", "terrain": "all", "tiles": "all"},
+                    # the same column twice: a degenerate comparison, said in the run and table
+                    "everything": {"tiles": "all", "terrain": "all", "covariates": "all"},
+                },
+                "oracles": False,
+            }
+        },
+        "strategies": {"uniform": {"kind": "uniform"}, "miam": {"kind": "miam"}},
+        "model": {"dim": 16, "depth": 1, "heads": 2, "ffn_dim": 32, "n_frequencies": 4},
+        "training": {"epochs": 1, "batch_size": 32, "threads": 1},
+        "jobs": {"runs_per_job": 64},
+    }
+    path = tmp_path / "my-plots.yaml"
+    path.write_text(yaml.safe_dump(config))
+    target = "results/my-plots/tables/main.md"
+    run = [target, "--configfile", str(path)]  # --configfile takes every word after it
+    done = snakemake(workdir, *run)
+    assert "Subsets all and everything show the same tokens" in done.stderr
+    results = workdir / "results" / "my-plots"
+    main = (results / "tables" / "main.md").read_text()
+    assert all(row in main for row in ["uniform", "miam", "late_fusion"])
+    assert all(column in main for column in ["covariates", "tiles", "all", "avg"])
+    assert "_Degenerate comparison: Subsets all and everything show the same tokens" in main
+    manifest = yaml.safe_load((results / "source" / "manifest.json").read_text())
+    assert "dem.tif" in manifest["files"] and not (results / "raw").exists()  # read in place
+    quality = yaml.safe_load((results / "quality" / "summary.json").read_text())
+    assert quality["counts"]["tiles"]["missing_file"] == 12
+    # Nothing is left to do; a changed file redoes the checksums and what depends on them.
+    assert "Nothing to be done" in snakemake(workdir, "-n", *run).stdout
+    own_data.write_call(data / "calls" / "P000.wav", 16_000, 0.5, 300)
+    plan = snakemake(workdir, "-n", *run).stdout
+    assert "checksum_source" in plan
