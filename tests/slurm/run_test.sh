@@ -56,10 +56,14 @@ started=$SECONDS
 elapsed() { echo "$((SECONDS - started)) s"; }
 
 copy_workflow() { # a clean copy without results, so neither run sees the other's files
-    mkdir -p "$1"
-    tar -C "$workflow" --exclude=./results --exclude=./.snakemake --exclude=./.git \
-        --exclude='__pycache__' -cf - . | tar -C "$1" -xf -
+    mkdir -p "$2"
+    tar -C "$1" --exclude=./results --exclude=./.snakemake --exclude=./.git \
+        --exclude='__pycache__' -cf - . | tar -C "$2" -xf -
 }
+# Both runs start from one snapshot of the workflow, taken now: files edited while the test
+# runs change neither.
+copy_workflow "$workflow" "$work/snapshot"
+
 run_snakemake() { # directory, snakemake arguments...
     local dir=$1
     shift
@@ -76,7 +80,7 @@ if [[ -n ${MIAM_SLURM_LOCAL_RESULTS:-} ]]; then
     [[ -d $local_results ]] || { log "FAILED: no local results in $local_results"; exit 1; }
     log "reusing the local run in $local_results"
 else
-    copy_workflow "$work/local"
+    copy_workflow "$work/snapshot" "$work/local"
     run_snakemake "$work/local" --cores "$(nproc)" "${targets[@]}"
     local_results=$work/local/results
     log "local run done ($(elapsed))"
@@ -118,7 +122,7 @@ cancel_one_training_job() { # kill a training job once its current run has saved
         sleep 0.2
     done
 }
-copy_workflow "$work/slurm"
+copy_workflow "$work/snapshot" "$work/slurm"
 cancel_one_training_job &
 canceller=$!
 # Logs of successful jobs are kept for inspection; everything else comes from the profile.
