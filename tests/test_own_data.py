@@ -619,3 +619,20 @@ def test_a_dataset_added_by_config_alone_runs_to_a_main_table(tmp_path):
     own_data.write_call(data / "calls" / "P000.wav", 16_000, 0.5, 300)
     plan = snakemake(workdir, "-n", *run).stdout
     assert "checksum_source" in plan
+
+
+def test_local_sources_plan_a_checksum_job_sized_by_attempt_on_a_cpu_node(dataset, tmp_path):
+    from test_workflow import dry_run
+
+    config = config_with(own_dataset(source={"kind": "local", "path": str(dataset)}))
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(config))
+    plans = [dry_run(str(path), *args) for args in [(), ("--attempt", "2"), ("--profile", "slurm")]]
+    first, second, cluster = (
+        next(job for job in plan if job.rule == "checksum_source") for plan in plans
+    )
+    assert first.output == "results/plots/source/manifest.json"
+    for name in ["mem_mb", "runtime"]:
+        assert int(second.resources[name]) == 2 * int(first.resources[name])
+    assert cluster.resources["slurm_partition"] == "cpu" and cluster.resources["gpu"] == "0"
+    assert not any(job.rule == "generate_dataset" for job in plans[0])
