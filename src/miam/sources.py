@@ -2,7 +2,9 @@
 
 A synthetic generator `<name>` is `miam.datasets.synthetic_<name>.generate`; a reader `<name>`
 is `miam.tokenize.<name>.tokenize_<name>`, with its modalities listed in
-`miam.pipeline.READER_MODALITIES`. A new dataset format is one reader module plus that entry.
+`miam.pipeline.READER_MODALITIES` (the generic reader's are declared in its options). Most new
+datasets need no reader: the generic one reads them as the config describes; a new layout is
+one reader module plus those entries (README, "A reader of your own").
 """
 
 from __future__ import annotations
