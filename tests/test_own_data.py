@@ -89,6 +89,20 @@ def test_every_declared_modality_in_order_with_its_kind(tokenized):
     )
 
 
+def test_shards_concatenate_to_the_whole(dataset, tokenized):
+    from miam.tokens import TokenSet
+
+    parts = [
+        tokenize_generic(dataset, shard=(k, 3), progress=False, **own_data.READER_OPTIONS)[0]
+        for k in range(3)
+    ]
+    whole, joined = tokenized[0], TokenSet.concat(parts)
+    pd.testing.assert_frame_equal(joined.samples, whole.samples)
+    for mine, theirs in zip(joined.modalities, whole.modalities, strict=True):
+        np.testing.assert_array_equal(mine.values, theirs.values)
+        np.testing.assert_array_equal(mine.present, theirs.present)
+
+
 def test_projected_coordinates_are_reprojected_to_lon_lat(tokenized):
     from pyproj import Transformer
 

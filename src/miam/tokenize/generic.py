@@ -352,15 +352,15 @@ class _Reader:
 
     def _numeric(self, name, m, rows, quality, where, progress):
         columns = self._columns(m["columns"], f"{where}.columns")
-        frame = self.frame.iloc[rows]
-        for column in columns:
-            text = frame[column].dropna()
+        for column in columns:  # the whole table: every shard decides alike
+            text = self.frame[column].dropna()
             numbers = pd.to_numeric(text, errors="coerce")
             if len(text) and numbers.isna().mean() > 0.5:
                 raise ValueError(
                     f"{where}.columns: column {column!r} of {self.path} holds text "
                     f"(e.g. {text.iloc[0]!r}); list it in a modality `from: categorical`"
                 )
+        frame = self.frame.iloc[rows]
         return tabular_tokens(
             [(self.path, frame[["__sample_id", *columns]])],
             frame["__sample_id"].to_numpy(str),
