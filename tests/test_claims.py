@@ -305,3 +305,9 @@ def test_a_claim_reads_as_a_sentence(table):
     single = claims.claims_table(planted(seeds=[0]), [*CONFIG, *LADDER], SUBSETS, WEAK)
     row = claim_row(single, "miam", "uniform", "sat")
     assert claims.describe(row) == "miam − uniform on `sat`: +2.0 pp over 1 seed, **inconclusive**"
+
+
+def test_identical_models_are_named_as_such():
+    paired = claims.paired_difference(pd.Series({0: 60.0, 1: 61.0}), pd.Series({0: 60.0, 1: 61.0}))
+    assert (paired.low, paired.high) == (0.0, 0.0)
+    assert claims.verdict(paired) == (claims.NOT_REPRODUCED, "identical scores on every seed")

@@ -187,6 +187,8 @@ def verdict(
     if high < 0:
         return NOT_REPRODUCED, "reversed: interval below 0"
     if -equivalence_margin <= low and high <= equivalence_margin:
+        if all(d == 0 for d in paired.differences):
+            return NOT_REPRODUCED, "identical scores on every seed"
         return NOT_REPRODUCED, f"equivalent: interval within ±{equivalence_margin:g} pp"
     return INCONCLUSIVE, "interval contains 0"
 
