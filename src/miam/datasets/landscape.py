@@ -34,6 +34,7 @@ Derived products: `monthly_climate` (pr, tas, tasmax, tasmin per year and month)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 import numpy as np
@@ -42,6 +43,9 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 # Western Europe, roughly France: (lon_min, lat_min, lon_max, lat_max).
 DEFAULT_BBOX = (-4.5, 42.5, 8.0, 51.0)
 HEATWAVE_YEAR = 2003
+# Spatial spread (degC, one standard deviation) of the recent warming: how far the long-term
+# climatology (the Bio variables) drifts from the recent years (the climate cubes).
+WARMING_SPREAD = 1.5
 SOIL_VARIABLES = ("bdod", "cec", "cfvo", "clay", "nitrogen", "phh2o", "sand", "silt", "soc")
 N_LANDCOVER = 13
 CLIMATE_VARIABLES = ("pr", "tas", "tasmax", "tasmin")
@@ -173,7 +177,7 @@ class Landscape:
             "precip": np.clip(precip, 200.0, None),
             "precip_seasonality": _sigmoid(0.8 * z["seasonality"] - 1.5 * (x - 0.5)),
             "heatwave": heatwave,
-            "warming": 1.2 + 3.5 * z["warming"],
+            "warming": 1.2 + WARMING_SPREAD * z["warming"],
             "greenness": greenness,
             "canopy": canopy,
             **{name: np.asarray(soil[name]) for name in SOIL_VARIABLES},
@@ -283,24 +287,52 @@ class Landscape:
         key = f"{self.seed}:{round(float(lon) * 1e6)}:{round(float(lat) * 1e6)}".encode()
         return np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
 
-    def tile(self, lon: float, lat: float, size: int = 64) -> np.ndarray:
+    def tile(
+        self, lon: float, lat: float, size: int = 64, fields: dict | None = None
+    ) -> np.ndarray:
         """(4, size, size) uint8 R, G, B, NIR patch centred on (lon, lat), 10 m pixels.
 
         Trees cover a `canopy` share of the pixels in clumps (high NIR, low red); the rest is
-        grass with `greenness` vigour (scaled by a random acquisition season) over bare soil.
-        The mean NIR/red contrast therefore reflects the local canopy, which no other input
-        shows. Deterministic per location.
+        grass over bare soil. The grass shows the `greenness` vigour, scaled by a random
+        acquisition season and by how wet the place is, and is yellower where it is warm; dry
+        soil is brighter (`climate_look`). So the tile's mean NIR/red contrast shows the local
+        canopy, which no other input shows, and its ground colour gives a noisy view of
+        greenness and of the recent climate, which the time series show far more clearly.
+        Deterministic per location. `fields`: this point's `sample` values (scalars), when the
+        caller has them already.
         """
-        fields = self.sample(lon, lat)
-        canopy, greenness = float(fields["canopy"][0]), float(fields["greenness"][0])
+        if fields is None:
+            fields = {k: v[0] for k, v in self.sample(lon, lat).items()}
+        canopy, greenness = float(fields["canopy"]), float(fields["greenness"])
+        warmth, wetness = climate_look(fields["tas"] + fields["warming"], fields["precip"])
         rng = self._location_rng(lon, lat)
-        clumps = gaussian_filter(rng.standard_normal((size, size)), 3.0, mode="wrap")
+        clumps = gaussian_filter(rng.standard_normal((size, size)), 5.0, mode="wrap")
         trees = clumps >= np.quantile(clumps, 1.0 - canopy)
         # One acquisition date: the season scales the vigour the tile shows.
-        season = rng.uniform(0.3, 1.0)
-        vigour = np.clip(season * greenness + 0.15 * rng.standard_normal((size, size)), 0, 1)
-        ground = vigour[..., None] * _GRASS[:4] + (1 - vigour[..., None]) * _SOIL[:4]
+        season = rng.uniform(0.5, 1.0)
+        vigour = season * greenness * (0.5 + 0.5 * float(wetness))
+        vigour = np.clip(vigour + 0.05 * rng.standard_normal((size, size)), 0, 1)
+        # Warm places have yellower grass (more red, less green); dry soil is brighter.
+        grass = _GRASS[:4] * (1.0 + (float(warmth) - 0.5) * np.array([0.8, -0.3, 0.0, -0.2]))
+        soil = _SOIL[:4] * (1.25 - 0.5 * float(wetness))
+        ground = vigour[..., None] * grass + (1 - vigour[..., None]) * soil
         reflectance = np.where(trees[..., None], _TREE[:4], ground)
         reflectance = reflectance + 0.01 * rng.standard_normal(reflectance.shape)
         # 0.5 reflectance maps to 255, as in 8-bit Sentinel-2 quicklooks.
         return np.clip(reflectance * 510.0, 0, 255).round().astype(np.uint8).transpose(2, 0, 1)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_landscape(seed: int, bbox: tuple[float, float, float, float]) -> Landscape:
+    """One `Landscape` per (seed, bbox) and process: building one costs ~0.4 s (the fine
+    fields), which generator workers would otherwise pay for every chunk."""
+    return Landscape(seed, bbox)
+
+
+def climate_look(temperature, precip) -> tuple[np.ndarray, np.ndarray]:
+    """(warmth, wetness), each 0-1: what the recent climate does to the ground's colour in a
+    tile. Temperature in degC, precipitation in mm/year; 0.5 at 10.5 degC and 930 mm, the
+    middle of the default box."""
+    t = (np.asarray(temperature, float) - 10.5) / 3.0
+    p = (np.log(np.asarray(precip, float)) - np.log(930.0)) / 0.3
+    return _sigmoid(1.5 * t), _sigmoid(1.5 * p)

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from miam.datasets.landscape import DEFAULT_BBOX, SOIL_VARIABLES, Landscape
+from miam.datasets.landscape import DEFAULT_BBOX, SOIL_VARIABLES, cached_landscape
 from miam.tokenize.satellite import nested_tile_path, tile_bytes
 
 CLIMATE_YEARS = tuple(range(2000, 2019))
@@ -61,11 +61,20 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: same seed, same byt
 
 SCALES = {
     "tiny": {"n_surveys": 600, "n_species": 16},
-    "demo": {"n_surveys": 3000, "n_species": 48},
+    "demo": {"n_surveys": 1600, "n_species": 32},
     "paper": {"n_surveys": 90000, "n_species": 60},
 }
 # Share of species per group, in this order; the rest are plain climate species.
-SPECIES_GROUPS = {"heatwave": 0.3, "canopy": 0.25, "soil": 0.1}
+SPECIES_GROUPS = {"heatwave": 0.15, "canopy": 0.2, "warm_canopy": 0.15, "soil": 0.15}
+# Strength (logit units per standardised driver) of each response, see `presence_probability`.
+EFFECTS = {
+    "niche": 0.8,
+    "greenness": 1.5,
+    "heatwave": 2.5,
+    "canopy": 2.0,
+    "warm_canopy": 4.0,
+    "soil": 1.5,
+}
 # Rates of natural missingness.
 NAN_CLIMATE_YEAR, NAN_LANDSAT_YEAR, MISSING_TILE, EMPTY_CELL = 0.01, 0.04, 0.03, 0.002
 # Broken files planted with corrupt=True: kind -> what the tokenizer should report.
@@ -133,13 +142,15 @@ def _species(rng: np.random.Generator, n_species: int) -> pd.DataFrame:
         {
             "speciesId": np.sort(rng.choice(np.arange(1, 12000), n_species, replace=False)),
             "group": rng.permutation(groups),
-            "temperature_optimum": rng.uniform(-1.3, 1.3, n_species),
-            "precip_optimum": rng.uniform(-1.3, 1.3, n_species),
-            "niche_width": rng.uniform(0.6, 1.1, n_species),
+            "temperature_optimum": rng.uniform(-1.2, 1.2, n_species),
+            "precip_optimum": rng.uniform(-1.2, 1.2, n_species),
+            "niche_width": rng.uniform(0.7, 1.2, n_species),
             "greenness_slope": rng.normal(0.0, 1.0, n_species),
-            "group_slope": rng.choice([-1.0, 1.0], n_species) * rng.uniform(2.0, 3.0, n_species),
+            "group_slope": rng.choice([-1.0, 1.0], n_species) * rng.uniform(0.8, 1.2, n_species),
             "landcover_class": rng.integers(0, 13, n_species),
-            "intercept": rng.uniform(-0.5, 1.0, n_species),
+            # warm_canopy species: the temperature above which they need trees.
+            "warm_threshold": rng.uniform(-0.5, 0.5, n_species),
+            "intercept": rng.uniform(-1.0, 0.5, n_species),
         }
     )
 
@@ -148,29 +159,47 @@ def _standardise(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / values.std()
 
 
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
 def presence_probability(fields: dict[str, np.ndarray], species: pd.DataFrame) -> np.ndarray:
-    """(N, S) probability that each species is present, from the landscape `fields`."""
+    """(N, S) probability that each species is present, from the landscape `fields`.
+
+    logit = intercept - EFFECTS["niche"] * squared distance to the climate optimum
+            + EFFECTS["greenness"] * greenness_slope * greenness
+            + the group's own term (EFFECTS[group] * group_slope * driver).
+    Drivers are standardised over the surveys. The `warm_canopy` term is a product across
+    modalities: present where it is warm (time series) *and* under trees (satellite tile).
+    """
     # Species track the recent climate (what the yearly cubes show), not the climatology.
     temperature = _standardise(fields["tas"] + fields["warming"])[:, None]
     precip = _standardise(np.log(fields["precip"]))[:, None]
     greenness = _standardise(fields["greenness"])[:, None]
+    canopy = _standardise(fields["canopy"])[:, None]
     distance2 = (
         (temperature - species["temperature_optimum"].to_numpy()) ** 2
         + (precip - species["precip_optimum"].to_numpy()) ** 2
     ) / species["niche_width"].to_numpy() ** 2
-    logit = species["intercept"].to_numpy() - 0.8 * distance2
-    logit = logit + 2.0 * species["greenness_slope"].to_numpy() * greenness
+    logit = species["intercept"].to_numpy() - EFFECTS["niche"] * distance2
+    logit = logit + EFFECTS["greenness"] * species["greenness_slope"].to_numpy() * greenness
     group = species["group"].to_numpy()
     landcover = fields["landcover"][:, species["landcover_class"].to_numpy()]
+    warm = _sigmoid(3.0 * (temperature - species["warm_threshold"].to_numpy()))
     drivers = {
         # Die-back where the 2003 summer was hot: a threshold response, slope sets its sign.
-        "heatwave": 2.5 * (_standardise(fields["heatwave"])[:, None] - 0.3),
-        "canopy": 1.5 * _standardise(fields["canopy"])[:, None],
+        "heatwave": _standardise(fields["heatwave"])[:, None] - 0.3,
+        "canopy": canopy,
+        # Needs trees where it is warm, indifferent to them where it is cool.
+        "warm_canopy": 2.0 * warm * (_sigmoid(2.0 * canopy) - 0.5),
         "soil": _standardise(fields["phh2o"])[:, None] + 2.0 * (landcover - 0.08) / 0.1,
     }
     for name, driver in drivers.items():
-        logit = logit + np.where(group == name, species["group_slope"].to_numpy() * driver, 0.0)
-    return 1.0 / (1.0 + np.exp(-logit))
+        slope = EFFECTS[name] * np.abs(species["group_slope"].to_numpy())
+        if name != "warm_canopy":
+            slope = slope * np.sign(species["group_slope"].to_numpy())
+        logit = logit + np.where(group == name, slope * driver, 0.0)
+    return _sigmoid(logit)
 
 
 def _zip_write(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -199,7 +228,7 @@ class _Shard:
 
 def _make_shard(shard: _Shard) -> dict[str, list[tuple[str, bytes]]]:
     """Cube and tile files of one shard, as (member name, bytes) per archive."""
-    landscape = Landscape(shard.seed, shard.bbox)
+    landscape = cached_landscape(shard.seed, tuple(shard.bbox))
     rng = np.random.default_rng([shard.seed, 101, shard.index])
     climate = landscape.monthly_climate(shard.lon, shard.lat, CLIMATE_YEARS)
     climate = climate * (1 + 0.02 * rng.standard_normal(climate.shape, dtype=np.float32))
@@ -211,6 +240,7 @@ def _make_shard(shard: _Shard) -> dict[str, list[tuple[str, bytes]]]:
     lost = rng.random((len(landsat), len(LANDSAT_YEARS))) < NAN_LANDSAT_YEAR
     landsat.transpose(0, 3, 1, 2)[lost] = np.nan
     tile_missing = rng.random(len(shard.survey_id)) < MISSING_TILE
+    fields = landscape.sample(shard.lon, shard.lat)
     by_id = {v: k for k, v in shard.planted.items()}
     files = {"climate": [], "landsat": [], "tiles": []}
     for i, survey in enumerate(shard.survey_id.tolist()):
@@ -230,7 +260,8 @@ def _make_shard(shard: _Shard) -> dict[str, list[tuple[str, bytes]]]:
         )
         if tile_missing[i] and kind is None:
             continue
-        tile = landscape.tile(shard.lon[i], shard.lat[i])
+        at = {name: values[i] for name, values in fields.items()}
+        tile = landscape.tile(shard.lon[i], shard.lat[i], fields=at)
         if kind == "three_band_tile":
             tile = tile[:3]
         data = tile_bytes(tile, shard.lon[i], shard.lat[i])
@@ -268,7 +299,7 @@ def generate(
     rng = np.random.default_rng([seed, 11])
     surveys = _surveys(rng, n_surveys or SCALES[scale]["n_surveys"], bbox)
     species = _species(rng, SCALES[scale]["n_species"])
-    landscape = Landscape(seed, bbox)
+    landscape = cached_landscape(seed, tuple(bbox))
     fields = landscape.sample(surveys.lon, surveys.lat)
     probability = presence_probability(fields, species)
     present = rng.random(probability.shape) < probability
@@ -406,6 +437,7 @@ def imbalance_scores(
     seed: int = 0,
     n_components: int = 2,
     alpha: float = 1.0,
+    classes: list[int] | None = None,
 ) -> dict[str, float]:
     """Macro AUROC of a small model per modality combination: the imbalance check.
 
@@ -413,15 +445,18 @@ def imbalance_scores(
     and projected on its own `n_components` principal components, fitted on a random 70 %
     training part. Per combination, the visible modalities' projections feed one multi-label
     MLP (64 hidden units, L2 `alpha`). AUROC on the other 30 %, averaged over species with
-    both classes there.
+    both classes there (only those in `classes`, indices into the token set's classes, if
+    given).
     """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # small matrices: threads only add contention
-        return _imbalance_scores(token_set, combinations, seed, n_components, alpha)
+        return _imbalance_scores(token_set, combinations, seed, n_components, alpha, classes)
 
 
-def _imbalance_scores(token_set, combinations, seed, n_components, alpha) -> dict[str, float]:
+def _imbalance_scores(
+    token_set, combinations, seed, n_components, alpha, classes=None
+) -> dict[str, float]:
     from sklearn.decomposition import PCA
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import roc_auc_score
@@ -445,7 +480,8 @@ def _imbalance_scores(token_set, combinations, seed, n_components, alpha) -> dic
             per_token.append(values)
         features[modality.name] = np.concatenate(per_token, axis=1)
     y = token_set.targets
-    scored = [c for c in range(y.shape[1]) if len(np.unique(y[test, c])) == 2]
+    candidates = range(y.shape[1]) if classes is None else classes
+    scored = [c for c in candidates if len(np.unique(y[test, c])) == 2]
     scores = {}
     for name, modalities in combinations.items():
         x = np.concatenate([features[m] for m in modalities], axis=1)

@@ -53,7 +53,7 @@ import pandas as pd
 import soundfile
 from PIL import Image
 
-from miam.datasets.landscape import DEFAULT_BBOX, Landscape
+from miam.datasets.landscape import DEFAULT_BBOX, Landscape, cached_landscape
 from miam.tokenize.location import ENVIRONMENT_VARIABLES, cell_centres
 from miam.tokenize.satellite import write_tile
 
@@ -82,7 +82,7 @@ class Scale:
 
 SCALES = {
     "tiny": Scale(n_observations=300, n_species=10, workers=1),
-    "demo": Scale(n_observations=2500, n_species=50, workers=2),
+    "demo": Scale(n_observations=1600, n_species=30, workers=2),
     "paper": Scale(n_observations=9000, n_species=100, workers=8),
 }
 
@@ -92,6 +92,11 @@ COLOURS = np.array(  # RGB 0-1, far apart from each other and from the greens of
 )
 CANDIDATES = 8  # candidate places per observation, one kept by the species' canopy preference
 TWIN_SHARE = 0.3  # share of species that look exactly like another species
+# Pairs of species (one per MORPH_PAIR_EVERY species) whose colour morphs swap with habitat:
+# under tree cover (canopy above MORPH_CANOPY) each looks like the other does in the open.
+MORPH_PAIR_EVERY = 15
+MORPH_CANOPY = 0.4
+RECORDING_SECONDS = (1.0, 2.0)
 REGULARISATION = 50.0  # C * number of features of the quick-check logistic regressions
 CALL_FREQUENCIES = np.geomspace(700.0, 5000.0, 8)  # Hz
 CALL_RATES = (1.5, 3.0, 6.0)  # pulses per second
@@ -131,6 +136,15 @@ def make_species(n_species: int, seed: int) -> pd.DataFrame:
     call_band = (np.arange(n_species) * 3) % len(CALL_FREQUENCIES)
     call_rate = np.arange(n_species) // len(CALL_FREQUENCIES) % len(CALL_RATES)
     abundance = 1.0 / (rng.permutation(n_species) + 3.0) ** 0.7
+    # Morph pairs among the species that have no twin: (t, t + 1), (t + 2, t + 3), ...
+    first = int(TWIN_SHARE * n_species)
+    partner = np.full(n_species, -1)
+    for k in range(n_species // MORPH_PAIR_EVERY):
+        a, b = first + 2 * k, first + 2 * k + 1
+        if b < n_appearances:
+            partner[a], partner[b] = b, a
+    preference = rng.integers(-1, 2, n_species)
+    preference[partner >= 0] = 0  # habitat alone does not tell a morph pair apart
     return pd.DataFrame(
         {
             "taxon_id": taxon_ids,
@@ -149,7 +163,9 @@ def make_species(n_species: int, seed: int) -> pd.DataFrame:
             "niche_y": rng.uniform(0.15, 0.85, n_species),
             "niche_spread": rng.uniform(0.15, 0.3, n_species),
             # -1 open ground, 0 indifferent, +1 under trees: only satellite tiles show canopy.
-            "canopy_preference": rng.integers(-1, 2, n_species),
+            "canopy_preference": preference,
+            # The other member of the species' morph pair, -1 if none.
+            "morph_partner": partner,
         }
     )
 
@@ -222,28 +238,38 @@ def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}")
 
 
-def render_image(species_row, rng: np.random.Generator, size: int = IMAGE_SIZE) -> np.ndarray:
-    """(size, size, 3) uint8 photo: the species' shape over a cluttered, noisy background."""
+def appearance_of(species: pd.DataFrame, k: int, canopy: float) -> tuple[int, int, int]:
+    """(shape, body colour, stripe colour) species `k` shows at a place with this canopy: its
+    own, or its morph partner's under trees."""
+    partner = int(species["morph_partner"].iloc[k])
+    shown = partner if partner >= 0 and canopy > MORPH_CANOPY else k
+    row = species.iloc[shown]
+    return int(row["body_shape"]), int(row["body_colour"]), int(row["stripe_colour"])
+
+
+def render_image(appearance, rng: np.random.Generator, size: int = IMAGE_SIZE) -> np.ndarray:
+    """(size, size, 3) uint8 photo: a (shape, body colour, stripe colour) organism over a
+    cluttered, noisy background."""
+    body_shape, body_colour, stripe_colour = appearance
     rows, cols = np.mgrid[0:size, 0:size].astype(float)
-    # Background: a green-brown gradient plus clutter blobs of random colours.
+    # Background: a green-brown gradient plus a few muted clutter blobs.
     ground = rng.uniform([0.2, 0.3, 0.1], [0.45, 0.55, 0.3])
     image = ground + 0.15 * (rows / size - 0.5)[..., None] * rng.uniform(-1, 1, 3)
-    for _ in range(rng.integers(3, 7)):
-        centre, radius = rng.uniform(0, size, 2), rng.uniform(3, 10)
+    for _ in range(rng.integers(1, 4)):
+        centre, radius = rng.uniform(0, size, 2), rng.uniform(3, 8)
         blob = np.hypot(rows - centre[0], cols - centre[1]) < radius
-        image = np.where(blob[..., None], rng.uniform(0.1, 0.7, 3), image)
+        image = np.where(blob[..., None], rng.uniform(0.2, 0.5, 3), image)
     # The organism, framed near the centre as photographers do: random offset, size and angle.
-    centre = rng.uniform(0.42 * size, 0.58 * size, 2)
-    scale = rng.uniform(0.22, 0.32) * size
+    centre = rng.uniform(0.44 * size, 0.56 * size, 2)
+    scale = rng.uniform(0.3, 0.38) * size
     angle = rng.uniform(0, 2 * np.pi)
     dy, dx = (rows - centre[0]) / scale, (cols - centre[1]) / scale
     u, v = np.cos(angle) * dx + np.sin(angle) * dy, -np.sin(angle) * dx + np.cos(angle) * dy
-    body = _shape_mask(SHAPES[species_row.body_shape], u, v)
-    lighting = rng.uniform(0.75, 1.05)
-    stripes = (np.floor(3 * u) % 2 == 0)[..., None]
-    colour = lighting * np.where(
-        stripes, COLOURS[species_row.body_colour], COLOURS[species_row.stripe_colour]
-    )
+    body = _shape_mask(SHAPES[body_shape], u, v)
+    lighting = rng.uniform(0.8, 1.05)
+    # Stripes cover a third of the body, so body and stripe colours are not interchangeable.
+    stripes = ((3 * u) % 2 < 2.0 / 3.0)[..., None]
+    colour = lighting * np.where(stripes, COLOURS[stripe_colour], COLOURS[body_colour])
     image = np.where(body[..., None], colour, image)
     image = image + 0.08 * rng.standard_normal(image.shape)
     return np.clip(image * 255, 0, 255).round().astype(np.uint8)
@@ -254,19 +280,19 @@ def render_image(species_row, rng: np.random.Generator, size: int = IMAGE_SIZE) 
 
 def render_call(species_row, rng: np.random.Generator) -> np.ndarray:
     """float32 mono recording at SAMPLE_RATE, 1-3.5 s: the species' pulsed call in noise."""
-    n = int(SAMPLE_RATE * rng.uniform(1.0, 3.5))
+    n = int(SAMPLE_RATE * rng.uniform(*RECORDING_SECONDS))
     t = np.arange(n) / SAMPLE_RATE
     # Background: low-passed noise (wind) and a steady tone at some species' call frequency.
     noise = np.convolve(rng.standard_normal(n), np.ones(8) / 8, mode="same")
     signal = rng.uniform(0.03, 0.1) * noise / noise.std()
     distractor = rng.choice(CALL_FREQUENCIES) * rng.uniform(0.96, 1.04)
-    signal += rng.uniform(0, 0.08) * np.sin(2 * np.pi * distractor * t)
+    signal += rng.uniform(0, 0.04) * np.sin(2 * np.pi * distractor * t)
     # Pulses of a slightly gliding tone at the species' frequency and rhythm.
     pulse_length = 0.6 / species_row.call_rate
     start = rng.uniform(0, 0.5)
     onsets = np.arange(start, t[-1] - pulse_length, 1.0 / species_row.call_rate)
     frequency = species_row.call_frequency * rng.uniform(0.96, 1.04)
-    amplitude = rng.uniform(0.02, 0.15)
+    amplitude = rng.uniform(0.06, 0.2)
     for onset in onsets:
         inside = (t >= onset) & (t < onset + pulse_length)
         tau = t[inside] - onset
@@ -288,17 +314,21 @@ def _encode_jpeg(pixels: np.ndarray) -> bytes:
 def _write_chunk(root: str, seed: int, bbox, species: pd.DataFrame, chunk: pd.DataFrame) -> None:
     """Image, sound and tile files of the observations in `chunk`."""
     root = Path(root)
-    landscape = Landscape(seed, bbox)
-    by_taxon = species.set_index("taxon_id")
-    for obs in chunk.itertuples(index=False):
-        row = by_taxon.loc[obs.taxon_id]
+    landscape = cached_landscape(seed, tuple(bbox))
+    index_of = {taxon: k for k, taxon in enumerate(species["taxon_id"])}
+    fields = landscape.sample(chunk["longitude"].to_numpy(), chunk["latitude"].to_numpy())
+    for i, obs in enumerate(chunk.itertuples(index=False)):
+        k = index_of[obs.taxon_id]
+        row = species.iloc[k]
+        at = {name: values[i] for name, values in fields.items()}
         rng = np.random.default_rng([seed, 3, int(obs.id)])
-        (root / IMAGE_DIR / f"{obs.id}.jpg").write_bytes(_encode_jpeg(render_image(row, rng)))
+        image = render_image(appearance_of(species, k, float(at["canopy"])), rng)
+        (root / IMAGE_DIR / f"{obs.id}.jpg").write_bytes(_encode_jpeg(image))
         if obs.sound_url:
-            soundfile.write(
-                root / SOUND_DIR / f"{obs.id}.wav", render_call(row, rng), SAMPLE_RATE, "PCM_16"
-            )
-        tile = landscape.tile(obs.longitude, obs.latitude, size=TILE_SIZE)
+            wav = io.BytesIO()
+            soundfile.write(wav, render_call(row, rng), SAMPLE_RATE, "PCM_16", format="WAV")
+            (root / SOUND_DIR / f"{obs.id}.wav").write_bytes(wav.getvalue())
+        tile = landscape.tile(obs.longitude, obs.latitude, size=TILE_SIZE, fields=at)
         write_tile(root / SATELLITE_DIR / f"{obs.id}.tif", tile, obs.longitude, obs.latitude)
 
 
@@ -364,7 +394,7 @@ def generate(root: str | Path, scale: str = "demo", seed: int = 0, corrupt: bool
     for folder in (IMAGE_DIR, SOUND_DIR, SATELLITE_DIR):
         (root / folder).mkdir(parents=True)
     species = make_species(config.n_species, seed)
-    landscape = Landscape(seed, bbox)
+    landscape = cached_landscape(seed, tuple(bbox))
     observations = make_observations(species, config.n_observations, seed, landscape)
     bounds = np.linspace(0, len(observations), config.workers * 4 + 1).astype(int)
     chunks = [observations.iloc[a:b] for a, b in itertools.pairwise(bounds)]
