@@ -1,6 +1,8 @@
 """Token sets as tensors on a device, normalised with training-split statistics.
 
 Everything a training or evaluation loop needs, and nothing that needs the data-stage libraries.
+A job copies only what it uses out of the memory-mapped token folder (`miam.tokens`): the rows
+and modalities it asks for, as stored (float16 or float32), never the whole file at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from torch import Tensor
 
 from .model import ModalityLayout
 from .subsets import check_subset, subset_selector
-from .tokens import TokenSet
+from .tokens import CHUNK_BYTES, Modality, TokenSet, read_rows, release_pages, row_blocks
 
 
 def derive_seed(seed: int, purpose: str, *more) -> int:
@@ -36,13 +38,10 @@ class Normalizer:
 
     @classmethod
     def fit(cls, tokens: TokenSet, train_index: np.ndarray) -> Normalizer:
+        """Two passes over the training rows, a block at a time: memory stays bounded."""
         means, stds = [], []
         for m in tokens.modalities:
-            values = m.values[train_index].astype(np.float64)
-            weight = m.present[train_index][..., None].astype(np.float64)
-            count = np.maximum(weight.sum(axis=0), 1.0)
-            mean = (values * weight).sum(axis=0) / count
-            var = (((values - mean) ** 2) * weight).sum(axis=0) / count
+            mean, var = feature_moments(m, np.asarray(train_index))
             means.append(mean.astype(np.float32))
             # Constant features (and tokens never present) are centred but not scaled.
             stds.append(np.where(var > 1e-12, np.sqrt(var), 1.0).astype(np.float32))
@@ -59,39 +58,133 @@ class Normalizer:
         return cls([t.numpy() for t in state["means"]], [t.numpy() for t in state["stds"]])
 
 
-class DeviceData:
-    """Normalised values, presence and targets of a token set, as tensors on `device`."""
+def feature_moments(m: Modality, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) variance per (token, feature) of the present values at `index`,
+    in float64, reading `CHUNK_BYTES` of rows at a time."""
+    shape = m.values.shape[1:]
+    row_bytes = int(np.prod(shape)) * 8
+    count, total = np.zeros(shape[0]), np.zeros(shape)
+    blocks = list(row_blocks(len(index), row_bytes, CHUNK_BYTES))
+    for block in blocks:  # absent values are 0: the plain sum is the sum over present ones
+        count += m.present[index[block]].sum(axis=0)
+        total += np.asarray(m.values[index[block]], dtype=np.float64).sum(axis=0)
+        release_pages(m.values)
+    count = np.maximum(count, 1.0)[:, None]
+    mean = total / count
+    squares = np.zeros(shape)
+    for block in blocks:
+        values = np.asarray(m.values[index[block]], dtype=np.float64)
+        weight = m.present[index[block]][..., None]
+        squares += np.where(weight, np.square(values - mean), 0.0).sum(axis=0)
+        release_pages(m.values)
+    return mean, squares / count
 
-    def __init__(self, tokens: TokenSet, normalizer: Normalizer, device: torch.device):
+
+@dataclass
+class HeldModality:
+    """One modality's values on the device, as stored (float16 or float32), with the
+    normaliser's statistics; `values` None: not held, its tokens are absent."""
+
+    values: Tensor | None
+    mean: Tensor
+    std: Tensor
+    tokens: slice  # its columns of `present`
+
+
+class DeviceData:
+    """Presence and targets of a token set, and the values a job needs, as tensors on `device`.
+
+    Values are held as stored (float16 or float32) and normalised with the training-split
+    `normalizer` when `batch` hands them out, in float32: the same numbers as normalising all
+    at once, in half the memory where the token folder stores float16.
+
+    rows: the samples whose values are held (None: all of them); `batch` of another sample
+        raises an IndexError. Presence and targets are always those of every sample, indexed
+        by sample number.
+    modalities: names of the modalities whose values are held (None: all); the tokens of the
+        others are marked absent, so no model is ever shown them.
+    Every DeviceData of one TokenSet, device and rows shares one copy of the held values
+    (normalisers differ between models, the stored values do not): evaluating many models
+    of a dataset costs one copy. Writing to the TokenSet's arrays afterwards is not seen.
+    """
+
+    def __init__(
+        self,
+        tokens: TokenSet,
+        normalizer: Normalizer,
+        device: torch.device,
+        rows: np.ndarray | None = None,
+        modalities: list[str] | None = None,
+    ):
+        device = torch.device(device)
+        unknown = set(modalities or []) - set(tokens.modality_names)
+        assert not unknown, f"unknown modalities {sorted(unknown)}; {tokens.modality_names}"
         self.task = tokens.task
         self.modality_tokens = {m.name: m.token_names for m in tokens.modalities}
         self.tokens_per_modality = tokens.tokens_per_modality
         self.layout = [
             ModalityLayout(m.name, m.kind, m.n_tokens, m.token_dim) for m in tokens.modalities
         ]
-        self.values = [
-            torch.from_numpy(
-                np.where(m.present[..., None], (m.values - mean) / std, 0).astype(np.float32)
-            ).to(device)
-            for m, mean, std in zip(
-                tokens.modalities, normalizer.means, normalizer.stds, strict=True
+        self.n_samples = tokens.n_samples
+        rows = None if rows is None else np.asarray(rows, dtype=np.int64)
+        present = np.concatenate([np.asarray(m.present) for m in tokens.modalities], axis=1)
+        self.held: list[HeldModality] = []
+        start = 0
+        for m, mean, std in zip(tokens.modalities, normalizer.means, normalizer.stds, strict=True):
+            tokens_of_m = slice(start, start + m.n_tokens)
+            start += m.n_tokens
+            held = modalities is None or m.name in modalities
+            if not held:
+                present[:, tokens_of_m] = False
+            self.held.append(
+                HeldModality(
+                    held_values(tokens, m, rows, device) if held else None,
+                    torch.from_numpy(np.asarray(mean, dtype=np.float32)).to(device),
+                    torch.from_numpy(np.asarray(std, dtype=np.float32)).to(device),
+                    tokens_of_m,
+                )
             )
-        ]
-        self.present = torch.from_numpy(
-            np.concatenate([m.present for m in tokens.modalities], axis=1)
-        ).to(device)
+        self.present = torch.from_numpy(present).to(device)
+        self.value_present = self.present  # which values are real; `present` may be narrowed
+        self.local_row = None  # sample number -> row of the held values
+        if rows is not None:
+            local = torch.full((self.n_samples,), len(rows), dtype=torch.int64)
+            local[torch.from_numpy(rows)] = torch.arange(len(rows))
+            self.local_row = local.to(device)
         self.targets_numpy = tokens.targets
         dtype = torch.float32 if tokens.task == "multilabel" else torch.int64
-        self.targets = torch.from_numpy(tokens.targets).to(device=device, dtype=dtype)
+        self.targets = torch.from_numpy(np.array(tokens.targets)).to(device=device, dtype=dtype)
         self.device = device
 
     def __len__(self) -> int:
         return self.present.shape[0]
 
     def batch(self, index: Tensor) -> list[Tensor]:
-        return [v[index] for v in self.values]
+        """Normalised float32 values (B, T_m, D_m) per modality of the samples `index`; 0 where
+        a token is absent (and everywhere for a modality not held)."""
+        rows = index if self.local_row is None else self.local_row[index]
+        present = self.value_present[index]
+        out = []
+        for m, held in zip(self.layout, self.held, strict=True):
+            if held.values is None:
+                out.append(held.mean.new_zeros(len(index), m.n_tokens, m.token_dim))
+                continue
+            values = (held.values[rows].float() - held.mean) / held.std
+            out.append(torch.where(present[:, held.tokens, None], values, 0.0))
+        return out
 
     def selector(self, spec: dict, name: str = "subset") -> Tensor:
         """(T,) bool on device: tokens a named subset shows; ValueError if it selects nothing."""
         check_subset(name, spec, self.modality_tokens)
         return torch.from_numpy(subset_selector(spec, self.modality_tokens)).to(self.device)
+
+
+def held_values(tokens: TokenSet, m: Modality, rows: np.ndarray | None, device) -> Tensor:
+    """The stored values of `m` at `rows` on `device`, copied once per (token set, modality,
+    rows, device) and shared by every DeviceData asking for the same."""
+    rows_key = None if rows is None else hashlib.sha1(rows.tobytes()).hexdigest()
+    key = (m.name, id(m.values), rows_key, str(device))
+    cache = tokens.__dict__.setdefault("_held_values", {})
+    if key not in cache:
+        cache[key] = torch.from_numpy(read_rows(m.values, rows)).to(device)
+    return cache[key]
