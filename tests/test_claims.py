@@ -304,7 +304,9 @@ def test_a_claim_reads_as_a_sentence(table):
     )
     single = claims.claims_table(planted(seeds=[0]), [*CONFIG, *LADDER], SUBSETS, WEAK)
     row = claim_row(single, "miam", "uniform", "sat")
-    assert claims.describe(row) == "miam − uniform on `sat`: +2.0 pp over 1 seed, **inconclusive**"
+    assert claims.describe(row) == (
+        "miam − uniform on `sat`: +2.0 pp over 1 seed, **inconclusive** (1 seed: no interval)"
+    )
 
 
 def test_identical_models_are_named_as_such():

@@ -464,13 +464,14 @@ def rows_markdown(rows: pd.DataFrame) -> list[str]:
 
 def describe(row) -> str:
     """One claims row as a sentence fragment: 'miam − uniform on avg: +1.2 pp [−0.3, +2.7]
-    over 3 seeds, inconclusive'."""
+    over 3 seeds, inconclusive (interval contains 0)'."""
     interval = format_interval(row["ci_low"], row["ci_high"])
     spread = f" {interval}" if interval != "–" else ""
+    note = f" ({row['note']})" if row["note"] else ""
     return (
         f"{row['a']} − {row['b']} on `{row['column']}`: {format_pp(row['difference'])} pp"
         f"{spread} over {row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''}, "
-        f"**{row['verdict']}**"
+        f"**{row['verdict']}**{note}"
     )
 
 

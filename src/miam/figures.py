@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator, NullFormatter
 
 from .tables import ORACLE
 
@@ -520,6 +520,8 @@ def miam_dynamics(histories: pd.DataFrame, model: str = MIAM) -> Figure:
     p_ax.set_ylim(-0.03, 1.03)
     p_ax.set_title("E[p]: masked share (× = clipped)", fontsize=9)
     d_ax.set_yscale("log")
+    d_ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    d_ax.yaxis.set_minor_formatter(NullFormatter())
     d_ax.set_title("learning speed d (dashed: floor = SE of s)", fontsize=9)
     if "max_log_imbalance" in runs and runs["max_log_imbalance"].notna().any():
         bound = float(runs["max_log_imbalance"].dropna().iloc[0])
