@@ -217,7 +217,7 @@ def claim_label(row) -> str:
     """A short y label of one claims.csv row."""
     column = row["column"]
     if row["group"] == "baselines":
-        return f"− {row['b']} · {column}"
+        return f"MIAM − {row['b']} · {column}"
     if row["group"] == "ladder":
         return f"{row['b']} → {row['a']} · {column}"
     if row["group"] == "corners":
