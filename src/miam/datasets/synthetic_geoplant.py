@@ -21,13 +21,17 @@
 plus ``<root>/synthetic-geoplant.json`` (not part of GeoPlant): scale, seed, each species'
 group and the planted corrupt files.
 
-How species respond (the imbalance by construction, see `SPECIES_GROUPS`): every species has a
-Gaussian niche in annual temperature and precipitation (seen by the climate cubes and by the
-Bio variables) and a response to Landsat greenness; on top of that a group-specific driver:
-``heatwave`` species die back where the planted 2003 heatwave was strong (only the 2003 climate
-year shows it), ``canopy`` species need local tree cover (only the Sentinel-2 tile shows it),
-``soil`` species follow soil pH and land cover (only the tabular files show them). Time series
-carry most of the signal, tabular less, satellite least but something nobody else has.
+How species respond (the imbalance by construction, see `SPECIES_GROUPS`, `EFFECTS` and
+`presence_probability`): every species has a Gaussian niche in recent temperature and
+precipitation (seen cleanly by the climate cubes, less well by the Bio variables of the older
+climatology and, as ground colour, by the Sentinel-2 tile) and a response to greenness (seen
+through the Landsat seasons; a tile shows it at one random acquisition season). On top, by
+group: ``heatwave`` species die back where the planted 2003 heatwave was strong (only the 2003
+climate year shows it), ``canopy`` species follow local tree cover (only the tile shows it),
+``warm_canopy`` species need trees only where it is warm (a product of a time-series and a
+satellite driver, which no sum of per-modality terms represents), ``soil`` species follow soil
+pH and land cover (only the tables show them). Time series carry most of the signal and are
+learned fastest, tabular less, satellite least but something nobody else has.
 
 Missingness as in real data: NaN years in cubes, missing tiles, empty CSV cells. With
 ``corrupt=True`` a few files are broken on purpose (`PLANTED_ISSUES`) for the quality report.

@@ -14,19 +14,24 @@ and `miam.tokenize.taxabench.tokenize_taxabench` reads it exactly as it reads th
 
 How the signal is planted (so the modalities are imbalanced by construction):
 
-- Ground image (dominant): each species has an appearance (body colour x stripe colour, and
-  a shape) drawn near the centre at a random offset, size and angle over a cluttered, noisy
-  background. 30 % of the species are look-alikes of another (same appearance): the image alone
-  cannot tell such twins apart.
+- Ground image (dominant, learned fast): each species has an appearance (body colour x stripe
+  colour, and a shape) drawn large near the centre at a random offset, size and angle over a
+  lightly cluttered, noisy background. 30 % of the species are look-alikes of another (same
+  appearance): the image alone cannot tell such twins apart.
 - Audio (weak): each species calls in one of 8 frequency bands with its own pulse rhythm, twins in
-  different bands, so audio separates them; but calls are faint, a steady tone at some call
-  frequency plays in the background, and only ~62 % of observations have a recording.
+  different bands, so audio separates them (and, more noisily, every other species too); but
+  calls are faint over wind and a steady tone at some call frequency, and only ~62 % of
+  observations have a recording.
 - Location and environment (in between): each species lives around its own centre in the
   landscape box; environment = the landscape's elevation and bio1..bio19 in a coarse raster.
 - Satellite (weak, but with information no other modality has): species prefer open ground,
   tree cover or neither, and each observation's place is drawn among nearby candidates by that
   preference; only the tile (`Landscape.tile`, whose NIR/red contrast shows the local canopy)
-  sees it.
+  sees it. Its ground colour also hints at the climate of the place (as location does).
+- A cross-modal interaction: one species pair in `MORPH_PAIR_EVERY` swaps colour morphs with
+  habitat (under tree cover each looks like the other in the open). Image alone and satellite
+  alone say nothing about which member it is; together they do, so a late fusion of unimodal
+  posteriors cannot be Bayes-optimal.
 - Abundances are uneven (a Zipf-like law), so filtering by minimum occurrences matters.
 
 The environment raster covers the globe at 0.5 degree, equal-angle cells, row 0 at lat +90 and
