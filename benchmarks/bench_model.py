@@ -1,19 +1,31 @@
-"""Training and all-subset evaluation speed at a paper-like size, against plain baselines.
+"""Training and all-subset evaluation speed at the paper's model size, against plain baselines.
 
-    python benchmarks/bench_model.py [--device cuda] [--steps 6] [--threads 2]
+    python benchmarks/bench_model.py [--threads 1,2] [--repeats 3] [--parts training,evaluation]
+
+Every figure is the median of `--repeats` timings (the ways interleaved, so a load change on a
+shared machine hits them alike), printed for each thread count in `--threads`.
 
 Training: samples/s of one MIAM-masked step (embedding, masking, forward, backward, AdamW) of
 `MultimodalTransformer` (masked tokens dropped, length buckets, fused attention) versus a plain
 `nn.TransformerEncoder` of the same size over all tokens with a mask token, which is how the
 predecessor (MaskSDM-MEE) trains.
-Evaluation: the paper's 12 GeoPlant-like subsets and all 31 subsets of five modalities, batched
-(`predict_subsets`) versus one full forward pass per subset.
-Prints the figures; asserts nothing about time.
+
+Evaluation, three ways side by side, on the paper's 12 GeoPlant columns (GeoPlant's real token
+layout: 42 tabular variables, 40 yearly vectors of 48, 16 Sentinel-2 patches of 1,024) and on
+all 31 subsets of five TaxaBench-like modalities:
+  - MaskSDM's way: one full pass per subset over every token, hidden ones replaced by a mask
+    token (a plain `nn.TransformerEncoder`), over `--chunk`-row slices;
+  - batched: `predict_subsets` as `evaluate_subsets` calls it (each sample embedded once, rows
+    of all subsets sorted by visible length, passes of bounded size);
+  - loop: one dropped-token pass per subset over `--chunk`-row slices, a plain loop.
+Prints the figures and the ratio of encoder FLOPs (all tokens / visible tokens), the speed-up
+dropping hidden tokens allows at an equal FLOP rate; asserts nothing about time.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import numpy as np
@@ -31,32 +43,35 @@ from miam.tokens import Modality, TokenSet
 
 PAPER_MODEL = ModelConfig(dim=192, depth=7, heads=8, ffn_dim=256, dropout=0.1, n_frequencies=48)
 
+GEOPLANT_COLUMNS = {
+    "bio1": {"tabular": ["bio1"]},
+    "worldclim": {"tabular": ["bio*"]},
+    "climate_2018": {"timeseries": ["climate/2018"]},
+    "climate_2000_2018": {"timeseries": ["climate/*"]},
+    "s2_centre": {"satellite": ["r1c1", "r1c2", "r2c1", "r2c2"]},
+    **modality_subsets(["tabular", "timeseries", "satellite"]),
+}
+TAXABENCH_MODALITIES = ["image", "satellite", "audio", "environment", "location"]
+
 
 def geoplant_like(n: int, rng) -> TokenSet:
-    """~100 tokens per sample: 30 tabular scalars, 40 yearly vectors, 16 image patches, etc."""
+    """GeoPlant's token layout (miam.tokenize.geoplant): 98 tokens per survey."""
+    tabular = (
+        [f"bio{i}" for i in range(1, 20)]
+        + ["elevation"]
+        + [f"landcover/{i}" for i in range(1, 14)]
+        + [f"soil/{v}" for v in "bdod cec cfvo clay nitrogen phh2o sand silt soc".split()]
+    )
+    series = [f"climate/{y}" for y in range(2000, 2019)] + [
+        f"landsat/{y}" for y in range(2000, 2021)
+    ]
+    patches = [f"r{r}c{c}" for r in range(4) for c in range(4)]
     modalities = [
+        Modality("tabular", "scalar", rng.normal(size=(n, 42, 1)), np.ones((n, 42), bool), tabular),
         Modality(
-            "tabular",
-            "scalar",
-            rng.normal(size=(n, 30, 1)),
-            np.ones((n, 30), bool),
-            [f"bio{i}" for i in range(1, 20)] + [f"soil{i}" for i in range(11)],
+            "timeseries", "vector", rng.normal(size=(n, 40, 48)), np.ones((n, 40), bool), series
         ),
-        Modality(
-            "timeseries",
-            "vector",
-            rng.normal(size=(n, 40, 48)),
-            np.ones((n, 40), bool),
-            [f"climate/{y}" for y in range(2000, 2019)]
-            + [f"landsat/{y}" for y in range(2000, 2021)],
-        ),
-        Modality(
-            "satellite",
-            "vector",
-            rng.normal(size=(n, 16, 256)),
-            np.ones((n, 16), bool),
-            [f"r{r}c{c}" for r in range(4) for c in range(4)],
-        ),
+        Modality("satellite", "vector", rng.random((n, 16, 1024)), np.ones((n, 16), bool), patches),
     ]
     return toy(modalities, n, rng)
 
@@ -116,19 +131,28 @@ class PlainBaseline(nn.Module):
         return self.head(self.encoder(tokens).mean(dim=1))
 
 
-def time_it(fn, steps: int, device) -> float:
-    fn()  # warm-up
+def synchronize(device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(steps):
+
+
+def median_times(ways: dict, repeats: int, device, warm_up=None) -> dict[str, float]:
+    """Median seconds of each way over `repeats` rounds, the ways interleaved in each round."""
+    for fn in (warm_up or ways).values():
         fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - started) / steps
+    times = {name: [] for name in ways}
+    for _ in range(repeats):
+        for name, fn in ways.items():
+            synchronize(device)
+            started = time.perf_counter()
+            fn()
+            synchronize(device)
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
-def bench_training(device, steps: int, batch: int, buckets: int):
+def bench_training(device, repeats: int, batch: int, buckets: int) -> dict[str, float]:
+    """samples/s per way."""
     rng = np.random.default_rng(0)
     tokens = geoplant_like(batch, rng)
     data = DeviceData(tokens, Normalizer.fit(tokens, np.arange(batch)), device)
@@ -139,7 +163,7 @@ def bench_training(device, steps: int, batch: int, buckets: int):
     strategy.observe([0.72, 0.9, 0.62])
     generator = torch.Generator(device=device).manual_seed(0)
     index = torch.arange(batch, device=device)
-    results = {}
+    ways = {}
     for name, net, step_buckets in [
         ("plain nn.TransformerEncoder, all tokens", baseline, None),
         ("MIAM model, masked tokens dropped", model, 1),
@@ -161,16 +185,12 @@ def bench_training(device, steps: int, batch: int, buckets: int):
             loss.backward()
             optimizer.step()
 
-        results[name] = batch / time_it(step, steps, device)
-    base = results["plain nn.TransformerEncoder, all tokens"]
-    print(f"\nTraining, d=192, 7 blocks, 86 tokens/sample, batch {batch}, MIAM masking, {device}")
-    for name, rate in results.items():
-        print(f"  {name:48s} {rate:9.0f} samples/s  {rate / base:5.2f}x")
-    if device.type == "cuda":
-        print(f"  peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+        ways[name] = step
+    return {name: batch / s for name, s in median_times(ways, repeats, device).items()}
 
 
-def bench_evaluation(device, n: int, make, subsets: dict, label: str, repeats: int):
+def bench_evaluation(device, n: int, make, subsets: dict, repeats: int, chunk: int):
+    """(seconds per way, visible-token ratio, check that the ways agree)."""
     rng = np.random.default_rng(1)
     tokens = make(n, rng)
     data = DeviceData(tokens, Normalizer.fit(tokens, np.arange(n)), device)
@@ -179,70 +199,114 @@ def bench_evaluation(device, n: int, make, subsets: dict, label: str, repeats: i
     selectors = torch.stack([data.selector(spec) for spec in subsets.values()])
     index = torch.arange(n, device=device)
 
-    def one_pass_per_subset(net):
+    def one_pass_per_subset(net, rows):
         @torch.no_grad()
         def run():
+            out = []
             with autocast(device):
                 for selector in selectors:
-                    for start in range(0, n, 512):
-                        part = index[start : start + 512]
-                        net(data.batch(part), data.present[part] & selector)
+                    for start in range(0, rows, chunk):
+                        part = index[start : min(start + chunk, rows)]
+                        out.append(net(data.batch(part), data.present[part] & selector))
+            return out
 
         return run
 
-    def batched():
-        predict_subsets(model, data, index, selectors, batch_size=1024, sample_chunk=512)
+    def batched(rows):
+        return lambda: predict_subsets(model, data, index[:rows], selectors)  # as evaluate_subsets
 
-    timings = {
-        "full pass per subset (plain encoder, all tokens)": time_it(
-            one_pass_per_subset(baseline), repeats, device
-        ),
-        "pass per subset, hidden tokens dropped": time_it(
-            one_pass_per_subset(model), repeats, device
-        ),
-        "batched (predict_subsets)": time_it(batched, repeats, device),
+    ways = {
+        "MaskSDM: full pass per subset, mask tokens": one_pass_per_subset(baseline, n),
+        "batched predict_subsets": batched(n),
+        "loop: dropped-token pass per subset": one_pass_per_subset(model, n),
     }
-    base = timings["full pass per subset (plain encoder, all tokens)"]
-    print(f"\nEvaluation on {len(subsets)} subsets ({label}), {n} samples, {device}")
-    for name, seconds in timings.items():
-        rate = len(subsets) * n / seconds
-        print(f"  {name:50s} {rate:8.0f} sample-subsets/s  {base / seconds:5.2f}x")
+    warm_up = {
+        "MaskSDM": one_pass_per_subset(baseline, 8),
+        "batched": batched(8),
+        "loop": one_pass_per_subset(model, 8),
+    }
+    seconds = median_times(ways, repeats, device, warm_up)
+    visible = (data.present[None] & selectors[:, None]).sum(dim=2).double()  # (S, N)
+    full = encoder_flops(torch.full_like(visible, data.present.shape[1]), PAPER_MODEL)
+    dropped = encoder_flops(visible + 1, PAPER_MODEL)  # + the summary token
+    return seconds, float(full.sum() / dropped.sum())
+
+
+def encoder_flops(n_tokens, config: ModelConfig):
+    """Forward FLOPs of the blocks for a sequence of `n_tokens`: projections, FFN, attention."""
+    d, f = config.dim, config.ffn_dim
+    return config.depth * (2 * n_tokens * (4 * d * d + 2 * d * f) + 4 * n_tokens**2 * d)
+
+
+def print_evaluation(title: str, n_subsets: int, n: int, results: dict, flop_ratio: float):
+    print(f"\n{title}: {n_subsets} subsets x {n} samples; median seconds (sample-subsets/s)")
+    threads = list(results)
+    print(f"  {'way':46s}" + "".join(f"{f'{t} thread(s)':>26s}" for t in threads))
+    for way in results[threads[0]]:
+        cells = []
+        for t in threads:
+            seconds = results[t][way]
+            base = results[t]["MaskSDM: full pass per subset, mask tokens"]
+            cells.append(
+                f"{seconds:7.1f} s ({n_subsets * n / seconds:5.0f}/s) {base / seconds:4.1f}x"
+            )
+        print(f"  {way:46s}" + "".join(f"{c:>26s}" for c in cells))
+    print(f"  encoder FLOPs, MaskSDM's way / visible tokens only: {flop_ratio:.2f}x: the speed-up")
+    print("  dropped hidden tokens allow at one FLOP rate (beyond it: the baseline runs slower)")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--threads", default="1,2", help="comma-separated CPU thread counts")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parts", default="training,evaluation")
+    parser.add_argument("--batch", type=int, default=256, help="training batch")
     parser.add_argument("--buckets", type=int, default=4)
-    parser.add_argument("--eval-samples", type=int, default=1024)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--eval-samples", type=int, default=512, help="GeoPlant-like samples")
+    parser.add_argument("--five-samples", type=int, default=256, help="TaxaBench-like samples")
+    parser.add_argument("--chunk", type=int, default=1024, help="rows per pass of the loops")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
-    bench_training(device, args.steps, args.batch, args.buckets)
-    geoplant_columns = {
-        "bio1": {"tabular": ["bio1"]},
-        "worldclim": {"tabular": ["bio*"]},
-        "climate_2018": {"timeseries": ["climate/2018"]},
-        "climate": {"timeseries": ["climate/*"]},
-        "s2_centre": {"satellite": ["r1c1", "r1c2", "r2c1", "r2c2"]},
-        **modality_subsets(["tabular", "timeseries", "satellite"]),
-    }
-    bench_evaluation(
-        device,
-        args.eval_samples,
-        geoplant_like,
-        geoplant_columns,
-        "the paper's 12 GeoPlant columns",
-        2,
-    )
-    five = modality_subsets(["image", "satellite", "audio", "environment", "location"])
-    bench_evaluation(
-        device, args.eval_samples, taxabench_like, five, "all modality combinations of 5", 1
-    )
+    parts = args.parts.split(",")
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    print(f"torch {torch.__version__}, {device}, threads {thread_counts}, median of {args.repeats}")
+    training, geoplant, five = {}, {}, {}
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        if "training" in parts:
+            training[threads] = bench_training(device, args.repeats, args.batch, args.buckets)
+        if "evaluation" in parts:
+            geoplant[threads] = bench_evaluation(
+                device, args.eval_samples, geoplant_like, GEOPLANT_COLUMNS, args.repeats, args.chunk
+            )
+            subsets = modality_subsets(TAXABENCH_MODALITIES)
+            five[threads] = bench_evaluation(
+                device, args.five_samples, taxabench_like, subsets, args.repeats, args.chunk
+            )
+    if training:
+        print(f"\nTraining step, paper model, 98 tokens/sample, batch {args.batch}, MIAM masking")
+        for threads, rates in training.items():
+            base = rates["plain nn.TransformerEncoder, all tokens"]
+            for name, rate in rates.items():
+                print(
+                    f"  {threads} thread(s)  {name:48s} {rate:7.1f} samples/s {rate / base:5.2f}x"
+                )
+    if geoplant:
+        print_evaluation(
+            "Evaluation, the paper's 12 GeoPlant columns",
+            len(GEOPLANT_COLUMNS),
+            args.eval_samples,
+            {t: r[0] for t, r in geoplant.items()},
+            next(iter(geoplant.values()))[1],
+        )
+        print_evaluation(
+            "Evaluation, all modality combinations of 5",
+            2 ** len(TAXABENCH_MODALITIES) - 1,
+            args.five_samples,
+            {t: r[0] for t, r in five.items()},
+            next(iter(five.values()))[1],
+        )
 
 
 if __name__ == "__main__":

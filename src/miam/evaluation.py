@@ -37,10 +37,10 @@ class eval_mode(contextlib.ContextDecorator):
         self.module.train(self.was_training)
 
 
-# Padded tokens (rows x (1 + longest visible length)) per encoder pass on a CPU. Passes of 4-8k
-# tokens stay in the caches; at 64k and more the same work ran 1.5-2.5x slower per token
-# (paper model, 1 thread), which with padding made the old 4,096-row passes slower than a plain
-# loop of one pass per subset (benchmarks/bench_model.py prints the three ways side by side).
+# Padded tokens (rows x (1 + longest visible length)) per encoder pass on a CPU. Passes of 8-16k
+# tokens stay in the caches; at 64k the same work ran 1.3-1.7x slower per token (paper model,
+# 1 and 2 threads), which with padding across lengths 2 to 99 made the old 4,096-row passes
+# slower than a plain loop of one pass per subset (benchmarks/bench_model.py compares them).
 CPU_PASS_TOKENS = 8192
 # A pass takes rows longer than its first ones only while padding stays under this share.
 PADDING_SLACK = 0.1
