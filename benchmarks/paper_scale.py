@@ -1,0 +1,450 @@
+"""Paper scale, measured: both embedded benchmarks through every stage on one machine.
+
+    python benchmarks/paper_scale.py [--scales tiny,demo,paper] [--datasets geoplant,taxabench]
+        [--workdir results/scale] [--cores 2] [--train-steps 12] [--eval-samples 256]
+
+For each dataset and scale: generate the synthetic benchmark, tokenize it in `--cores` shards
+run side by side (one process each, as the workflow's tokenize_shard jobs), gather the shards
+(streamed, float16 where the error bound allows), split, train the paper's model
+(config/paper.yaml: d 192, 7 blocks, batch 256, MIAM masking) and evaluate it on every
+evaluation subset of the paper config. Every stage is a process of its own, so its wall time,
+CPU time (user + system, its children included) and peak resident memory (ru_maxrss) are a
+workflow job's. Prints the scaling table (Markdown) and writes it, with every figure, to
+`<workdir>/scaling.json` and `<workdir>/scaling.md`.
+
+What is measured and what is extrapolated:
+- generate, tokenize, gather, split: measured whole.
+- training: the data preparation of a training job (load, normaliser, device copy) and
+  `--train-steps` timed steps after one warm-up step, at the real data size; the epoch time is
+  extrapolated (steps per epoch x median step time), its peak memory is measured.
+- evaluation: a real `miam.evaluation.evaluate_run` job (all the data loaded and copied, as the
+  workflow's) on at most `--eval-samples` samples of each of val and test; the time for the
+  whole val and test splits is extrapolated linearly in samples.
+- the CPU FLOP rate: forward + backward FLOPs of the timed steps (visible tokens, padding of the
+  length buckets, embeddings) per second.
+Generated data is kept and reused (`<workdir>/<dataset>-<scale>/data`); `--fresh` regenerates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# The synthetic benchmarks' reader options and split (config/config.yaml), with GeoPlant's
+# satellite tiles as one token per patch, the paper's layout (config/paper.yaml).
+READERS = {
+    "geoplant": ("geoplant", {"min_occurrences": 21, "per_band": False}),
+    "taxabench": ("taxabench", {"min_occurrences": 10}),
+}
+SPLIT = {"block_size": 1.0, "val_fraction": 0.15, "test_fraction": 0.15, "seed": 0}
+STAGES = ("generate", "tokenize", "gather", "split", "train", "evaluate")
+
+
+def paper_config() -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+
+
+# ---------------------------------------------------------------- stages (each its own process)
+
+
+def stage_generate(dataset: str, scale: str, root: str) -> dict:
+    from miam.sources import generate
+
+    generate(dataset, root, scale=scale, seed=0)
+    return {}
+
+
+def stage_tokenize_shard(dataset: str, root: str, shard: int, n_shards: int, out: str) -> dict:
+    from miam.sources import tokenize
+
+    logging.disable(logging.WARNING)  # planted problems are logged once each
+    reader, options = READERS[dataset]
+    tokens, _ = tokenize(reader, root, progress=False, shard=(shard, n_shards), **options)
+    tokens.save(out)  # float32, as the workflow's shards
+    return {"samples": tokens.n_samples}
+
+
+def stage_gather(shards: list[str], out: str) -> dict:
+    from miam.tokens import TokenSet
+
+    meta = TokenSet.save_concatenated([TokenSet.load(s) for s in shards], out, storage="auto")
+    return {"storage": {m["name"]: [m["dtype"], m["max_error_std"]] for m in meta["modalities"]}}
+
+
+def stage_split(tokens: str, out: str) -> dict:
+    import pandas as pd
+
+    from miam.split import write_split
+
+    samples = pd.read_csv(f"{tokens}/samples.csv", dtype={"sample_id": str})
+    write_split(samples, out, **SPLIT)
+    return {}
+
+
+def stage_train(tokens: str, split: str, out: str, steps: int, threads: int) -> dict:
+    """A training job's data preparation, then `steps` timed training steps of the paper model."""
+    import torch
+    from bench_model import encoder_flops
+
+    from miam.data import derive_seed, generator
+    from miam.masking import token_visibility
+    from miam.model import ModelConfig
+    from miam.optim import AdamW
+    from miam.runtime import autocast
+    from miam.training import (
+        TrainConfig,
+        atomic_save,
+        build_model,
+        build_strategy,
+        loss_function,
+        prepare_data,
+    )
+
+    torch.set_num_threads(threads)
+    config = paper_config()
+    model_config = ModelConfig(**config["model"])
+    train_config = TrainConfig.from_dict({**config["training"], "device": "cpu"})
+    started = time.perf_counter()
+    prepared = prepare_data(tokens, split, torch.device("cpu"))
+    prepare_seconds = time.perf_counter() - started
+    data, index = prepared.data, prepared.index
+    train_index = torch.as_tensor(index["train"])
+    masking = build_strategy(config["strategies"]["miam"], data, index["train"])
+    torch.manual_seed(derive_seed(0, "init"))
+    net = build_model(data, model_config)
+    optimizer = AdamW(net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
+    criterion = loss_function(data.task, data.targets[train_index])
+    loader, masks = generator(0, "loader", 0), generator(0, "mask", 0)
+    order = train_index[torch.randperm(len(train_index), generator=loader)]
+    batches = order.split(train_config.batch_size)
+    net.train()
+    seconds, flops = [], []
+    for batch in batches[: steps + 1]:
+        step_started = time.perf_counter()
+        p = masking.sample(len(batch), masks)
+        visible = token_visibility(p, data.tokens_per_modality, data.present[batch], masks)
+        with autocast(data.device):
+            logits = net(data.batch(batch), visible, train_config.length_buckets)
+        loss = criterion(logits.float(), data.targets[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), train_config.grad_clip)
+        optimizer.step(train_config.lr)
+        seconds.append(time.perf_counter() - step_started)
+        # Forward FLOPs as computed: each length bucket padded to its longest row.
+        lengths = torch.sort(visible.sum(dim=1)).values
+        parts = lengths.tensor_split(train_config.length_buckets)
+        encoder = sum(
+            len(part) * float(encoder_flops(int(part.max()) + 1, model_config))
+            for part in parts
+            if len(part)
+        )
+        flops.append(3 * (encoder + len(batch) * embedding_flops(data.layout, model_config)))
+    timed = seconds[1:]  # the first step warms up
+    step = statistics.median(timed)
+    atomic_save(
+        {
+            "weights": net.state_dict(),
+            "normalizer": prepared.normalizer.state_dict(),
+            "layout": [vars(m) for m in data.layout],
+            "n_outputs": net.head[-1].out_features,
+            "model": model_config.to_dict(),
+            "task": data.task,
+        },
+        Path(out),
+    )
+    steps_per_epoch = len(batches)
+    return {
+        "prepare_seconds": prepare_seconds,
+        "timed_steps": len(timed),
+        "step_seconds": step,
+        "steps_per_epoch": steps_per_epoch,
+        "epoch_train_seconds": steps_per_epoch * step,
+        "flop_rate": sum(flops[1:]) / sum(timed),
+        "train_samples": len(train_index),
+        "val_samples": len(index["val"]),
+    }
+
+
+def embedding_flops(layout, config) -> float:
+    """Forward FLOPs of embedding every token of one sample (periodic or linear)."""
+    total = 0.0
+    for m in layout:
+        if m.kind == "scalar":
+            total += m.n_tokens * 2 * (2 * config.n_frequencies) * config.dim
+        else:
+            total += m.n_tokens * 2 * m.token_dim * config.dim
+    return total
+
+
+def stage_evaluate(
+    dataset: str, model: str, tokens: str, split: str, samples: int, threads: int
+) -> dict:
+    """A real evaluate_run job on at most `samples` samples of each of val and test; the time
+    spent scoring (in `evaluate_subsets`) is extrapolated to the whole splits, the rest (loading
+    the model and copying the data) is counted once."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    import miam.evaluation
+    from miam.pipeline import evaluation_subsets
+
+    torch.set_num_threads(threads)
+    subsets = evaluation_subsets(paper_config()["datasets"][dataset])
+    frame = pd.read_csv(split)
+    rng = np.random.default_rng(0)
+    full = {name: int((frame["split"] == name).sum()) for name in ("val", "test")}
+    for name in ("val", "test"):
+        rows = np.flatnonzero(frame["split"] == name)
+        frame.loc[rng.permutation(rows)[samples:], "split"] = "unused"
+    reduced = Path(split).with_name("split_evaluated.csv")
+    frame.to_csv(reduced, index=False)
+    rows = sum(int((frame["split"] == name).sum()) for name in ("val", "test"))
+    scoring = []
+    score = miam.evaluation.evaluate_subsets
+
+    def timed_scoring(*args, **kwargs):
+        started = time.perf_counter()
+        out = score(*args, **kwargs)
+        scoring.append(time.perf_counter() - started)
+        return out
+
+    miam.evaluation.evaluate_subsets = timed_scoring  # evaluate_runs looks the name up here
+    started = time.perf_counter()
+    miam.evaluation.evaluate_run(model, tokens, reduced, subsets, device="cpu")
+    seconds = time.perf_counter() - started
+    fixed = seconds - sum(scoring)
+    return {
+        "subsets": len(subsets),
+        "evaluated_samples": rows,
+        "split_samples": sum(full.values()),
+        "seconds": seconds,
+        "setup_seconds": fixed,
+        "full_seconds": fixed + sum(scoring) * sum(full.values()) / max(rows, 1),
+        "sample_subsets_per_second": rows * len(subsets) / sum(scoring),
+    }
+
+
+STAGE_FUNCTIONS = {
+    "generate": stage_generate,
+    "tokenize_shard": stage_tokenize_shard,
+    "gather": stage_gather,
+    "split": stage_split,
+    "train": stage_train,
+    "evaluate": stage_evaluate,
+}
+
+
+# ---------------------------------------------------------------- the driver
+
+
+def launch(stage: str, result: Path, **kwargs) -> subprocess.Popen:
+    command = [sys.executable, __file__, "--stage", stage, "--stage-args", json.dumps(kwargs)]
+    return subprocess.Popen([*command, "--stage-result", str(result)], cwd=REPO)
+
+
+def wait(processes: list[tuple[subprocess.Popen, Path]], started: float) -> dict:
+    """Wall time since `started`, CPU seconds summed and the largest peak RSS of the processes."""
+    cpu, peak, results = 0.0, 0, []
+    for process, result in processes:
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise RuntimeError(f"{process.args[3]} failed with exit code {process.returncode}")
+        cpu += usage.ru_utime + usage.ru_stime
+        peak = max(peak, usage.ru_maxrss * 1024)  # Linux: kilobytes
+        results.append(json.loads(result.read_text()))
+    return {"wall": time.perf_counter() - started, "cpu": cpu, "peak_rss": peak, "out": results}
+
+
+def run_stage(stage: str, folder: Path, **kwargs) -> dict:
+    started = time.perf_counter()
+    result = folder / f"{stage}.result.json"
+    measured = wait([(launch(stage, result, **kwargs), result)], started)
+    measured["out"] = measured["out"][0]
+    return measured
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def rehearse(dataset: str, scale: str, args) -> dict:
+    folder = Path(args.workdir) / f"{dataset}-{scale}"
+    data = folder / "data"
+    stages = {}
+    if args.fresh or not (folder / "generated").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        stages["generate"] = run_stage(
+            "generate", folder, dataset=dataset, scale=scale, root=str(data)
+        )
+        (folder / "generated").write_text(json.dumps(stages["generate"]))
+    else:
+        stages["generate"] = json.loads((folder / "generated").read_text())
+    print(f"{dataset} {scale}: generated", flush=True)
+
+    shards = [folder / "shards" / str(k) for k in range(args.cores)]
+    shutil.rmtree(folder / "shards", ignore_errors=True)
+    started = time.perf_counter()
+    processes = []
+    for k, out in enumerate(shards):
+        result = folder / f"tokenize{k}.result.json"
+        kwargs = {"dataset": dataset, "root": str(data), "shard": k, "n_shards": args.cores}
+        processes.append((launch("tokenize_shard", result, **kwargs, out=str(out)), result))
+    stages["tokenize"] = wait(processes, started)
+    tokens = folder / "tokens"
+    stages["gather"] = run_stage("gather", folder, shards=[str(s) for s in shards], out=str(tokens))
+    stages["tokenize"]["shard_bytes"] = sum(folder_bytes(s) for s in shards)
+    shutil.rmtree(folder / "shards")
+    split = folder / "split.csv"
+    stages["split"] = run_stage("split", folder, tokens=str(tokens), out=str(split))
+    print(f"{dataset} {scale}: tokenized, gathered, split", flush=True)
+    model = folder / "model.pt"
+    stages["train"] = run_stage(
+        "train",
+        folder,
+        tokens=str(tokens),
+        split=str(split),
+        out=str(model),
+        steps=args.train_steps,
+        threads=args.cores,
+    )
+    stages["evaluate"] = run_stage(
+        "evaluate",
+        folder,
+        dataset=dataset,
+        model=str(model),
+        tokens=str(tokens),
+        split=str(split),
+        samples=args.eval_samples,
+        threads=args.cores,
+    )
+    print(f"{dataset} {scale}: trained and evaluated", flush=True)
+    meta = json.loads((tokens / "meta.json").read_text())
+    n = meta["n_samples"]
+    tokens_per_sample = sum(len(m["token_names"]) for m in meta["modalities"])
+    return {
+        "dataset": dataset,
+        "scale": scale,
+        "samples": n,
+        "tokens_per_sample": tokens_per_sample,
+        "tokens": n * tokens_per_sample,
+        "data_bytes": folder_bytes(data),
+        "token_bytes": folder_bytes(tokens),
+        "float32_bytes": stages["tokenize"]["shard_bytes"],
+        "storage": stages["gather"]["out"]["storage"],
+        "stages": stages,
+    }
+
+
+def epoch_estimate(row: dict) -> float:
+    """Seconds per training epoch: the timed steps extrapolated, plus one validation of every
+    validation sample on all inputs, the named subsets and each modality alone, at the
+    evaluation rate measured."""
+    train = row["stages"]["train"]["out"]
+    evaluate = row["stages"]["evaluate"]["out"]
+    config = paper_config()["datasets"][row["dataset"]]
+    named = len(config.get("subsets", {})) or 2 ** len(row["storage"]) - 1
+    subsets = 1 + named + len(row["storage"])
+    return (
+        train["epoch_train_seconds"]
+        + train["val_samples"] * subsets / evaluate["sample_subsets_per_second"]
+    )
+
+
+def gigabytes(n: float) -> str:
+    return f"{n / 1e9:.2f}" if n >= 1e7 else f"{n / 1e9:.3f}"
+
+
+def duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| dataset | scale | samples | tokens (per sample) | tokens on disk, GB (float32) "
+        "| generate | tokenize | gather | split | training data + steps | epoch (est.) "
+        "| evaluation, val + test (est.) | peak RSS per stage, GB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        s = row["stages"]
+        tokenize = s["tokenize"]
+        per_sample = tokenize["cpu"] / row["samples"] * 1e3
+        train = s["train"]["out"]
+        peaks = " / ".join(gigabytes(s[name]["peak_rss"]) for name in STAGES)
+        lines.append(
+            f"| {row['dataset']} | {row['scale']} | {row['samples']:,} "
+            f"| {row['tokens']:,} ({row['tokens_per_sample']}) "
+            f"| {gigabytes(row['token_bytes'])} ({gigabytes(row['float32_bytes'])}) "
+            f"| {duration(s['generate']['wall'])} "
+            f"| {duration(tokenize['wall'])} wall, {duration(tokenize['cpu'])} CPU "
+            f"({per_sample:.1f} ms/sample) "
+            f"| {duration(s['gather']['wall'])} | {duration(s['split']['wall'])} "
+            f"| {duration(s['train']['wall'])} ({train['timed_steps']} x "
+            f"{train['step_seconds']:.1f} s) "
+            f"| {duration(epoch_estimate(row))} "
+            f"| {duration(s['evaluate']['out']['full_seconds'])} "
+            f"| {peaks} |"
+        )
+    lines.append("")
+    lines.append(f"Peak RSS per stage in the order {' / '.join(STAGES)}.")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="tiny,demo,paper")
+    parser.add_argument("--datasets", default="geoplant,taxabench")
+    parser.add_argument("--workdir", default=str(REPO / "results" / "scale"))
+    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    parser.add_argument("--train-steps", type=int, default=12)
+    parser.add_argument("--eval-samples", type=int, default=256, help="per split, at most")
+    parser.add_argument("--fresh", action="store_true", help="regenerate the data")
+    parser.add_argument("--stage", choices=sorted(STAGE_FUNCTIONS), help=argparse.SUPPRESS)
+    parser.add_argument("--stage-args", help=argparse.SUPPRESS)
+    parser.add_argument("--stage-result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        out = STAGE_FUNCTIONS[args.stage](**json.loads(args.stage_args))
+        Path(args.stage_result).write_text(json.dumps(out))
+        return
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for dataset in args.datasets.split(","):
+        for scale in args.scales.split(","):
+            rows.append(rehearse(dataset, scale, args))
+            (workdir / "scaling.json").write_text(json.dumps(rows, indent=1))
+    text = table(rows)
+    for row in rows:
+        flop_rate = row["stages"]["train"]["out"]["flop_rate"]
+        text += (
+            f"\n{row['dataset']} {row['scale']}: training at {flop_rate / 1e9:.1f} GFLOP/s "
+            f"on {args.cores} CPU cores; storage {row['storage']}"
+        )
+    (workdir / "scaling.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
