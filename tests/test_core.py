@@ -210,3 +210,14 @@ def test_adamw_matches_torch():
             optimizer.step()
     for a, b in zip(reference.parameters(), ours.parameters(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_embedding_only_the_visible_tokens_changes_nothing_they_feed():
+    tokens = toy_tokens(n=40)
+    model, data = tiny_model(tokens)
+    model.eval()  # no dropout: both ways must give the same numbers
+    values = data.batch(torch.arange(40))
+    visible = data.present & (torch.rand(data.present.shape, generator=torch.manual_seed(1)) < 0.5)
+    full, only_visible = model.embed(values), model.embed(values, visible)
+    torch.testing.assert_close(only_visible[visible], full[visible], atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(model(values, visible), model.encode(full, visible))

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .model import ModalityLayout
 from .subsets import check_subset, subset_selector
-from .tokens import CHUNK_BYTES, Modality, TokenSet, read_rows, release_pages, row_blocks
+from .tokens import CHUNK_BYTES, Modality, TokenSet, release_pages, row_blocks
 
 
 def derive_seed(seed: int, purpose: str, *more) -> int:
@@ -82,30 +82,32 @@ def feature_moments(m: Modality, index: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 @dataclass
 class HeldModality:
-    """One modality's values on the device, as stored (float16 or float32), with the
-    normaliser's statistics; `values` None: not held, its tokens are absent."""
+    """One modality's normalised values on the device, in the stored precision (float16 or
+    float32), 0 where a token is absent; `values` None: not held, its tokens are absent."""
 
     values: Tensor | None
-    mean: Tensor
-    std: Tensor
     tokens: slice  # its columns of `present`
 
 
 class DeviceData:
     """Presence and targets of a token set, and the values a job needs, as tensors on `device`.
 
-    Values are held as stored (float16 or float32) and normalised with the training-split
-    `normalizer` when `batch` hands them out, in float32: the same numbers as normalising all
-    at once, in half the memory where the token folder stores float16.
+    Values are normalised with the training-split `normalizer` once, when they are copied in,
+    and held in the stored precision (float16 or float32), absent tokens set to 0: `batch`
+    only gathers rows and widens them to float32, so a training step does no arithmetic on
+    values it does not use, in half the memory where the token folder stores float16 (the
+    rounding of a normalised float16 value, |z| * 2^-11, is well inside the stored values'
+    own float16 error bound, `max_error_std` in the token folder's meta.json).
 
     rows: the samples whose values are held (None: all of them); `batch` of another sample
         raises an IndexError. Presence and targets are always those of every sample, indexed
         by sample number.
     modalities: names of the modalities whose values are held (None: all); the tokens of the
         others are marked absent, so no model is ever shown them.
-    Every DeviceData of one TokenSet, device and rows shares one copy of the held values
-    (normalisers differ between models, the stored values do not): evaluating many models
-    of a dataset costs one copy. Writing to the TokenSet's arrays afterwards is not seen.
+    Every DeviceData of one TokenSet, normaliser, device and rows shares one copy of the held
+    values (the models of a dataset share their split, hence their normaliser): evaluating
+    many models of a dataset costs one copy. Writing to the TokenSet's arrays afterwards is
+    not seen.
     """
 
     def __init__(
@@ -136,14 +138,8 @@ class DeviceData:
             held = modalities is None or m.name in modalities
             if not held:
                 present[:, tokens_of_m] = False
-            self.held.append(
-                HeldModality(
-                    held_values(tokens, m, rows, device) if held else None,
-                    torch.from_numpy(np.asarray(mean, dtype=np.float32)).to(device),
-                    torch.from_numpy(np.asarray(std, dtype=np.float32)).to(device),
-                    tokens_of_m,
-                )
-            )
+            values = held_values(tokens, m, mean, std, rows, device) if held else None
+            self.held.append(HeldModality(values, tokens_of_m))
         self.present = torch.from_numpy(present).to(device)
         self.value_present = self.present  # which values are real; `present` may be narrowed
         self.local_row = None  # sample number -> row of the held values
@@ -163,15 +159,12 @@ class DeviceData:
         """Normalised float32 values (B, T_m, D_m) per modality of the samples `index`; 0 where
         a token is absent (and everywhere for a modality not held)."""
         rows = index if self.local_row is None else self.local_row[index]
-        present = self.value_present[index]
-        out = []
-        for m, held in zip(self.layout, self.held, strict=True):
-            if held.values is None:
-                out.append(held.mean.new_zeros(len(index), m.n_tokens, m.token_dim))
-                continue
-            values = (held.values[rows].float() - held.mean) / held.std
-            out.append(torch.where(present[:, held.tokens, None], values, 0.0))
-        return out
+        return [
+            torch.zeros(len(index), m.n_tokens, m.token_dim, device=self.device)
+            if held.values is None
+            else held.values[rows].float()
+            for m, held in zip(self.layout, self.held, strict=True)
+        ]
 
     def selector(self, spec: dict, name: str = "subset") -> Tensor:
         """(T,) bool on device: tokens a named subset shows; ValueError if it selects nothing."""
@@ -179,12 +172,31 @@ class DeviceData:
         return torch.from_numpy(subset_selector(spec, self.modality_tokens)).to(self.device)
 
 
-def held_values(tokens: TokenSet, m: Modality, rows: np.ndarray | None, device) -> Tensor:
-    """The stored values of `m` at `rows` on `device`, copied once per (token set, modality,
-    rows, device) and shared by every DeviceData asking for the same."""
-    rows_key = None if rows is None else hashlib.sha1(rows.tobytes()).hexdigest()
-    key = (m.name, id(m.values), rows_key, str(device))
+def held_values(
+    tokens: TokenSet,
+    m: Modality,
+    mean: np.ndarray,
+    std: np.ndarray,
+    rows: np.ndarray | None,
+    device,
+) -> Tensor:
+    """The normalised values of `m` at `rows` on `device`, in the stored precision, 0 where
+    absent: computed a block of rows at a time (memory stays about the result) and shared by
+    every DeviceData asking for the same (token set, modality, normaliser, rows, device)."""
+    mean, std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+    digest = hashlib.sha1(mean.tobytes() + std.tobytes())
+    if rows is not None:
+        digest.update(rows.tobytes())
+    key = (m.name, id(m.values), digest.hexdigest(), str(device))
     cache = tokens.__dict__.setdefault("_held_values", {})
     if key not in cache:
-        cache[key] = torch.from_numpy(read_rows(m.values, rows)).to(device)
+        n_rows = m.values.shape[0] if rows is None else len(rows)
+        out = np.empty((n_rows, *m.values.shape[1:]), dtype=m.values.dtype)
+        row_bytes = int(np.prod(m.values.shape[1:], dtype=np.int64)) * 4
+        for block in row_blocks(n_rows, row_bytes, CHUNK_BYTES):
+            picked = block if rows is None else np.asarray(rows[block])
+            values = (np.asarray(m.values[picked], dtype=np.float32) - mean) / std
+            out[block] = np.where(np.asarray(m.present[picked])[..., None], values, 0.0)
+            release_pages(m.values)
+        cache[key] = torch.from_numpy(out).to(device)
     return cache[key]

@@ -100,10 +100,10 @@ def predict_subsets(
     with eval_mode(model), autocast(data.device):
         for start in range(0, len(index), sample_chunk):
             chunk = index[start : start + sample_chunk]
-            tokens = model.embed(data.batch(chunk))  # (b, T, dim), once per sample
-            visible = (data.present[chunk][None] & selectors[:, None]).reshape(
-                n_subsets * len(chunk), -1
-            )  # rows ordered (subset, sample)
+            shown = data.present[chunk][None] & selectors[:, None]  # (S, b, T)
+            # Once per sample, of the tokens some subset shows.
+            tokens = model.embed(data.batch(chunk), shown.any(dim=0))
+            visible = shown.reshape(n_subsets * len(chunk), -1)  # rows ordered (subset, sample)
             rows = torch.arange(len(chunk), device=data.device).repeat(n_subsets)
             # Short rows with short rows, in passes of a bounded size: padding stays small.
             lengths, order = torch.sort(visible.sum(dim=1), stable=True)

@@ -133,12 +133,22 @@ class MultimodalTransformer(nn.Module):
     def n_tokens(self) -> int:
         return self.position_embedding.shape[0]
 
-    def embed(self, values: list[Tensor]) -> Tensor:
-        """(B, T, dim) embeddings of every token, visible or not (cheap next to attention)."""
+    def embed(self, values: list[Tensor], visible: Tensor | None = None) -> Tensor:
+        """(B, T, dim) token embeddings; with `visible` (B, T), the linear embedding of a vector
+        modality (an image patch, a year of a series) is computed for visible tokens only and
+        the others are left 0: their values are wide, and most are masked in training."""
         assert len(values) == len(self.layout), f"{len(values)} modalities, {len(self.layout)}"
-        tokens = torch.cat(
-            [embed(v) for embed, v in zip(self.embedders, values, strict=True)], dim=1
-        )
+        parts, start = [], 0
+        for m, embed, v in zip(self.layout, self.embedders, values, strict=True):
+            shown = None if visible is None else visible[:, start : start + m.n_tokens]
+            start += m.n_tokens
+            if shown is None or m.kind == "scalar":
+                parts.append(embed(v))
+                continue
+            part = v.new_zeros(*shown.shape, self.config.dim)
+            part[shown] = embed(v[shown]).to(part.dtype)
+            parts.append(part)
+        tokens = torch.cat(parts, dim=1)
         return tokens + self.modality_embedding[self.modality_of_token] + self.position_embedding
 
     def encode(self, tokens: Tensor, visible: Tensor, rows: Tensor | None = None) -> Tensor:
@@ -169,7 +179,7 @@ class MultimodalTransformer(nn.Module):
         """Logits (B, C). With `length_buckets` > 1, samples are sorted by visible-token count
         and encoded in that many groups, each padded only to its own longest sample: the same
         result, with far less padding when masking rates differ across the batch."""
-        tokens = self.embed(values)
+        tokens = self.embed(values, visible)
         if length_buckets <= 1:
             return self.encode(tokens, visible)
         order = torch.argsort(visible.sum(dim=1), stable=True)
