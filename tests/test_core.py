@@ -1,6 +1,7 @@
 """Model, training, resume and batched evaluation on small random token sets."""
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,7 +155,7 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, monkeypatch):
         seed=1,
         strategy={"kind": "miam"},
         model=SMALL_MODEL,
-        training={"epochs": 4, "batch_size": 64},
+        training={"epochs": 4, "batch_size": 64, "checkpoint_seconds": 0},
     )
     training.train_run(tokens_dir, split, tmp_path / "straight", **args)
 
@@ -179,6 +180,28 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, monkeypatch):
     for name, weight in straight["weights"].items():
         assert torch.equal(weight, resumed["weights"][name]), name
     assert (tmp_path / "straight" / "history.csv").read_text() != ""
+
+
+def test_checkpoints_are_written_at_most_every_checkpoint_seconds_and_after_the_last_epoch(
+    tmp_path, monkeypatch
+):
+    tokens_dir, split = write_toy(tmp_path)
+    real_save, saved = training.atomic_save, []
+
+    def counted(obj, path):
+        saved.append((Path(path).name, obj.get("epoch")))
+        real_save(obj, path)
+
+    monkeypatch.setattr(training, "atomic_save", counted)
+    args = dict(seed=0, strategy={"kind": "uniform"}, model=SMALL_MODEL)
+    hourly = {"epochs": 3, "batch_size": 64, "checkpoint_seconds": 3600}
+    training.train_run(tokens_dir, split, tmp_path / "run", training=hourly, **args)
+    assert saved == [("checkpoint.pt", 2), ("model.pt", None)]
+    # The interval is not part of what a checkpoint is resumed by: nothing is retrained.
+    saved.clear()
+    every_epoch = hourly | {"checkpoint_seconds": 0}
+    training.train_run(tokens_dir, split, tmp_path / "run", training=every_epoch, **args)
+    assert saved == [("model.pt", None)]
 
 
 def test_oracle_sees_only_its_subset(tmp_path):

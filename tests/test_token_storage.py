@@ -116,7 +116,7 @@ def test_device_data_of_some_rows_and_modalities_gives_the_same_batches(tmp_path
     index = torch.as_tensor(rows[[5, 0, 77, 3]])
     full_batch, some_batch = everything.batch(index), some.batch(index)
     torch.testing.assert_close(some_batch[1], full_batch[1], rtol=0, atol=0)
-    assert not some_batch[0].any() and not some_batch[2].any()
+    assert some_batch[0] is None and some_batch[2] is None  # not held: nothing to embed
     assert not some.present[:, [0, 1, 6, 7, 8]].any()  # tokens of modalities not held
     torch.testing.assert_close(some.present[:, 2:6], everything.present[:, 2:6])
     with pytest.raises(IndexError):
@@ -147,3 +147,16 @@ def test_normalizer_in_blocks_matches_the_direct_formula():
         var = (((values - want_mean) ** 2) * weight).sum(axis=0) / count
         np.testing.assert_allclose(mean, want_mean, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(std, np.where(var > 1e-12, np.sqrt(var), 1.0), rtol=1e-6)
+
+
+def test_a_restricted_view_hands_out_only_its_subsets_modalities():
+    tokens = toy_tokens(n=60)
+    data = DeviceData(tokens, Normalizer.fit(tokens, np.arange(60)), torch.device("cpu"))
+    view = data.restricted({"tab": ["v1"], "img": "all"})
+    index = torch.arange(10, 20)
+    full, restricted = data.batch(index), view.batch(index)
+    assert restricted[1] is None  # no `ts` token exists for the oracle: nothing to embed
+    torch.testing.assert_close(restricted[0], full[0], rtol=0, atol=0)
+    torch.testing.assert_close(restricted[2], full[2], rtol=0, atol=0)
+    assert view.present[:, 0].all() and not view.present[:, 1:9].any() and view.present[:, 9:].all()
+    assert data.present[:, 1:4].all()  # the original is not narrowed

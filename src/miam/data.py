@@ -7,6 +7,7 @@ and modalities it asks for, as stored (float16 or float32), never the whole file
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass
 
@@ -141,7 +142,8 @@ class DeviceData:
             values = held_values(tokens, m, mean, std, rows, device) if held else None
             self.held.append(HeldModality(values, tokens_of_m))
         self.present = torch.from_numpy(present).to(device)
-        self.value_present = self.present  # which values are real; `present` may be narrowed
+        # Modalities some sample may show: `batch` hands out None for the others.
+        self.shown = [held.values is not None for held in self.held]
         self.local_row = None  # sample number -> row of the held values
         if rows is not None:
             local = torch.full((self.n_samples,), len(rows), dtype=torch.int64)
@@ -155,16 +157,26 @@ class DeviceData:
     def __len__(self) -> int:
         return self.present.shape[0]
 
-    def batch(self, index: Tensor) -> list[Tensor]:
-        """Normalised float32 values (B, T_m, D_m) per modality of the samples `index`; 0 where
-        a token is absent (and everywhere for a modality not held)."""
+    def batch(self, index: Tensor) -> list[Tensor | None]:
+        """Normalised float32 values (B, T_m, D_m) per modality of the samples `index`, 0 where
+        a token is absent; None for a modality no sample shows here (not held, or outside
+        the subset of `restricted`): the model embeds nothing for it."""
         rows = index if self.local_row is None else self.local_row[index]
         return [
-            torch.zeros(len(index), m.n_tokens, m.token_dim, device=self.device)
-            if held.values is None
-            else held.values[rows].float()
-            for m, held in zip(self.layout, self.held, strict=True)
+            held.values[rows].float() if shown else None
+            for held, shown in zip(self.held, self.shown, strict=True)
         ]
+
+    def restricted(self, spec: dict, name: str = "subset") -> DeviceData:
+        """A view in which only the tokens of subset `spec` exist (an oracle's inputs); the
+        held values are shared, not copied."""
+        view = copy.copy(self)
+        view.present = self.present & self.selector(spec, name)
+        view.shown = [
+            shown and bool(view.present[:, held.tokens].any())
+            for held, shown in zip(self.held, self.shown, strict=True)
+        ]
+        return view
 
     def selector(self, spec: dict, name: str = "subset") -> Tensor:
         """(T,) bool on device: tokens a named subset shows; ValueError if it selects nothing."""

@@ -133,21 +133,26 @@ class MultimodalTransformer(nn.Module):
     def n_tokens(self) -> int:
         return self.position_embedding.shape[0]
 
-    def embed(self, values: list[Tensor], visible: Tensor | None = None) -> Tensor:
+    def embed(self, values: list[Tensor | None], visible: Tensor | None = None) -> Tensor:
         """(B, T, dim) token embeddings; with `visible` (B, T), the linear embedding of a vector
         modality (an image patch, a year of a series) is computed for visible tokens only and
-        the others are left 0: their values are wide, and most are masked in training."""
+        the others are left 0: their values are wide, and most are masked in training. A
+        modality given as None (never visible in this data) is left 0 without computing."""
         assert len(values) == len(self.layout), f"{len(values)} modalities, {len(self.layout)}"
+        given = [v for v in values if v is not None]
+        batch = given[0].shape[0] if given else visible.shape[0]
         parts, start = [], 0
         for m, embed, v in zip(self.layout, self.embedders, values, strict=True):
             shown = None if visible is None else visible[:, start : start + m.n_tokens]
             start += m.n_tokens
-            if shown is None or m.kind == "scalar":
+            if v is None:
+                parts.append(self.summary_token.new_zeros(batch, m.n_tokens, self.config.dim))
+            elif shown is None or m.kind == "scalar":
                 parts.append(embed(v))
-                continue
-            part = v.new_zeros(*shown.shape, self.config.dim)
-            part[shown] = embed(v[shown]).to(part.dtype)
-            parts.append(part)
+            else:
+                part = v.new_zeros(*shown.shape, self.config.dim)
+                part[shown] = embed(v[shown]).to(part.dtype)
+                parts.append(part)
         tokens = torch.cat(parts, dim=1)
         return tokens + self.modality_embedding[self.modality_of_token] + self.position_embedding
 

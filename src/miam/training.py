@@ -9,7 +9,6 @@ weights as one never stopped (on CPU; CUDA kernels are not bit-deterministic).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -61,6 +60,9 @@ class TrainConfig:
     # between epochs they are measured on `score_samples` fixed validation samples (all: null).
     scores_per_epoch: int = 1
     score_samples: int | None = None
+    # A checkpoint is written after an epoch once this many seconds have passed since the last
+    # one, and after the last epoch: a kill loses at most this much work (0: every epoch).
+    checkpoint_seconds: float = 60.0
     device: str = "auto"  # "auto": CUDA when available, else CPU
     threads: int = 0  # CPU threads for torch; 0 leaves torch's default
 
@@ -254,8 +256,7 @@ def train_run(
         prepared = prepare_data(tokens, split, device)
     index, normalizer, data = prepared.index, prepared.normalizer, prepared.data
     if subset is not None:  # oracle: the other tokens do not exist for it
-        data = copy.copy(data)
-        data.present = data.present & data.selector(subset)
+        data = data.restricted(subset)
     train_index = torch.as_tensor(index["train"], device=device)
     masking = build_strategy(strategy, data, index["train"])
 
@@ -306,7 +307,8 @@ def train_run(
         "strategy": masking.spec() if masking else None,
         "subset": subset,
         "model": model_config.to_dict(),
-        "training": asdict(train_config),
+        # How often checkpoints are written does not change what is trained.
+        "training": asdict(train_config) | {"checkpoint_seconds": None},
         "seed": seed,
     }
     checkpoint_path = out_dir / "checkpoint.pt"
@@ -326,7 +328,7 @@ def train_run(
         else:
             log.info("ignoring %s: it was written for another configuration", checkpoint_path)
 
-    started = time.perf_counter()
+    started = last_checkpoint = time.perf_counter()
     for epoch in range(first_epoch, train_config.epochs):
         epoch_started = time.perf_counter()
         net.train()
@@ -397,6 +399,10 @@ def train_run(
                 "score": selection,
                 "weights": {k: v.detach().clone() for k, v in net.state_dict().items()},
             }
+        due = time.perf_counter() - last_checkpoint >= train_config.checkpoint_seconds
+        if not (due or epoch + 1 == train_config.epochs):
+            continue
+        last_checkpoint = time.perf_counter()
         atomic_save(
             {
                 "run_spec": run_spec,
