@@ -1,10 +1,15 @@
 """Paper scale, measured: both embedded benchmarks through every stage on one machine.
 
     python benchmarks/paper_scale.py [--scales tiny,demo,paper] [--datasets geoplant,taxabench]
-        [--workdir results/scale] [--cores 2] [--train-steps 12] [--eval-samples 256]
+        [--workdir results/scale] [--cores N] [--train-steps 12] [--eval-samples 256]
 
-For each dataset and scale: generate the synthetic benchmark, tokenize it in `--cores` shards
-run side by side (one process each, as the workflow's tokenize_shard jobs), gather the shards
+    # what the README's table is: both datasets, GeoPlant also at half the paper's size
+    python benchmarks/paper_scale.py --datasets geoplant --scales tiny,demo,paper:45000,paper
+    python benchmarks/paper_scale.py --datasets taxabench --scales tiny,demo,paper
+
+For each dataset and scale: generate the synthetic benchmark, tokenize it in shards of at most
+the paper config's size (GeoPlant 5,625 samples, TaxaBench 2,250), `--cores` shard processes
+at a time (as the workflow's tokenize_shard jobs under `--cores`), gather the shards
 (streamed, float16 where the error bound allows), split, train the paper's model
 (config/paper.yaml: d 192, 7 blocks, batch 256, MIAM masking) and evaluate it on every
 evaluation subset of the paper config. Every stage is a process of its own, so its wall time,
@@ -28,6 +33,7 @@ Generated data is kept and reused (`<workdir>/<dataset>-<scale>/data`); `--fresh
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -61,10 +67,30 @@ def paper_config() -> dict:
 
 
 def stage_generate(dataset: str, scale: str, root: str) -> dict:
+    """`scale` "paper:45000": the paper scale's settings with 45,000 samples (GeoPlant only)."""
     from miam.sources import generate
 
-    generate(dataset, root, scale=scale, seed=0)
+    if ":" in scale:
+        from miam.datasets import synthetic_geoplant
+
+        assert dataset == "geoplant", "only synthetic-geoplant takes a sample count"
+        name, n = scale.split(":")
+        synthetic_geoplant.generate(root, scale=name, seed=0, n_surveys=int(n))
+    else:
+        generate(dataset, root, scale=scale, seed=0)
     return {}
+
+
+def expected_samples(dataset: str, scale: str) -> int:
+    if ":" in scale:
+        return int(scale.split(":")[1])
+    if dataset == "geoplant":
+        from miam.datasets.synthetic_geoplant import SCALES
+
+        return SCALES[scale]["n_surveys"]
+    from miam.datasets.synthetic_taxabench import SCALES
+
+    return SCALES[scale].n_observations
 
 
 def stage_tokenize_shard(dataset: str, root: str, shard: int, n_shards: int, out: str) -> dict:
@@ -132,7 +158,8 @@ def stage_train(tokens: str, split: str, out: str, steps: int, threads: int) -> 
     batches = order.split(train_config.batch_size)
     net.train()
     seconds, flops = [], []
-    for batch in batches[: steps + 1]:
+    # Tiny data has fewer batches than timed steps: the epoch's batches again.
+    for batch in itertools.islice(itertools.cycle(batches), steps + 1):
         step_started = time.perf_counter()
         p = masking.sample(len(batch), masks)
         visible = token_visibility(p, data.tokens_per_modality, data.present[batch], masks)
@@ -257,24 +284,29 @@ def launch(stage: str, result: Path, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([*command, "--stage-result", str(result)], cwd=REPO)
 
 
-def wait(processes: list[tuple[subprocess.Popen, Path]], started: float) -> dict:
-    """Wall time since `started`, CPU seconds summed and the largest peak RSS of the processes."""
-    cpu, peak, results = 0.0, 0, []
-    for process, result in processes:
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode:
-            raise RuntimeError(f"{process.args[3]} failed with exit code {process.returncode}")
+def run_jobs(stage: str, jobs: list[tuple[Path, dict]], parallel: int) -> dict:
+    """Run `stage` once per (result file, arguments), at most `parallel` at a time, as a
+    workflow would with that many cores: wall time, CPU seconds summed over the jobs, the
+    largest peak RSS of one job."""
+    started = time.perf_counter()
+    cpu, peak, running, pending = 0.0, 0, {}, list(jobs)
+    while pending or running:
+        while pending and len(running) < parallel:
+            result, kwargs = pending.pop(0)
+            process = launch(stage, result, **kwargs)
+            running[process.pid] = process
+        pid, status, usage = os.wait4(-1, 0)
+        process = running.pop(pid)
+        if os.waitstatus_to_exitcode(status):
+            raise RuntimeError(f"{stage} {process.args[-3]} failed")
         cpu += usage.ru_utime + usage.ru_stime
         peak = max(peak, usage.ru_maxrss * 1024)  # Linux: kilobytes
-        results.append(json.loads(result.read_text()))
+    results = [json.loads(result.read_text()) for result, _ in jobs]
     return {"wall": time.perf_counter() - started, "cpu": cpu, "peak_rss": peak, "out": results}
 
 
 def run_stage(stage: str, folder: Path, **kwargs) -> dict:
-    started = time.perf_counter()
-    result = folder / f"{stage}.result.json"
-    measured = wait([(launch(stage, result, **kwargs), result)], started)
+    measured = run_jobs(stage, [(folder / f"{stage}.result.json", kwargs)], 1)
     measured["out"] = measured["out"][0]
     return measured
 
@@ -284,7 +316,7 @@ def folder_bytes(folder: Path) -> int:
 
 
 def rehearse(dataset: str, scale: str, args) -> dict:
-    folder = Path(args.workdir) / f"{dataset}-{scale}"
+    folder = Path(args.workdir) / f"{dataset}-{scale.replace(':', '-')}"
     data = folder / "data"
     stages = {}
     if args.fresh or not (folder / "generated").exists():
@@ -298,15 +330,27 @@ def rehearse(dataset: str, scale: str, args) -> dict:
         stages["generate"] = json.loads((folder / "generated").read_text())
     print(f"{dataset} {scale}: generated", flush=True)
 
-    shards = [folder / "shards" / str(k) for k in range(args.cores)]
+    # As many shards as the paper config's samples per shard ask for (config/paper.yaml:
+    # GeoPlant 16 for 90,000, TaxaBench 4 for 9,000), at least one per core.
+    per_shard = {"geoplant": 90_000 // 16, "taxabench": 9_000 // 4}[dataset]
+    n_shards = max(args.cores, -(-expected_samples(dataset, scale) // per_shard))
+    shards = [folder / "shards" / str(k) for k in range(n_shards)]
     shutil.rmtree(folder / "shards", ignore_errors=True)
-    started = time.perf_counter()
-    processes = []
-    for k, out in enumerate(shards):
-        result = folder / f"tokenize{k}.result.json"
-        kwargs = {"dataset": dataset, "root": str(data), "shard": k, "n_shards": args.cores}
-        processes.append((launch("tokenize_shard", result, **kwargs, out=str(out)), result))
-    stages["tokenize"] = wait(processes, started)
+    jobs = [
+        (
+            folder / f"tokenize{k}.result.json",
+            {
+                "dataset": dataset,
+                "root": str(data),
+                "shard": k,
+                "n_shards": n_shards,
+                "out": str(out),
+            },
+        )
+        for k, out in enumerate(shards)
+    ]
+    stages["tokenize"] = run_jobs("tokenize_shard", jobs, args.cores)
+    stages["tokenize"]["shards"] = n_shards
     tokens = folder / "tokens"
     stages["gather"] = run_stage("gather", folder, shards=[str(s) for s in shards], out=str(tokens))
     stages["tokenize"]["shard_bytes"] = sum(folder_bytes(s) for s in shards)
@@ -397,8 +441,8 @@ def table(rows: list[dict]) -> str:
             f"| {row['tokens']:,} ({row['tokens_per_sample']}) "
             f"| {gigabytes(row['token_bytes'])} ({gigabytes(row['float32_bytes'])}) "
             f"| {duration(s['generate']['wall'])} "
-            f"| {duration(tokenize['wall'])} wall, {duration(tokenize['cpu'])} CPU "
-            f"({per_sample:.1f} ms/sample) "
+            f"| {duration(tokenize['wall'])} wall, {duration(tokenize['cpu'])} CPU, "
+            f"{tokenize.get('shards', 2)} shards ({per_sample:.1f} ms/sample) "
             f"| {duration(s['gather']['wall'])} | {duration(s['split']['wall'])} "
             f"| {duration(s['train']['wall'])} ({train['timed_steps']} x "
             f"{train['step_seconds']:.1f} s) "
@@ -413,13 +457,16 @@ def table(rows: list[dict]) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", default="tiny,demo,paper")
+    parser.add_argument(
+        "--scales", default="tiny,demo,paper", help='"paper:45000": GeoPlant at 45,000 surveys'
+    )
     parser.add_argument("--datasets", default="geoplant,taxabench")
     parser.add_argument("--workdir", default=str(REPO / "results" / "scale"))
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     parser.add_argument("--train-steps", type=int, default=12)
     parser.add_argument("--eval-samples", type=int, default=256, help="per split, at most")
     parser.add_argument("--fresh", action="store_true", help="regenerate the data")
+    parser.add_argument("--epochs", type=int, default=50, help="epochs of the run estimate")
     parser.add_argument("--stage", choices=sorted(STAGE_FUNCTIONS), help=argparse.SUPPRESS)
     parser.add_argument("--stage-args", help=argparse.SUPPRESS)
     parser.add_argument("--stage-result", help=argparse.SUPPRESS)
@@ -430,20 +477,44 @@ def main():
         return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    saved = workdir / "scaling.json"
+    rows = json.loads(saved.read_text()) if saved.exists() else []  # earlier runs' rows
     for dataset in args.datasets.split(","):
         for scale in args.scales.split(","):
-            rows.append(rehearse(dataset, scale, args))
-            (workdir / "scaling.json").write_text(json.dumps(rows, indent=1))
-    text = table(rows)
-    for row in rows:
-        flop_rate = row["stages"]["train"]["out"]["flop_rate"]
-        text += (
-            f"\n{row['dataset']} {row['scale']}: training at {flop_rate / 1e9:.1f} GFLOP/s "
-            f"on {args.cores} CPU cores; storage {row['storage']}"
-        )
+            row = rehearse(dataset, scale, args)
+            rows = [r for r in rows if (r["dataset"], r["scale"]) != (dataset, scale)] + [row]
+            saved.write_text(json.dumps(rows, indent=1))
+    text = table(rows) + "\n\n" + notes(rows, args.epochs)
     (workdir / "scaling.md").write_text(text + "\n")
     print(text)
+
+
+def notes(rows: list[dict], epochs: int) -> str:
+    """Tokenization cost per sample, storage, the CPU FLOP rate and the per-run GPU estimate."""
+    lines = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = sorted((r for r in rows if r["dataset"] == dataset), key=lambda r: r["samples"])
+        if len(mine) >= 2:
+            small, large = mine[-2], mine[-1]
+            cpu = [r["stages"]["tokenize"]["cpu"] for r in (small, large)]
+            slope = (cpu[1] - cpu[0]) / (large["samples"] - small["samples"])
+            lines.append(
+                f"{dataset} tokenization: {slope * 1e3:.2f} CPU-ms per extra sample between "
+                f"{small['samples']:,} and {large['samples']:,} samples "
+                f"({cpu[0] / small['samples'] * 1e3:.2f} and "
+                f"{cpu[1] / large['samples'] * 1e3:.2f} ms/sample overall)"
+            )
+        row = mine[-1]
+        train = row["stages"]["train"]["out"]
+        run_flops = epochs * epoch_estimate(row) * train["flop_rate"]
+        lines.append(
+            f"{dataset} {row['scale']}: stored {row['storage']}; training ran at "
+            f"{train['flop_rate'] / 1e9:.0f} GFLOP/s on the CPU; one {epochs}-epoch run is "
+            f"~{run_flops / 1e15:.2f} PFLOP (CPU time x CPU FLOP rate): estimated "
+            f"{run_flops / 150e12 / 60:.1f}-{run_flops / 50e12 / 60:.1f} GPU-minutes at an "
+            "effective 50-150 TFLOP/s in bf16 (an estimate, not a measurement)"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

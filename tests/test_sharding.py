@@ -112,15 +112,15 @@ def test_taxabench_in_three_shards_equals_one_run(tmp_path):
 
 def test_workflow_plans_one_tokenize_shard_job_per_shard_and_one_gather(tmp_path):
     config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    config["datasets"] = {"synthetic-taxabench": config["datasets"]["synthetic-taxabench"]}
-    config["datasets"]["synthetic-taxabench"]["shards"] = 3
+    config["datasets"] = {"tiny-taxabench": config["datasets"]["tiny-taxabench"]}
+    config["datasets"]["tiny-taxabench"]["shards"] = 3
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(
         [
             sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
             "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
             "--workflow-profile", "none", "--dry-run", "--cores", "1",
-            "results/synthetic-taxabench/quality/summary.json",
+            "results/tiny-taxabench/quality/summary.json",
         ],
         env={**os.environ, "PYTHONPATH": str(REPO / "src")},
         capture_output=True, text=True, timeout=120,
@@ -134,4 +134,4 @@ def test_workflow_plans_one_tokenize_shard_job_per_shard_and_one_gather(tmp_path
     )
     assert counts == {"generate_dataset": "1", "tokenize_shard": "3", "gather_tokens": "1"}
     for shard in range(3):
-        assert f"results/synthetic-taxabench/shards/{shard}/tokens" in result.stdout
+        assert f"results/tiny-taxabench/shards/{shard}/tokens" in result.stdout

@@ -57,7 +57,7 @@ BAD_CONFIGS = [
     (lambda c: c.update(trainig={"epochs": 1}), "trainig"),
     (lambda c: c["strategies"]["miam"].update(kapa=3.0), "kapa"),
     (
-        lambda c: c["datasets"]["synthetic-geoplant"]["subsets"].update(bad={"sound": "all"}),
+        lambda c: c["datasets"]["tiny-geoplant"]["subsets"].update(bad={"sound": "all"}),
         "sound",
     ),
     (lambda c: c.update(resources={"train": {"mem_gb": 4}}), "mem_gb"),

@@ -31,7 +31,7 @@ configfile=${MIAM_SLURM_CONFIGFILE:-config/test.yaml}
 if [[ -v MIAM_SLURM_TARGETS ]]; then
     read -r -a targets <<<"$MIAM_SLURM_TARGETS"
 else
-    targets=(results/synthetic-taxabench/tables/main.csv)
+    targets=(results/tiny-taxabench/tables/main.csv)
 fi
 log() { echo "slurm test: $*" >&2; }
 
