@@ -162,8 +162,9 @@ class DeviceData:
         a token is absent; None for a modality no sample shows here (not held, or outside
         the subset of `restricted`): the model embeds nothing for it."""
         rows = index if self.local_row is None else self.local_row[index]
+        # index_select, not values[rows]: the same rows, 4-5x faster on a CPU.
         return [
-            held.values[rows].float() if shown else None
+            held.values.index_select(0, rows).float() if shown else None
             for held, shown in zip(self.held, self.shown, strict=True)
         ]
 
@@ -184,6 +185,13 @@ class DeviceData:
         return torch.from_numpy(subset_selector(spec, self.modality_tokens)).to(self.device)
 
 
+# On a CPU, converting float16 to float32 is about a tenth of a small model's training step
+# (a 64-sample batch of GeoPlant tiles: 1.6 ms of 16), so a modality is held in float32 when
+# that takes at most this much memory; larger ones (paper-scale tiles) and every modality on
+# a GPU, where the conversion is free, stay in the stored precision.
+CPU_FLOAT32_HOLD_BYTES = 2 << 30
+
+
 def held_values(
     tokens: TokenSet,
     m: Modality,
@@ -192,9 +200,10 @@ def held_values(
     rows: np.ndarray | None,
     device,
 ) -> Tensor:
-    """The normalised values of `m` at `rows` on `device`, in the stored precision, 0 where
-    absent: computed a block of rows at a time (memory stays about the result) and shared by
-    every DeviceData asking for the same (token set, modality, normaliser, rows, device)."""
+    """The normalised values of `m` at `rows` on `device`, 0 where absent, in the stored
+    precision (float32 on a CPU within CPU_FLOAT32_HOLD_BYTES): computed a block of rows at a
+    time (memory stays about the result) and shared by every DeviceData asking for the same
+    (token set, modality, normaliser, rows, device)."""
     mean, std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
     digest = hashlib.sha1(mean.tobytes() + std.tobytes())
     if rows is not None:
@@ -203,8 +212,13 @@ def held_values(
     cache = tokens.__dict__.setdefault("_held_values", {})
     if key not in cache:
         n_rows = m.values.shape[0] if rows is None else len(rows)
-        out = np.empty((n_rows, *m.values.shape[1:]), dtype=m.values.dtype)
         row_bytes = int(np.prod(m.values.shape[1:], dtype=np.int64)) * 4
+        as_float32 = (
+            torch.device(device).type == "cpu" and n_rows * row_bytes <= CPU_FLOAT32_HOLD_BYTES
+        )
+        out = np.empty(
+            (n_rows, *m.values.shape[1:]), dtype=np.float32 if as_float32 else m.values.dtype
+        )
         for block in row_blocks(n_rows, row_bytes, CHUNK_BYTES):
             picked = block if rows is None else np.asarray(rows[block])
             values = (np.asarray(m.values[picked], dtype=np.float32) - mean) / std

