@@ -189,3 +189,16 @@ def test_unimodal_scores_are_observed_several_times_per_epoch_with_their_noise(t
     for m in ["tab", "ts", "img"]:
         s = history[f"s.{m}"]
         np.testing.assert_allclose(history[f"s_se.{m}"], np.sqrt(s * (1 - s) / 40), atol=1e-9)
+
+
+def test_strategies_that_do_not_learn_from_scores_are_observed_once_per_epoch(tmp_path):
+    """Uniform masking ignores s_m: it is measured at the end of each epoch for the log only,
+    not at the epoch's other observation points (MIAM's above: two per epoch)."""
+    tokens, split = write_toy(tmp_path, n=300)
+    for training in [tiny_training(scores_per_epoch=3, score_samples=40), tiny_training()]:
+        train_run(
+            tokens, split, tmp_path / "run", 0, {"kind": "uniform"}, None, TINY_MODEL, training
+        )
+        history = pd.read_csv(tmp_path / "run" / "history.csv")
+        assert (history["observations"] == 1).all()
+        assert history["s.tab"].notna().all()

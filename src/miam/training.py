@@ -292,6 +292,7 @@ def train_run(
     # The epoch's last observation is on the weights the epoch ends with: when it is measured
     # on every validation sample, the epoch's validation pass measures it too.
     observe_with_validation = masking is not None and len(observation_rows) == len(index["val"])
+    learns_from_scores = masking is not None and type(masking).observe is not Strategy.observe
     if observe_with_validation:
         epoch_subsets |= {f"observed:{name}": spec for name, spec in observed.items()}
 
@@ -371,9 +372,12 @@ def train_run(
             optimizer.step(current_lr())
             total_loss += loss.detach() * len(batch)
             last_step = step == len(batches)
+            # Every strategy logs s_m once per epoch; only those that learn from it (MIAM, OPM)
+            # have it measured between epochs.
             if (
                 masking is not None
                 and step in observe_at
+                and (learns_from_scores or last_step)
                 and not (last_step and observe_with_validation)
             ):
                 observations.append(observe_unimodal_scores())
