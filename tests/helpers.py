@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 import pandas as pd
 
@@ -49,3 +51,19 @@ def write_toy(folder, **kwargs):
     tokens.save(folder / "tokens")
     write_split(tokens.samples, folder / "split.csv", block_size=1.0, seed=0)
     return folder / "tokens", folder / "split.csv"
+
+
+def static_imports(tree: ast.AST, package: str) -> set[str]:
+    """Every module an `import` or `from ... import` statement of `tree` names, at any depth,
+    relative imports resolved against `package`; `from a import b` also counts `a.b`."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return names

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import static_imports
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "workflow" / "rules"
@@ -52,17 +53,9 @@ def module_path(name: str) -> Path | None:
 def imported_modules(tree: ast.AST, package: str) -> set[str]:
     """Every module `tree` imports, at any depth; a dynamic `import_module(f"miam.x.y_{...}")`
     counts as importing every miam module whose name starts with its constant part."""
-    names = set()
+    names = static_imports(tree, package)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parent, base] if base else parent)
-            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-        elif (
+        if (
             isinstance(node, ast.Call)
             and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
             and isinstance(node.args[0], ast.JoinedStr)

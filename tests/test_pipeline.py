@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import static_imports
 
 from miam import pipeline
 
@@ -114,16 +115,7 @@ def package_import_graph() -> dict[str, set[str]]:
         module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module[:-9]
         module = module.removesuffix(".__init__")
-        imported = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*parts, base] if base else parts)
-                imported |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        imported = static_imports(ast.parse(path.read_text()), package)
         graph[module] = {name for name in imported if name in names and name != module}
     return graph
 
