@@ -3,9 +3,10 @@
     python benchmarks/paper_scale.py [--scales tiny,demo,paper] [--datasets geoplant,taxabench]
         [--workdir results/scale] [--cores N] [--train-steps 12] [--eval-samples 256]
 
-    # what the README's table is: both datasets, GeoPlant also at half the paper's size
-    python benchmarks/paper_scale.py --datasets geoplant --scales tiny,demo,paper:45000,paper
-    python benchmarks/paper_scale.py --datasets taxabench --scales tiny,demo,paper
+    # the README's scaling table: the defaults, on a 2-core machine
+    python benchmarks/paper_scale.py
+    # one more size, e.g. GeoPlant at half the paper's surveys (rows are added to the table)
+    python benchmarks/paper_scale.py --datasets geoplant --scales paper:45000
 
 For each dataset and scale: generate the synthetic benchmark, tokenize it in shards of at most
 the paper config's size (GeoPlant 5,625 samples, TaxaBench 2,250), `--cores` shard processes
