@@ -331,9 +331,9 @@ def rehearse(dataset: str, scale: str, args) -> dict:
         stages["generate"] = json.loads((folder / "generated").read_text())
     print(f"{dataset} {scale}: generated", flush=True)
 
-    # As many shards as the paper config's samples per shard ask for (config/paper.yaml:
-    # GeoPlant 16 for 90,000, TaxaBench 4 for 9,000), at least one per core.
-    per_shard = {"geoplant": 90_000 // 16, "taxabench": 9_000 // 4}[dataset]
+    # As many shards as the paper config's samples per shard ask for (config/paper.yaml's
+    # `shards` at paper scale), at least one per core.
+    per_shard = expected_samples(dataset, "paper") // paper_config()["datasets"][dataset]["shards"]
     n_shards = max(args.cores, -(-expected_samples(dataset, scale) // per_shard))
     shards = [folder / "shards" / str(k) for k in range(n_shards)]
     shutil.rmtree(folder / "shards", ignore_errors=True)

@@ -142,18 +142,17 @@ def evaluate_subsets(
     )
     targets = data.targets_numpy[index]
     primary = PRIMARY_METRIC[data.task]
-    scored: dict[int, list[tuple[str, float, float]]] = {}
-    for k in which.tolist():
-        if k in scored:
-            continue
-        scores = logits[k].numpy()
+    scored = []  # per distinct selector: (metric, value, standard error)
+    for scores in logits.numpy():
         error = (
             primary_standard_error(data.task, scores, targets, classes) if standard_errors else 0
         )
-        scored[k] = [
-            (metric, value, error if metric == primary else np.nan)
-            for metric, value in task_metrics(data.task, scores, targets, classes).items()
-        ]
+        scored.append(
+            [
+                (metric, value, error if metric == primary else np.nan)
+                for metric, value in task_metrics(data.task, scores, targets, classes).items()
+            ]
+        )
     rows = []
     for name, k in zip(names, which.tolist(), strict=True):
         for metric, value, error in scored[k]:

@@ -282,19 +282,31 @@ def train_run(
     metric = PRIMARY_METRIC[data.task]
     classes = prepared.classes
     full_input = {m.name: "all" for m in data.layout}
-    # Validated once per epoch on every validation sample: all inputs and the selection subsets.
+    # Validated once per epoch on every validation sample: all inputs, and the selection
+    # subsets in the epochs that are candidates (`select_from`).
     epoch_subsets = {"all": full_input}
     if subset is None and selection_subsets:
         epoch_subsets |= {f"named:{name}": spec for name, spec in selection_subsets.items()}
-    observed = unimodal_subsets(data) if masking is not None else {}
+    observed = (
+        {f"observed:{name}": spec for name, spec in unimodal_subsets(data).items()}
+        if masking is not None
+        else {}
+    )
     observation_rows = score_rows(index["val"], train_config.score_samples, seed)
-    observe_at = score_points(steps_per_epoch, train_config.scores_per_epoch)
+    # Every strategy logs s_m once per epoch, after its last step; only those that learn from
+    # it (MIAM, OPM) have it measured between epochs too.
+    learns_from_scores = masking is not None and type(masking).observe is not Strategy.observe
+    observe_at = (
+        score_points(steps_per_epoch, train_config.scores_per_epoch)
+        if learns_from_scores
+        else {steps_per_epoch}
+    )
     # The epoch's last observation is on the weights the epoch ends with: when it is measured
     # on every validation sample, the epoch's validation pass measures it too.
     observe_with_validation = masking is not None and len(observation_rows) == len(index["val"])
-    learns_from_scores = masking is not None and type(masking).observe is not Strategy.observe
     if observe_with_validation:
-        epoch_subsets |= {f"observed:{name}": spec for name, spec in observed.items()}
+        epoch_subsets |= observed
+        observe_at.discard(steps_per_epoch)
 
     def observe_unimodal_scores(frame=None) -> tuple[list[float], list[float]]:
         """s_m and its standard error on the observation samples, measured unless `frame`
@@ -304,7 +316,7 @@ def train_run(
                 net,
                 data,
                 observation_rows,
-                {f"observed:{name}": spec for name, spec in observed.items()},
+                observed,
                 train_config.eval_batch_size,
                 classes,
                 standard_errors=True,
@@ -371,15 +383,7 @@ def train_run(
             torch.nn.utils.clip_grad_norm_(net.parameters(), train_config.grad_clip)
             optimizer.step(current_lr())
             total_loss += loss.detach() * len(batch)
-            last_step = step == len(batches)
-            # Every strategy logs s_m once per epoch; only those that learn from it (MIAM, OPM)
-            # have it measured between epochs.
-            if (
-                masking is not None
-                and step in observe_at
-                and (learns_from_scores or last_step)
-                and not (last_step and observe_with_validation)
-            ):
+            if masking is not None and step in observe_at:
                 observations.append(observe_unimodal_scores())
 
         candidate = epoch >= int(train_config.select_from * train_config.epochs)
