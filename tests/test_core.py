@@ -124,6 +124,30 @@ def test_dropping_masked_tokens_equals_never_having_them():
     torch.testing.assert_close(in_batch, alone, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("length_buckets", [1, 3])
+def test_padding_changes_neither_logits_nor_gradients(length_buckets):
+    """Token-wise layers run on the real tokens only, attention on the padded rows: a batch
+    of mixed lengths gives each sample its logits and gradients as if encoded alone."""
+    tokens = toy_tokens(n=12)
+    model, data = tiny_model(tokens)
+    model.eval()
+    values = data.batch(torch.arange(12))
+    visible = data.present & (torch.rand(data.present.shape, generator=torch.manual_seed(2)) < 0.6)
+    visible[0] = False  # the summary token alone
+    visible[1] = data.present[1]  # every token
+    parameters = list(model.parameters())
+    batch_grads = torch.autograd.grad(
+        model(values, visible, length_buckets).square().sum(), parameters
+    )
+    alone_grads = [torch.zeros_like(p) for p in parameters]
+    for i in range(12):
+        alone = model([v[i : i + 1] for v in values], visible[i : i + 1]).square().sum()
+        for total, grad in zip(alone_grads, torch.autograd.grad(alone, parameters), strict=True):
+            total += grad
+    for batch_grad, alone_grad in zip(batch_grads, alone_grads, strict=True):
+        torch.testing.assert_close(batch_grad, alone_grad, atol=1e-5, rtol=1e-4)
+
+
 def test_evaluation_restores_training_mode():
     model, data = tiny_model(toy_tokens(n=60))
     model.train()

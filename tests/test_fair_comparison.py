@@ -169,6 +169,25 @@ def test_the_kept_epoch_follows_the_selection_rule_and_is_recorded(tmp_path, rul
     assert written["best_epoch"] == metrics["best_epoch"] and written["selected_on"] == rule
 
 
+def test_select_from_restricts_the_strategies_kept_epoch_but_never_an_oracles(tmp_path):
+    """An oracle validates its one subset every epoch and may peak early; a late-only choice
+    would handicap the yardstick every strategy is measured against."""
+    tokens, split = write_toy(tmp_path, n=300)
+    named = {"tab": {"tab": "all"}, "ts": {"ts": "all"}}
+    training = tiny_training(select_from=0.5, epochs=4)
+    strategy = (tmp_path / "strategy", {"kind": "uniform"}, None, named)
+    oracle = (tmp_path / "oracle", None, {"tab": "all"}, None)
+    for folder, spec, subset, selection in [strategy, oracle]:
+        train_run(tokens, split, folder, 0, spec, subset, TINY_MODEL, training, selection)
+    strategy_history = pd.read_csv(tmp_path / "strategy" / "history.csv")
+    assert strategy_history["selection_score"].isna().tolist() == [True, True, False, False]
+    assert strategy_history["val_top1_named_mean"].isna().tolist() == [True, True, False, False]
+    oracle_history = pd.read_csv(tmp_path / "oracle" / "history.csv")
+    assert oracle_history["selection_score"].notna().all()
+    kept = json.loads((tmp_path / "oracle" / "metrics.json").read_text())["best_epoch"]
+    assert kept == int(oracle_history.loc[oracle_history["val_top1"].idxmax(), "epoch"])
+
+
 def test_unimodal_scores_are_observed_several_times_per_epoch_with_their_noise(tmp_path):
     assert score_points(10, 3) == {3, 7, 10}
     assert score_points(2, 5) == {1, 2}

@@ -56,10 +56,12 @@ class TrainConfig:
     # named subsets (what the strategies are compared on); "full": best all-input score;
     # "last": the last epoch.
     select_on: str = "subsets"
-    # Epochs before this share of training are not candidates for the kept epoch, and the
-    # named subsets are not validated there (only all inputs, for the curves): with a schedule
-    # decaying to 0 the kept epoch lies late, and validating every subset is much of a small
-    # run's time. 0: every epoch is a candidate.
+    # For a run selected on the named subsets (a strategy), epochs before this share of
+    # training are not candidates for the kept epoch, and the named subsets are not validated
+    # there (only all inputs, for the curves): with a schedule decaying to 0 its kept epoch
+    # lies late, and validating every subset is much of a small run's time. An oracle or a
+    # unimodal model validates its one subset every epoch anyway, and may peak early: every
+    # epoch is its candidate. 0: every epoch is a candidate.
     select_from: float = 0.0
     # Unimodal scores s_m (what adaptive strategies observe) per epoch, at evenly spaced steps;
     # between epochs they are measured on `score_samples` fixed validation samples (all: null).
@@ -285,8 +287,10 @@ def train_run(
     # Validated once per epoch on every validation sample: all inputs, and the selection
     # subsets in the epochs that are candidates (`select_from`).
     epoch_subsets = {"all": full_input}
+    first_candidate = 0
     if subset is None and selection_subsets:
         epoch_subsets |= {f"named:{name}": spec for name, spec in selection_subsets.items()}
+        first_candidate = int(train_config.select_from * train_config.epochs)
     observed = (
         {f"observed:{name}": spec for name, spec in unimodal_subsets(data).items()}
         if masking is not None
@@ -386,7 +390,7 @@ def train_run(
             if masking is not None and step in observe_at:
                 observations.append(observe_unimodal_scores())
 
-        candidate = epoch >= int(train_config.select_from * train_config.epochs)
+        candidate = epoch >= first_candidate
         scores = evaluate_subsets(
             net,
             data,
