@@ -7,10 +7,7 @@ about a tenth of a full one. A learned summary token is always present, so even 
 gives a (prior) prediction.
 
     values per modality (B, T_m, D_m) --embed--> (B, T, dim)  [+ modality + position embeddings]
-    visible (B, T) --gather visible--> (N real tokens, dim) --pre-LN blocks--> mean pool --> head
-
-Rows of a batch differ in length; only attention sees them padded to the longest (B, 1 + L),
-every token-wise layer runs on the N real tokens alone.
+    visible (B, T) --gather visible--> (B, 1 + L, dim) --pre-LN blocks--> mean pool --> head
 """
 
 from __future__ import annotations
@@ -88,26 +85,18 @@ class Block(nn.Module):
         )
         self.residual_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: Tensor, attend: Tensor, where: Tensor | None = None) -> Tensor:
-        """x (N, dim): the real tokens of R sequences, packed; attend (R, 1, 1, L): True where
-        a key is a real token, not padding; where (N,): each real token's place in the padded
-        (R * L) layout (None: there is no padding, x is that layout).
-
-        Only attention mixes tokens, so only it runs on the padded layout; the norms, the
-        projections and the feed-forward run on real tokens alone (padding is up to half of a
-        masked batch)."""
-        rows, length = attend.shape[0], attend.shape[-1]
-        dim = x.shape[-1]
-        qkv = self.qkv(self.attention_norm(x))
-        if where is not None:
-            qkv = qkv.new_zeros(rows * length, 3 * dim).index_copy(0, where, qkv)
-        q, k, v = qkv.view(rows, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+    def forward(self, x: Tensor, attend: Tensor) -> Tensor:
+        # x (B, L, dim); attend (B, 1, 1, L): True where a key is a real token, not padding
+        batch, length, dim = x.shape
+        q, k, v = (
+            self.qkv(self.attention_norm(x))
+            .view(batch, length, 3, self.heads, dim // self.heads)
+            .permute(2, 0, 3, 1, 4)
+        )
         attended = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attend, dropout_p=self.dropout if self.training else 0.0
         )
-        attended = attended.transpose(1, 2).reshape(rows * length, dim)
-        if where is not None:
-            attended = attended.index_select(0, where)
+        attended = attended.transpose(1, 2).reshape(batch, length, dim)
         x = x + self.residual_dropout(self.attention_out(attended))
         return x + self.residual_dropout(self.ffn(self.ffn_norm(x)))
 
@@ -177,33 +166,21 @@ class MultimodalTransformer(nn.Module):
         visibility row applies to (default: row i is sample i), so many subsets of one sample
         share its embedding.
         """
-        n_rows, n_tokens = visible.shape
+        n_rows = visible.shape[0]
         if rows is None:
             rows = torch.arange(n_rows, device=visible.device)
         n_visible = visible.sum(dim=1)
         length = int(n_visible.max()) if n_rows else 0
-        # Each row's visible tokens first, in token order, as positions in tokens.flatten(0, 1).
+        # Visible tokens first, in token order, then padding.
         token_index = torch.argsort((~visible).to(torch.int8), dim=1, stable=True)[:, :length]
-        flat = rows[:, None] * n_tokens + token_index  # (R, L)
-        place = torch.arange(length, device=visible.device)
-        real = place < n_visible[:, None]  # (R, L)
-        summary = self.summary_token.expand(n_rows, 1, -1)
-        # Sequences are the summary token, then the visible tokens, then padding: (R, 1 + L).
-        if bool(real.all()):  # no padding: the packed layout is the padded one
-            x = tokens.flatten(0, 1).index_select(0, flat.flatten())
-            x = x.view(n_rows, length, tokens.shape[-1])
-            x, where = torch.cat([summary.to(x.dtype), x], dim=1).flatten(0, 1), None
-        else:  # packed: the R summary tokens, then the rows' visible tokens
-            visible_tokens = tokens.flatten(0, 1).index_select(0, flat[real])
-            x = torch.cat([summary[:, 0].to(visible_tokens.dtype), visible_tokens])
-            starts = torch.arange(n_rows, device=visible.device) * (1 + length)
-            where = torch.cat([starts, (starts[:, None] + 1 + place)[real]])
-        attend = torch.cat([real.new_ones(n_rows, 1), real], dim=1)[:, None, None, :]
+        real = torch.arange(length, device=visible.device) < n_visible[:, None]  # (R, L)
+        x = tokens[rows[:, None], token_index]  # (R, L, dim)
+        x = torch.cat([self.summary_token.expand(n_rows, 1, -1).to(x.dtype), x], dim=1)
+        real = torch.cat([real.new_ones(n_rows, 1), real], dim=1)  # (R, 1 + L)
+        attend = real[:, None, None, :]
         for block in self.blocks:
-            x = block(x, attend, where)
-        if where is not None:  # back to (R, 1 + L), padding 0
-            x = x.new_zeros(n_rows * (1 + length), x.shape[-1]).index_copy(0, where, x)
-        pooled = x.view(n_rows, 1 + length, -1).sum(dim=1) / (1 + n_visible)[:, None]
+            x = block(x, attend)
+        pooled = (x * real[..., None]).sum(dim=1) / real.sum(dim=1, keepdim=True)
         return self.head(pooled)
 
     def forward(self, values: list[Tensor], visible: Tensor, length_buckets: int = 1) -> Tensor:
