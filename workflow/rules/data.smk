@@ -22,8 +22,7 @@ rule generate_dataset:
         dataset=exact_paths(filter(is_generated, DATASETS)),
     conda:
         "../../envs/data.yaml"
-    # One core: the generators are numpy loops, and two datasets then generate side by side.
-    threads: 1
+    threads: 2
     resources:
         mem_mb=job_size("data", "mem_mb"),
         runtime=job_size("data", "runtime"),
