@@ -568,6 +568,27 @@ def _tiles(name, m, files, all_samples, samples, quality, progress):
     return values, present, patch_names(grid)
 
 
+def _read_each_file(name, samples, files, quality, progress, values, tokens, decode_errors):
+    """values[i] = tokens(path) for each sample's file; a missing or undecodable file is
+    recorded in the quality report and its sample left absent. Returns (present, the paths
+    read)."""
+    present = np.zeros(len(samples), bool)
+    read = []
+    for i, sample_id in enumerate(tqdm(samples["sample_id"], desc=name, disable=not progress)):
+        path = files.get(sample_id)
+        if path is None:
+            quality.record(name, "missing_file", sample_id, files.expected(sample_id))
+            continue
+        try:
+            values[i] = tokens(path)
+        except decode_errors as error:
+            quality.record(name, "corrupt_file", sample_id, path, error)
+            continue
+        present[i] = True
+        read.append(path)
+    return present, read
+
+
 def _images(name, m, files, all_samples, samples, quality, progress):
     from miam.tokenize.image import (
         IMAGE_DECODE_ERRORS,
@@ -577,20 +598,17 @@ def _images(name, m, files, all_samples, samples, quality, progress):
     )
 
     grid = m["size"] // m["patch"]
-    n = len(samples)
-    values = np.zeros((n, grid * grid, m["patch"] ** 2 * 3), np.float32)
-    present = np.zeros(n, bool)
-    for i, sample_id in enumerate(tqdm(samples["sample_id"], desc=name, disable=not progress)):
-        path = files.get(sample_id)
-        if path is None:
-            quality.record(name, "missing_file", sample_id, files.expected(sample_id))
-            continue
-        try:
-            values[i] = image_patch_tokens(read_image(path, m["size"]), m["patch"])
-        except IMAGE_DECODE_ERRORS as error:
-            quality.record(name, "corrupt_file", sample_id, path, error)
-            continue
-        present[i] = True
+    values = np.zeros((len(samples), grid * grid, m["patch"] ** 2 * 3), np.float32)
+    present, _ = _read_each_file(
+        name,
+        samples,
+        files,
+        quality,
+        progress,
+        values,
+        lambda path: image_patch_tokens(read_image(path, m["size"]), m["patch"]),
+        IMAGE_DECODE_ERRORS,
+    )
     return values, np.repeat(present[:, None], grid * grid, axis=1), patch_names(grid, grid)
 
 
@@ -599,22 +617,19 @@ def _recordings(name, m, files, all_samples, samples, quality, progress):
     from miam.tokenize.sample_files import audio_rate
 
     config = AudioConfig(**{k: m[k] for k in AudioConfig.__dataclass_fields__})
-    n, names = len(samples), config.token_names
-    values = np.zeros((n, len(names), config.token_dim), np.float32)
-    present = np.zeros(n, bool)
-    rates: Counter = Counter()
-    for i, sample_id in enumerate(tqdm(samples["sample_id"], desc=name, disable=not progress)):
-        path = files.get(sample_id)
-        if path is None:
-            quality.record(name, "missing_file", sample_id, files.expected(sample_id))
-            continue
-        try:
-            values[i] = audio_tokens(path, config)
-        except AUDIO_DECODE_ERRORS as error:
-            quality.record(name, "corrupt_file", sample_id, path, error)
-            continue
-        present[i] = True
-        rates[audio_rate(path)] += 1
+    names = config.token_names
+    values = np.zeros((len(samples), len(names), config.token_dim), np.float32)
+    present, read = _read_each_file(
+        name,
+        samples,
+        files,
+        quality,
+        progress,
+        values,
+        lambda path: audio_tokens(path, config),
+        AUDIO_DECODE_ERRORS,
+    )
+    rates = Counter(audio_rate(path) for path in read)
     for rate, count in sorted(rates.items(), key=lambda item: str(item[0])):
         if rate != config.sample_rate:
             log.info(
