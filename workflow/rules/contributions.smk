@@ -20,9 +20,6 @@ rule contributions:
         "results/{dataset}/benchmarks/contributions.tsv"
     conda:
         "../../envs/report.yaml"
-    # It needs only the first seed's models and is the longest job after training: started
-    # as soon as they exist, it overlaps the later seeds' training instead of ending the run.
-    priority: 1
     # CPUs, partition and GPU on a cluster: the slurm profile.
     threads: 1
     resources:
