@@ -10,7 +10,9 @@ benchmarks), runs `snakemake --cores N` from the repository root, and prints:
   summed CPU seconds, as Snakemake's `benchmark:` files recorded them (a job's time includes its
   Python and torch start-up);
 - the fixed costs every job or the workflow pays: starting Python with torch and miam, parsing
-  the workflow (a dry run over the finished results), loading one dataset's tokens.
+  the workflow (a dry run over the finished results), loading one dataset's tokens;
+- one `uniform` training run of the first dataset alone on 1 thread: the same work every time,
+  so runs on different days (or machines) can be compared by it (a shared VM's speed varies).
 Run it on an otherwise idle machine: other processes on the same cores distort the figures.
 Asserts nothing about time.
 """
@@ -21,6 +23,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -77,6 +80,30 @@ def fixed_costs(datasets: list[str], configfile: str) -> dict[str, float]:
     return {key: round(value, 2) for key, value in costs.items()}
 
 
+def reference_run(config: dict, dataset: str) -> float:
+    """Seconds of one `uniform` run of `dataset` (seed 0, 1 thread), written to a temp folder."""
+    import torch
+
+    from miam import pipeline
+    from miam.training import train_run
+
+    torch.set_num_threads(1)
+    folder = ROOT / "results" / dataset
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        train_run(
+            folder / "tokens",
+            folder / "split.csv",
+            out,
+            seed=0,
+            strategy=pipeline.strategy_spec(config, dataset, "uniform"),
+            model=pipeline.run_settings(config, dataset, "model"),
+            training=pipeline.run_settings(config, dataset, "training") | {"threads": 1},
+            selection_subsets=pipeline.named_subsets(config["datasets"][dataset]),
+        )
+        return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configfile", default="config/config.yaml")
@@ -97,6 +124,9 @@ def main() -> None:
     print("\nfixed costs:")
     for key, value in fixed_costs(datasets, args.configfile).items():
         print(f"  {key}: {value}")
+    if "uniform" in config["strategies"] and (ROOT / "results" / datasets[0] / "tokens").exists():
+        seconds = reference_run(config, datasets[0])
+        print(f"\nthis machine now: one `uniform` run of {datasets[0]}, 1 thread: {seconds:.1f} s")
 
 
 if __name__ == "__main__":
