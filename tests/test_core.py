@@ -126,8 +126,8 @@ def test_dropping_masked_tokens_equals_never_having_them():
 
 @pytest.mark.parametrize("length_buckets", [1, 3])
 def test_padding_changes_neither_logits_nor_gradients(length_buckets):
-    """Token-wise layers run on the real tokens only, attention on the padded rows: a batch
-    of mixed lengths gives each sample its logits and gradients as if encoded alone."""
+    """Rows are padded to the longest of their length group: a batch of mixed lengths gives
+    each sample its logits and gradients as if encoded alone."""
     tokens = toy_tokens(n=12)
     model, data = tiny_model(tokens)
     model.eval()

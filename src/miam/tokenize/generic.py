@@ -599,15 +599,12 @@ def _images(name, m, files, all_samples, samples, quality, progress):
 
     grid = m["size"] // m["patch"]
     values = np.zeros((len(samples), grid * grid, m["patch"] ** 2 * 3), np.float32)
+
+    def tokens(path):
+        return image_patch_tokens(read_image(path, m["size"]), m["patch"])
+
     present, _ = _read_each_file(
-        name,
-        samples,
-        files,
-        quality,
-        progress,
-        values,
-        lambda path: image_patch_tokens(read_image(path, m["size"]), m["patch"]),
-        IMAGE_DECODE_ERRORS,
+        name, samples, files, quality, progress, values, tokens, IMAGE_DECODE_ERRORS
     )
     return values, np.repeat(present[:, None], grid * grid, axis=1), patch_names(grid, grid)
 
@@ -619,15 +616,12 @@ def _recordings(name, m, files, all_samples, samples, quality, progress):
     config = AudioConfig(**{k: m[k] for k in AudioConfig.__dataclass_fields__})
     names = config.token_names
     values = np.zeros((len(samples), len(names), config.token_dim), np.float32)
+
+    def tokens(path):
+        return audio_tokens(path, config)
+
     present, read = _read_each_file(
-        name,
-        samples,
-        files,
-        quality,
-        progress,
-        values,
-        lambda path: audio_tokens(path, config),
-        AUDIO_DECODE_ERRORS,
+        name, samples, files, quality, progress, values, tokens, AUDIO_DECODE_ERRORS
     )
     rates = Counter(audio_rate(path) for path in read)
     for rate, count in sorted(rates.items(), key=lambda item: str(item[0])):
