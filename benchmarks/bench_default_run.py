@@ -65,8 +65,8 @@ def stage_table(datasets: list[str]) -> pd.DataFrame:
 def fixed_costs(datasets: list[str], configfile: str) -> dict[str, float]:
     python = sys.executable
     costs = {
-        "python + torch + miam.training import, s": timed(
-            [python, "-c", "import miam.training, miam.evaluation_jobs"]
+        "python + torch + miam.runs.training import, s": timed(
+            [python, "-c", "import miam.runs.training, miam.analysis.evaluation_jobs"]
         ),
         "workflow parse (dry run, nothing to do), s": timed(
             ["snakemake", "-n", "--configfile", configfile, "--quiet"]
@@ -75,8 +75,8 @@ def fixed_costs(datasets: list[str], configfile: str) -> dict[str, float]:
     tokens = ROOT / "results" / datasets[0] / "tokens"
     if tokens.exists():
         costs[f"load {datasets[0]} tokens, s"] = timed(
-            [python, "-c", f"from miam.tokens import TokenSet; TokenSet.load({str(tokens)!r})"]
-        ) - timed([python, "-c", "import miam.tokens"])
+            [python, "-c", f"from miam.core.tokens import TokenSet; TokenSet.load({str(tokens)!r})"]
+        ) - timed([python, "-c", "import miam.core.tokens"])
     return {key: round(value, 2) for key, value in costs.items()}
 
 
@@ -84,8 +84,8 @@ def reference_run(config: dict, dataset: str) -> float:
     """Seconds of one `uniform` run of `dataset` (seed 0, 1 thread), written to a temp folder."""
     import torch
 
-    from miam import pipeline
-    from miam.training import train_run
+    from miam.runs.training import train_run
+    from miam.workflow import pipeline
 
     torch.set_num_threads(1)
     folder = ROOT / "results" / dataset

@@ -5,7 +5,7 @@ memory and minutes per 50-epoch run, measured on the GPU it runs on.
 
 For each embedded benchmark at paper scale (GeoPlant: 90,000 surveys, 98 tokens; TaxaBench-8k:
 9,000 observations, 105 tokens), with its real token layout and random values (speed does not
-depend on them): training steps as `miam.training` takes them (MIAM masking, length buckets,
+depend on them): training steps as `miam.runs.training` takes them (MIAM masking, length buckets,
 weighted BCE, gradient clipping, AdamW, bf16 autocast), then the per-epoch validation (all
 inputs, the dataset's named subsets and the unimodal scores) through `predict_subsets`. Minutes
 per run = epochs x (training samples / training rate + validation rows / evaluation rate): from
@@ -28,19 +28,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_model import GEOPLANT_COLUMNS, PAPER_MODEL, TAXABENCH_MODALITIES, geoplant_like
 
-from miam.data import DeviceData, Normalizer
-from miam.evaluation import predict_subsets
-from miam.masking import make_strategy, token_visibility
-from miam.model import MultimodalTransformer
-from miam.optim import AdamW
-from miam.runtime import autocast
-from miam.subsets import modality_subsets
-from miam.tokens import Modality, TokenSet
-from miam.training import loss_function
+from miam.core.data import DeviceData, Normalizer
+from miam.core.masking import make_strategy, token_visibility
+from miam.core.model import MultimodalTransformer
+from miam.core.optim import AdamW
+from miam.core.subsets import modality_subsets
+from miam.core.tokens import Modality, TokenSet
+from miam.runs.evaluation import predict_subsets
+from miam.runs.runtime import autocast
+from miam.runs.training import loss_function
 
 
 def taxabench_paper_layout(n: int, rng) -> TokenSet:
-    """miam.tokenize.taxabench's layout: image 16 x 768, satellite 16 x 1024 (3 bands in the
+    """miam.inputs.tokenize.taxabench's layout: image 16 x 768, satellite 16 x 1024 (3 bands in the
     paper config: 768), audio 16 x 184, environment 20 scalars, location 1 x 24."""
     shapes = [
         ("image", "vector", 16, 768),

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from miam.masking import STRATEGIES, make_strategy
+from miam.core.masking import STRATEGIES, make_strategy
 
 MODALITY_COUNTS = (2, 3, 5, 8, 16, 32, 64)
 

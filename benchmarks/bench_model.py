@@ -33,13 +33,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from miam.data import DeviceData, Normalizer
-from miam.evaluation import predict_subsets
-from miam.masking import make_strategy, token_visibility
-from miam.model import ModelConfig, MultimodalTransformer
-from miam.runtime import autocast
-from miam.subsets import modality_subsets
-from miam.tokens import Modality, TokenSet
+from miam.core.data import DeviceData, Normalizer
+from miam.core.masking import make_strategy, token_visibility
+from miam.core.model import ModelConfig, MultimodalTransformer
+from miam.core.subsets import modality_subsets
+from miam.core.tokens import Modality, TokenSet
+from miam.runs.evaluation import predict_subsets
+from miam.runs.runtime import autocast
 
 PAPER_MODEL = ModelConfig(dim=192, depth=7, heads=8, ffn_dim=256, dropout=0.1, n_frequencies=48)
 
@@ -55,7 +55,7 @@ TAXABENCH_MODALITIES = ["image", "satellite", "audio", "environment", "location"
 
 
 def geoplant_like(n: int, rng) -> TokenSet:
-    """GeoPlant's token layout (miam.tokenize.geoplant): 98 tokens per survey."""
+    """GeoPlant's token layout (miam.inputs.tokenize.geoplant): 98 tokens per survey."""
     tabular = (
         [f"bio{i}" for i in range(1, 20)]
         + ["elevation"]

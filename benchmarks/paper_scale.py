@@ -23,7 +23,7 @@ What is measured and what is extrapolated:
 - training: the data preparation of a training job (load, normaliser, device copy) and
   `--train-steps` timed steps after one warm-up step, at the real data size; the epoch time is
   extrapolated (steps per epoch x median step time), its peak memory is measured.
-- evaluation: a real `miam.evaluation.evaluate_run` job (all the data loaded and copied, as the
+- evaluation: a real `miam.runs.evaluation.evaluate_run` job (all the data loaded and copied, as the
   workflow's) on at most `--eval-samples` samples of each of val and test; the time for the
   whole val and test splits is extrapolated linearly in samples.
 - the CPU FLOP rate: forward + backward FLOPs of the timed steps (visible tokens, padding of the
@@ -69,10 +69,10 @@ def paper_config() -> dict:
 
 def stage_generate(dataset: str, scale: str, root: str) -> dict:
     """`scale` "paper:45000": the paper scale's settings with 45,000 samples (GeoPlant only)."""
-    from miam.sources import generate
+    from miam.inputs.sources import generate
 
     if ":" in scale:
-        from miam.datasets import synthetic_geoplant
+        from miam.inputs.datasets import synthetic_geoplant
 
         assert dataset == "geoplant", "only synthetic-geoplant takes a sample count"
         name, n = scale.split(":")
@@ -86,16 +86,16 @@ def expected_samples(dataset: str, scale: str) -> int:
     if ":" in scale:
         return int(scale.split(":")[1])
     if dataset == "geoplant":
-        from miam.datasets.synthetic_geoplant import SCALES
+        from miam.inputs.datasets.synthetic_geoplant import SCALES
 
         return SCALES[scale]["n_surveys"]
-    from miam.datasets.synthetic_taxabench import SCALES
+    from miam.inputs.datasets.synthetic_taxabench import SCALES
 
     return SCALES[scale].n_observations
 
 
 def stage_tokenize_shard(dataset: str, root: str, shard: int, n_shards: int, out: str) -> dict:
-    from miam.sources import tokenize
+    from miam.inputs.sources import tokenize
 
     logging.disable(logging.WARNING)  # planted problems are logged once each
     reader, options = READERS[dataset]
@@ -105,7 +105,7 @@ def stage_tokenize_shard(dataset: str, root: str, shard: int, n_shards: int, out
 
 
 def stage_gather(shards: list[str], out: str) -> dict:
-    from miam.tokens import TokenSet
+    from miam.core.tokens import TokenSet
 
     meta = TokenSet.save_concatenated([TokenSet.load(s) for s in shards], out, storage="auto")
     return {"storage": {m["name"]: [m["dtype"], m["max_error_std"]] for m in meta["modalities"]}}
@@ -114,7 +114,7 @@ def stage_gather(shards: list[str], out: str) -> dict:
 def stage_split(tokens: str, out: str) -> dict:
     import pandas as pd
 
-    from miam.split import write_split
+    from miam.core.split import write_split
 
     samples = pd.read_csv(f"{tokens}/samples.csv", dtype={"sample_id": str})
     write_split(samples, out, **SPLIT)
@@ -126,12 +126,12 @@ def stage_train(tokens: str, split: str, out: str, steps: int, threads: int) -> 
     import torch
     from bench_model import encoder_flops
 
-    from miam.data import derive_seed, generator
-    from miam.masking import token_visibility
-    from miam.model import ModelConfig
-    from miam.optim import AdamW
-    from miam.runtime import autocast
-    from miam.training import (
+    from miam.core.data import derive_seed, generator
+    from miam.core.masking import token_visibility
+    from miam.core.model import ModelConfig
+    from miam.core.optim import AdamW
+    from miam.runs.runtime import autocast
+    from miam.runs.training import (
         TrainConfig,
         atomic_save,
         build_model,
@@ -228,8 +228,8 @@ def stage_evaluate(
     import pandas as pd
     import torch
 
-    import miam.evaluation
-    from miam.pipeline import evaluation_subsets
+    import miam.runs.evaluation
+    from miam.workflow.pipeline import evaluation_subsets
 
     torch.set_num_threads(threads)
     subsets = evaluation_subsets(paper_config()["datasets"][dataset])
@@ -243,7 +243,7 @@ def stage_evaluate(
     frame.to_csv(reduced, index=False)
     rows = sum(int((frame["split"] == name).sum()) for name in ("val", "test"))
     scoring = []
-    score = miam.evaluation.evaluate_subsets
+    score = miam.runs.evaluation.evaluate_subsets
 
     def timed_scoring(*args, **kwargs):
         started = time.perf_counter()
@@ -251,9 +251,9 @@ def stage_evaluate(
         scoring.append(time.perf_counter() - started)
         return out
 
-    miam.evaluation.evaluate_subsets = timed_scoring  # evaluate_runs looks the name up here
+    miam.runs.evaluation.evaluate_subsets = timed_scoring  # evaluate_runs looks the name up here
     started = time.perf_counter()
-    miam.evaluation.evaluate_run(model, tokens, reduced, subsets, device="cpu")
+    miam.runs.evaluation.evaluate_run(model, tokens, reduced, subsets, device="cpu")
     seconds = time.perf_counter() - started
     fixed = seconds - sum(scoring)
     return {

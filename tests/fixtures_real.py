@@ -7,7 +7,7 @@ observation for TaxaBench). Serve `root` with `tests/http_server.py` and point t
 `base_url` at it.
 
 Each returns a `Fixture`: the sha256 of every file, the sample ids, the species of each sample,
-and the problems planted on purpose, keyed the way `miam.quality.QualityLog` reports them
+and the problems planted on purpose, keyed the way `miam.inputs.quality.QualityLog` reports them
 (`problems[reason][file key] = [sample ids]`), so that a test can check the tokens and the
 quality report against what is really there. Contents are deterministic (fixed seeds).
 """

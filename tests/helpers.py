@@ -7,8 +7,8 @@ import ast
 import numpy as np
 import pandas as pd
 
-from miam.split import write_split
-from miam.tokens import Modality, TokenSet
+from miam.core.split import write_split
+from miam.core.tokens import Modality, TokenSet
 
 
 def toy_tokens(

@@ -10,7 +10,7 @@ import pytest
 import torch
 from fixtures_real import _Tamper, build_geoplant_fixture, dataset_config
 
-from miam.archive import (
+from miam.inputs.archive import (
     EXTRACTED_MARKER,
     UnsafeArchiveError,
     UnsafeFileError,

@@ -12,7 +12,7 @@ import math
 import pandas as pd
 import pytest
 
-from miam import claims
+from miam.analysis import claims
 
 SUBSETS = ["tab", "sat", "tab+sat"]
 WEAK = ["sat"]

@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-import miam.contributions as contributions
-from miam.contribution_settings import ContributionSettings, contribution_options
-from miam.contributions import token_groups
-from miam.shapley import all_coalitions
-from miam.split import write_split
-from miam.tokens import Modality, TokenSet
-from miam.training import train_run
+import miam.analysis.contributions as contributions
+from miam.analysis.contribution_settings import ContributionSettings, contribution_options
+from miam.analysis.contributions import token_groups
+from miam.analysis.shapley import all_coalitions
+from miam.core.split import write_split
+from miam.core.tokens import Modality, TokenSet
+from miam.runs.training import train_run
 
 # --- Groups from token names -------------------------------------------------------------------
 
@@ -230,8 +230,8 @@ def test_evaluations_are_coalitions_times_samples_and_tables_are_complete(plante
 
 
 def test_model_game_evaluates_all_coalitions_in_one_batched_pass(planted_run, monkeypatch):
-    from miam.data import DeviceData
-    from miam.runtime import load_model
+    from miam.core.data import DeviceData
+    from miam.runs.runtime import load_model
 
     tokens = planted_tokens(n=120)
     model, normalizer, _ = load_model(planted_run["model"], "cpu")

@@ -9,14 +9,14 @@ import torch
 from helpers import toy_tokens, write_toy
 from sklearn.metrics import roc_auc_score
 
-import miam.runtime as runtime
-import miam.training as training
-from miam.data import DeviceData, Normalizer
-from miam.evaluation import evaluate_subsets, length_passes, predict_subsets
-from miam.metrics import macro_auroc, per_class_auroc, top_k_accuracy
-from miam.optim import AdamW
-from miam.split import spatial_block_split
-from miam.subsets import modality_subsets
+import miam.runs.runtime as runtime
+import miam.runs.training as training
+from miam.core.data import DeviceData, Normalizer
+from miam.core.metrics import macro_auroc, per_class_auroc, top_k_accuracy
+from miam.core.optim import AdamW
+from miam.core.split import spatial_block_split
+from miam.core.subsets import modality_subsets
+from miam.runs.evaluation import evaluate_subsets, length_passes, predict_subsets
 
 SMALL_MODEL = {"dim": 32, "depth": 2, "heads": 4, "ffn_dim": 64, "n_frequencies": 8}
 

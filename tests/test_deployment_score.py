@@ -8,9 +8,8 @@ import pytest
 import torch
 from helpers import toy_tokens, write_toy
 
-from miam import tables
-from miam.availability import extra_drop, modality_availability, target_availability
-from miam.deployment import (
+from miam.analysis import tables
+from miam.analysis.deployment_score import (
     EXACT_MAX_MODALITIES,
     combination_aliases,
     deployment_column,
@@ -23,8 +22,9 @@ from miam.deployment import (
     sampled_score,
     subset_weights,
 )
-from miam.masking import make_strategy, token_visibility
-from miam.subsets import modality_subsets
+from miam.core.availability import extra_drop, modality_availability, target_availability
+from miam.core.masking import make_strategy, token_visibility
+from miam.core.subsets import modality_subsets
 
 SCORES = {"a": 0.6, "b": 0.7, "c": 0.5, "a+b": 0.8, "a+c": 0.65, "b+c": 0.75, "a+b+c": 0.9}
 PROFILE = {"a": 0.8, "b": 0.5, "c": 0.3}

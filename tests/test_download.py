@@ -19,8 +19,8 @@ from fixtures_real import (
 )
 from http_server import Faults, serve_directory
 
-from miam.archive import EXTRACTED_MARKER
-from miam.download import (
+from miam.inputs.archive import EXTRACTED_MARKER
+from miam.inputs.download import (
     FOLDER_MANIFEST,
     download_entry,
     entry_path,
@@ -28,7 +28,7 @@ from miam.download import (
     file_url,
     load_dataset_config,
 )
-from miam.fetch import ChecksumMismatchError, DownloadError, fetch, read_lock
+from miam.inputs.fetch import ChecksumMismatchError, DownloadError, fetch, read_lock
 
 SENTINEL2 = "SatelliteData/Sentinel2Patches-tiff/PA-Train-Sentinel2Patches.zip"
 NO_WAIT = dict(backoff_s=0.0, progress=False)

@@ -10,18 +10,18 @@ import torch
 import torch.nn.functional as F
 from helpers import write_toy
 
-from miam.data import DeviceData
-from miam.evaluation import evaluate_run, predict_subsets
-from miam.metrics import (
+from miam.core.data import DeviceData
+from miam.core.metrics import (
     auroc_standard_error,
     per_class_auroc,
     primary_standard_error,
     scored_classes,
 )
-from miam.runtime import load_model
-from miam.split import split_indices
-from miam.tokens import TokenSet
-from miam.training import loss_function, score_points, train_run
+from miam.core.split import split_indices
+from miam.core.tokens import TokenSet
+from miam.runs.evaluation import evaluate_run, predict_subsets
+from miam.runs.runtime import load_model
+from miam.runs.training import loss_function, score_points, train_run
 
 TINY_MODEL = {"dim": 16, "depth": 1, "heads": 2, "ffn_dim": 32, "n_frequencies": 4}
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from helpers import write_toy
 
-from miam.evaluation_jobs import evaluate_seed
-from miam.training import train_run, train_runs
+from miam.analysis.evaluation_jobs import evaluate_seed
+from miam.runs.training import train_run, train_runs
 
 MODEL = {"dim": 16, "depth": 1, "heads": 2, "ffn_dim": 32, "n_frequencies": 4}
 TRAINING = {"epochs": 2, "batch_size": 64, "device": "cpu", "threads": 1}

@@ -5,8 +5,7 @@ import pytest
 import torch
 from helpers import write_toy
 
-from miam.data import DeviceData
-from miam.late_fusion import (
+from miam.analysis.late_fusion import (
     COMBINER_FOLDS,
     MODELS,
     Combiner,
@@ -18,12 +17,13 @@ from miam.late_fusion import (
     train_combiner_run,
     unimodal_logits,
 )
-from miam.metrics import task_metrics
-from miam.runtime import load_model
-from miam.split import split_indices
-from miam.subsets import modality_subsets
-from miam.tokens import TokenSet
-from miam.training import train_run
+from miam.core.data import DeviceData
+from miam.core.metrics import task_metrics
+from miam.core.split import split_indices
+from miam.core.subsets import modality_subsets
+from miam.core.tokens import TokenSet
+from miam.runs.runtime import load_model
+from miam.runs.training import train_run
 
 TINY_MODEL = {"dim": 32, "depth": 1, "heads": 2, "ffn_dim": 64, "n_frequencies": 8}
 TINY_TRAINING = {"epochs": 2, "batch_size": 64, "device": "cpu"}

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from miam.masking import (
+from miam.core.masking import (
     STRATEGIES,
     make_strategy,
     sample_corners,

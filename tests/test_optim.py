@@ -1,4 +1,4 @@
-"""miam.optim.AdamW: the multi-tensor update gives exactly the one-parameter-at-a-time results."""
+"""core.optim.AdamW: the multi-tensor update gives exactly the one-parameter-at-a-time results."""
 
 import math
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from miam.optim import AdamW
+from miam.core.optim import AdamW
 
 
 class OneByOne(AdamW):
@@ -61,7 +61,7 @@ def test_multi_tensor_update_is_bit_identical_to_the_loop():
 def test_a_step_does_not_import_torch_dynamo():
     code = (
         "import sys, torch\n"
-        "from miam.optim import AdamW\n"
+        "from miam.core.optim import AdamW\n"
         "w = torch.nn.Parameter(torch.ones(3))\n"
         "optimizer = AdamW([w], lr=0.1)\n"
         "(w ** 2).sum().backward()\n"

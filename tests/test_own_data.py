@@ -25,15 +25,15 @@ from rasterio.transform import from_origin
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from miam import pipeline
-from miam.contribution_settings import ContributionSettings, contribution_options
-from miam.local_source import write_manifest
-from miam.quality import QualityLog
-from miam.split import split_samples
-from miam.tokenize import generic_spec
-from miam.tokenize.generic import tokenize_generic
-from miam.tokenize.satellite import band_names, patch_tokens, read_tile
-from miam.tokenize.tabular import read_table
+from miam.analysis.contribution_settings import ContributionSettings, contribution_options
+from miam.core.split import split_samples
+from miam.inputs.local_source import write_manifest
+from miam.inputs.quality import QualityLog
+from miam.inputs.tokenize import generic_spec
+from miam.inputs.tokenize.generic import tokenize_generic
+from miam.inputs.tokenize.satellite import band_names, patch_tokens, read_tile
+from miam.inputs.tokenize.tabular import read_table
+from miam.workflow import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -90,7 +90,7 @@ def test_every_declared_modality_in_order_with_its_kind(tokenized):
 
 
 def test_shards_concatenate_to_the_whole(dataset, tokenized):
-    from miam.tokens import TokenSet
+    from miam.core.tokens import TokenSet
 
     parts = [
         tokenize_generic(dataset, shard=(k, 3), progress=False, **own_data.READER_OPTIONS)[0]
@@ -148,7 +148,7 @@ def test_a_tile_that_does_not_cover_its_point_is_out_of_range(dataset, tmp_path)
 
 
 def test_audio_at_44_1_and_32_khz_is_resampled_with_a_log_line(dataset, caplog):
-    with caplog.at_level(logging.INFO, logger="miam.tokenize.generic"):
+    with caplog.at_level(logging.INFO, logger="miam.inputs.tokenize.generic"):
         tokens, _ = tokenize_generic(dataset, progress=False, **options(modalities=only("calls")))
     assert "at 44100 Hz resampled to 8000 Hz" in caplog.text
     assert "at 32000 Hz resampled to 8000 Hz" in caplog.text
@@ -277,7 +277,7 @@ def test_split_kinds_and_block_units(tokenized, caplog):
     # 50 km blocks on the ground over a 300 x 250 km area: a few dozen
     metres = split_samples(samples, kind="spatial", block_size=50_000, units="metres")
     assert set(metres) == {"train", "val", "test"}
-    with caplog.at_level(logging.WARNING, logger="miam.split"):
+    with caplog.at_level(logging.WARNING, logger="miam.core.split"):
         split_samples(samples, kind="spatial", block_size=0.01)
     assert "close to a random split" in caplog.text
 
@@ -409,7 +409,7 @@ def test_local_files_are_checksummed_in_place(dataset, tmp_path, caplog):
     assert content["files"]["dem.tif"]["bytes"] == (root / "dem.tif").stat().st_size
     os.remove(manifest)  # as Snakemake does before a job
     (root / "calls" / "P000.wav").write_bytes(b"changed")
-    with caplog.at_level(logging.WARNING, logger="miam.local_source"):
+    with caplog.at_level(logging.WARNING, logger="miam.inputs.local_source"):
         write_manifest(root, manifest)
     assert "1 file(s) changed since the last run: calls/P000.wav" in caplog.text
 
@@ -519,9 +519,9 @@ def test_mistakes_are_refused_when_the_workflow_parses_naming_the_key(dataset, m
 
 
 def test_reader_options_table_matches_the_readers():
-    from miam.tokenize.audio import AudioConfig
-    from miam.tokenize.geoplant import tokenize_geoplant
-    from miam.tokenize.taxabench import tokenize_taxabench
+    from miam.inputs.tokenize.audio import AudioConfig
+    from miam.inputs.tokenize.geoplant import tokenize_geoplant
+    from miam.inputs.tokenize.taxabench import tokenize_taxabench
 
     for reader, function in (("geoplant", tokenize_geoplant), ("taxabench", tokenize_taxabench)):
         parameters = inspect.signature(function).parameters.values()
@@ -539,7 +539,7 @@ def test_reader_options_table_matches_the_readers():
 
 
 def test_declared_tokens_of_the_fixed_readers():
-    from miam.tokenize.satellite import TILE_BANDS, patch_names
+    from miam.inputs.tokenize.satellite import TILE_BANDS, patch_names
 
     geoplant = pipeline.declared_tokens({**GEOPLANT, "reader_options": {"per_band": True}})
     assert geoplant["satellite"] == patch_names(4, TILE_BANDS)

@@ -18,10 +18,10 @@ import yaml
 from fixtures_real import CONFIG_DIR, build_geoplant_fixture, build_taxabench_fixture
 from http_server import serve_directory
 
-from miam.fetch import LOCK_FILE_NAME
-from miam.quality import QualityLog
-from miam.tokenize.satellite import TileStore
-from miam.tokens import TokenSet
+from miam.core.tokens import TokenSet
+from miam.inputs.fetch import LOCK_FILE_NAME
+from miam.inputs.quality import QualityLog
+from miam.inputs.tokenize.satellite import TileStore
 
 REPO = Path(__file__).resolve().parents[1]
 # Which modality of the tokens each fixture file key feeds.

@@ -11,7 +11,7 @@ SCRIPTS = sorted((Path(__file__).resolve().parents[1] / "workflow" / "scripts").
 def test_an_uncaught_exception_lands_in_the_log_with_its_traceback(tmp_path):
     log = tmp_path / "job.log"
     code = (
-        "from miam.runlog import log_to\n"
+        "from miam.runs.runlog import log_to\n"
         f"log_to({str(log)!r})\n"
         "def fail():\n"
         "    raise ValueError('no such modality: sound')\n"

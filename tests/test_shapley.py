@@ -1,10 +1,10 @@
-"""The Shapley estimators (miam.shapley) on games whose values can be computed by hand."""
+"""The Shapley estimators (miam.analysis.shapley) on games whose values can be computed by hand."""
 
 import math
 
 import numpy as np
 
-from miam.shapley import (
+from miam.analysis.shapley import (
     CachedGame,
     all_coalitions,
     antithetic_mean,

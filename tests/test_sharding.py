@@ -12,9 +12,9 @@ import pytest
 import yaml
 from fixtures_real import build_geoplant_fixture, build_taxabench_fixture
 
-from miam.quality import QualityLog
-from miam.sources import tokenize
-from miam.tokens import TokenSet, shard_rows
+from miam.core.tokens import TokenSet, shard_rows
+from miam.inputs.quality import QualityLog
+from miam.inputs.sources import tokenize
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from miam.masking import make_strategy
+from miam.core.masking import make_strategy
 
 N = 40000
 

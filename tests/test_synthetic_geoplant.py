@@ -11,8 +11,8 @@ import pytest
 import rasterio
 import torch
 
-from miam.datasets.synthetic_geoplant import generate, imbalance_scores, load_manifest
-from miam.tokenize.geoplant import tokenize_geoplant
+from miam.inputs.datasets.synthetic_geoplant import generate, imbalance_scores, load_manifest
+from miam.inputs.tokenize.geoplant import tokenize_geoplant
 
 DATA = "GeoPlantData"
 CLIMATE_ZIP = f"{DATA}/TimeSeries/Bioclim/cubes/PA-train-bioclimatic-monthly.zip"

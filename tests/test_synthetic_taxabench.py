@@ -11,8 +11,8 @@ import rasterio
 import soundfile
 from PIL import Image
 
-from miam.datasets import synthetic_taxabench as stb
-from miam.tokenize.location import ENVIRONMENT_VARIABLES, lookup_environment
+from miam.inputs.datasets import synthetic_taxabench as stb
+from miam.inputs.tokenize.location import ENVIRONMENT_VARIABLES, lookup_environment
 
 
 @pytest.fixture(scope="module")

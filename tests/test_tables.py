@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from miam import claims, figures, tables
+from miam.analysis import claims, figures, tables
 
 matplotlib.use("Agg")
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from helpers import toy_tokens
 
-from miam.data import DeviceData, Normalizer
-from miam.tokens import FLOAT16_TOLERANCE, Modality, TokenSet, read_rows, storage_error
+from miam.core.data import DeviceData, Normalizer
+from miam.core.tokens import FLOAT16_TOLERANCE, Modality, TokenSet, read_rows, storage_error
 
 
 def pixel_tokens(n: int = 300, seed: int = 0) -> TokenSet:
@@ -138,13 +138,13 @@ def test_device_data_of_some_rows_and_modalities_gives_the_same_batches(tmp_path
 def test_device_data_holds_the_stored_precision_beyond_the_cpu_float32_bound(tmp_path, monkeypatch):
     """Past the bound, values stay float16 in memory (rounded: relative error at most 2^-11)
     and are still handed out as float32."""
-    import miam.data
+    import miam.core.data
 
     tokens = pixel_tokens()
     tokens.save(tmp_path / "t", storage="auto")
     loaded = TokenSet.load(tmp_path / "t")
     normalizer = Normalizer.fit(loaded, np.arange(0, 300, 3))
-    monkeypatch.setattr(miam.data, "CPU_FLOAT32_HOLD_BYTES", 0)
+    monkeypatch.setattr(miam.core.data, "CPU_FLOAT32_HOLD_BYTES", 0)
     data = DeviceData(loaded, normalizer, torch.device("cpu"))
     assert data.held[1].values.dtype == torch.float16
     index = torch.tensor([5, 0, 77, 3])

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from miam.datasets.synthetic_geoplant import generate, load_manifest
-from miam.quality import QualityLog
-from miam.tokenize.geoplant import tokenize_geoplant
-from miam.tokenize.satellite import centre_patch_names
-from miam.tokenize.timeseries import load_cube
-from miam.tokens import TokenSet
+from miam.core.tokens import TokenSet
+from miam.inputs.datasets.synthetic_geoplant import generate, load_manifest
+from miam.inputs.quality import QualityLog
+from miam.inputs.tokenize.geoplant import tokenize_geoplant
+from miam.inputs.tokenize.satellite import centre_patch_names
+from miam.inputs.tokenize.timeseries import load_cube
 
 
 @pytest.fixture(scope="module")

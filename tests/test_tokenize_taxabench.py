@@ -11,8 +11,8 @@ import pytest
 import soundfile
 from threadpoolctl import threadpool_limits
 
-from miam.datasets import synthetic_taxabench as stb
-from miam.tokenize.audio import (
+from miam.inputs.datasets import synthetic_taxabench as stb
+from miam.inputs.tokenize.audio import (
     AudioConfig,
     AudioDecodeError,
     audio_tokens,
@@ -20,9 +20,9 @@ from miam.tokenize.audio import (
     log_mel,
     spectrogram_patch_tokens,
 )
-from miam.tokenize.image import image_patch_tokens
-from miam.tokenize.location import location_features, raster_cell, valid_coordinates
-from miam.tokenize.taxabench import select_species, tokenize_taxabench
+from miam.inputs.tokenize.image import image_patch_tokens
+from miam.inputs.tokenize.location import location_features, raster_cell, valid_coordinates
+from miam.inputs.tokenize.taxabench import select_species, tokenize_taxabench
 
 SAMPLE_RATE = 16000
 

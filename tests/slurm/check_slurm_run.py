@@ -104,7 +104,7 @@ def placement_by_profile(profile: dict, rule: str) -> Placement:
     return Placement(partition=resources["slurm_partition"], gpus=int(resources.get("gpu", 0)))
 
 
-# What miam.training logs when it continues from a checkpoint instead of starting over.
+# What miam.runs.training logs when it continues from a checkpoint instead of starting over.
 RESUMED = "resuming from"
 
 

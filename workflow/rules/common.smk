@@ -6,9 +6,10 @@ import re
 from snakemake.logging import logger
 from snakemake.utils import validate
 
-from miam import pipeline
-from miam.contribution_settings import TABLES as CONTRIBUTION_TABLES
-from miam.contribution_settings import contribution_options
+from miam.analysis.rows import LATE_FUSION_MODELS
+from miam.workflow import pipeline
+from miam.analysis.contribution_settings import TABLES as CONTRIBUTION_TABLES
+from miam.analysis.contribution_settings import contribution_options
 
 validate(config, schema="../schemas/config.schema.yaml")
 pipeline.check_config(config)
@@ -86,7 +87,7 @@ def run_outputs(dataset, runs, file=None):
 
 
 def run_arguments(dataset, runs):
-    """Input function: the `miam.training.train_run` keyword arguments of each run of a job."""
+    """Input function: the `miam.runs.training.train_run` keyword arguments of each run of a job."""
     settings = config["datasets"][dataset]
     subsets = pipeline.named_subsets(settings)
 
@@ -127,7 +128,7 @@ def evaluation_csv(dataset, family, name=None):
 
 
 def evaluated_models(dataset, runs):
-    """Input function: what `miam.evaluation_jobs.evaluate_seed` evaluates for one seed."""
+    """Input function: what `miam.analysis.evaluation_jobs.evaluate_seed` evaluates for one seed."""
     settings = config["datasets"][dataset]
     every_subset = pipeline.evaluation_subsets(settings)
     named = pipeline.named_subsets(settings)
@@ -166,7 +167,7 @@ def late_fusion_models(dataset):
             "combiner": f"results/{dataset}/late_fusion_learned/seed{wildcards.seed}/combiner.pt",
             **{
                 row: evaluation_csv(dataset, row).format(**wildcards)
-                for row in pipeline.LATE_FUSION_MODELS
+                for row in LATE_FUSION_MODELS
             },
         }
 
@@ -216,7 +217,7 @@ def oracle_evaluations(wildcards):
 def late_fusion_evaluations(wildcards):
     return expand(
         "results/{{dataset}}/eval/{model}/seed{seed}.csv",
-        model=pipeline.LATE_FUSION_MODELS,
+        model=LATE_FUSION_MODELS,
         seed=SEEDS,
     )
 

@@ -1,7 +1,7 @@
 # Shapley contributions of modalities and of token groups (bands, patches, years, variables),
 # for the strategy models of one seed; then the `contributions` notebook.
 # Settings: the config's `contributions` block, overridden by datasets.<name>.contributions
-# (see miam.contribution_settings); `model_seed` picks the trained models (CONTRIBUTION_SEED).
+# (see miam.analysis.contribution_settings); `model_seed` picks the trained models (CONTRIBUTION_SEED).
 
 
 rule contributions:

@@ -2,9 +2,9 @@
 #   synthetic: generate_dataset writes results/{dataset}/raw in the real layout;
 #   download:  one download_file job per file key of the dataset YAML into the data folder
 #              (source.data_dir, default results/{dataset}/raw), then extract_archive for the
-#              entries with `extract_to`. Checksums: miam.download (lock file in the data folder).
+#              entries with `extract_to`. Checksums: miam.inputs.download (lock file in the data folder).
 #   local:     files already on disk (source.path), read in place; checksum_source records
-#              their sizes and sha256 (miam.local_source), redone when one of them is newer.
+#              their sizes and sha256 (miam.inputs.local_source), redone when one of them is newer.
 # Compute nodes without internet access: run `snakemake --until download_file extract_archive`
 # on a login node first (or add `localrules: download_file` for your cluster).
 # download_file and extract_archive match the exact paths in FETCHED and EXTRACTED only

@@ -1,6 +1,6 @@
 # Evaluation: one job per dataset and seed evaluates every model of that seed on its subsets
 # (strategies: every subset of every family; oracles: their own) and fits and evaluates both
-# late-fusion rows (miam.evaluation_jobs), loading the tokens once.
+# late-fusion rows (miam.analysis.evaluation_jobs), loading the tokens once.
 #
 # results/{dataset}/eval/{train,oracle}/{name}/seed{seed}.csv       one model's tidy rows
 # results/{dataset}/eval/late_fusion{,_learned}/seed{seed}.csv

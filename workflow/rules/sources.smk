@@ -3,8 +3,8 @@
 # linter wants rules and functions in separate files.
 import os
 
-from miam import download, local_source
-from miam.archive import EXTRACTED_MARKER
+from miam.inputs import download, local_source
+from miam.inputs.archive import EXTRACTED_MARKER
 
 
 def is_downloaded(name):
@@ -125,7 +125,7 @@ def reader_options(wildcards):
 
 
 def shard_of(wildcards):
-    """(k, n): the tokenize_shard job's block of samples (miam.tokens.shard_rows)."""
+    """(k, n): the tokenize_shard job's block of samples (miam.core.tokens.shard_rows)."""
     return [int(wildcards.shard), config["datasets"][wildcards.dataset]["shards"]]
 
 

@@ -20,7 +20,7 @@ rule split:
 
 
 # What share of each split's samples has each modality, and the deployment target
-# (miam.availability); read by the tables' deployment column.
+# (miam.core.availability); read by the tables' deployment column.
 rule deployment_profile:
     input:
         tokens="results/{dataset}/tokens",

@@ -1,4 +1,4 @@
-from miam.tables import FILE_SUFFIXES, TABLE_NAMES
+from miam.analysis.tables import FILE_SUFFIXES, TABLE_NAMES
 
 
 rule tables:
@@ -6,7 +6,7 @@ rule tables:
         evaluations=model_evaluations,
         profile="results/{dataset}/deployment_profile.json",
     output:
-        # The files miam.tables.write_table writes for each table.
+        # The files miam.analysis.tables.write_table writes for each table.
         [
             report(
                 f"results/{{dataset}}/tables/{name}{suffix}",
@@ -18,7 +18,7 @@ rule tables:
             for name in TABLE_NAMES
             for suffix in FILE_SUFFIXES
         ],
-        # The files miam.claims.write_claims writes: the paper's claims, tested on this run.
+        # The files miam.analysis.claims.write_claims writes: the paper's claims, tested on this run.
         claims=[
             report(
                 f"results/{{dataset}}/tables/claims.{suffix}",

@@ -1,6 +1,6 @@
 # Training: every strategy, the oracle of every named subset and the unimodal models of late
 # fusion, for each seed. One rule per dataset and group of `jobs.runs_per_job` runs, so a job
-# trains several runs in one process (miam.training.train_runs); each run keeps its own folder
+# trains several runs in one process (miam.runs.training.train_runs); each run keeps its own folder
 # (run_folder) and checkpoint, so a killed or failed job resumes where its runs stopped.
 for dataset in DATASETS:
     for job, runs in enumerate(pipeline.run_jobs(config, dataset)):

@@ -1,10 +1,10 @@
-"""Shapley contributions of modalities and token groups of one dataset (miam.contributions)."""
+"""Shapley contributions of modalities and token groups of one dataset (analysis.contributions)."""
 
 import torch
 
-from miam.contribution_settings import ContributionSettings
-from miam.contributions import contributions_run
-from miam.runlog import log_to
+from miam.analysis.contribution_settings import ContributionSettings
+from miam.analysis.contributions import contributions_run
+from miam.runs.runlog import log_to
 
 log_to(snakemake.log[0])
 # training.threads: torch threads of every job that runs a model (0: the rule's threads)

@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from miam.deployment import deployment_profile
-from miam.runlog import log_to
+from miam.analysis.deployment_score import deployment_profile
+from miam.runs.runlog import log_to
 
 log_to(snakemake.log[0])
 profile = deployment_profile(

@@ -1,10 +1,10 @@
-"""Download one file key of a dataset YAML (miam.download.download_entry).
+"""Download one file key of a dataset YAML (miam.inputs.download.download_entry).
 
 Archives are only fetched here: unpacking them is the extract_archive rule's job.
 """
 
-from miam.download import download_entry
-from miam.runlog import log_to
+from miam.inputs.download import download_entry
+from miam.runs.runlog import log_to
 
 log_to(snakemake.log[0])
 job = snakemake.params.entry

@@ -1,10 +1,10 @@
-"""Evaluate every model of one dataset and seed, and its late fusion (miam.evaluation_jobs)."""
+"""Evaluate every model of one dataset and seed, and its late fusion (analysis.evaluation_jobs)."""
 
 import torch
 
-from miam.evaluation_jobs import evaluate_seed
-from miam.runlog import log_to
-from miam.runtime import job_threads
+from miam.analysis.evaluation_jobs import evaluate_seed
+from miam.runs.runlog import log_to
+from miam.runs.runtime import job_threads
 
 log_to(snakemake.log[0])
 training = snakemake.params.training

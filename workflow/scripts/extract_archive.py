@@ -1,9 +1,9 @@
-"""Unpack one downloaded archive into its folder, refusing unsafe members (miam.archive)."""
+"""Unpack one downloaded archive into its folder, refusing unsafe members (miam.inputs.archive)."""
 
 from pathlib import Path
 
-from miam.archive import safe_extract
-from miam.runlog import log_to
+from miam.inputs.archive import safe_extract
+from miam.runs.runlog import log_to
 
 log_to(snakemake.log[0])
 folder = Path(snakemake.output[0]).parent

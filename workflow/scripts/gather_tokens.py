@@ -9,14 +9,14 @@ import logging
 
 import pandas as pd
 
-from miam.quality import QualityLog
-from miam.runlog import log_to
-from miam.subsets import check_subset
-from miam.tokens import TokenSet
+from miam.core.subsets import check_subset
+from miam.core.tokens import TokenSet
+from miam.inputs.quality import QualityLog
+from miam.runs.runlog import log_to
 
 log_to(snakemake.log[0])
 # Memory-mapped shards, streamed into one folder a block of rows at a time (never held whole);
-# vector modalities stored in float16 where rounding stays within miam.tokens.FLOAT16_TOLERANCE.
+# vector modalities stored in float16 where rounding stays within tokens.FLOAT16_TOLERANCE.
 shards = [TokenSet.load(folder) for folder in snakemake.input.tokens]
 tokens = shards[0]  # task, classes and modalities: every shard has the same
 # A subset glob that matches no token fails here, naming the subset, not in a training job.

@@ -1,7 +1,7 @@
-"""Generate an embedded synthetic benchmark in its real dataset layout (miam.datasets)."""
+"""Generate an embedded synthetic benchmark in its real dataset layout (miam.inputs.datasets)."""
 
-from miam.runlog import log_to
-from miam.sources import generate
+from miam.inputs.sources import generate
+from miam.runs.runlog import log_to
 
 log_to(snakemake.log[0])
 source = snakemake.params.source

@@ -13,7 +13,7 @@ import papermill
 from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
 
-from miam.runlog import log_to
+from miam.runs.runlog import log_to
 
 # Removed when the job's Python exits.
 KERNEL_SOCKETS = tempfile.TemporaryDirectory(prefix="miam-kernel-")

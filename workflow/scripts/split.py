@@ -1,9 +1,9 @@
-"""Seeded spatial block split of the token set's samples (miam.split)."""
+"""Seeded spatial block split of the token set's samples (miam.core.split)."""
 
 import pandas as pd
 
-from miam.runlog import log_to
-from miam.split import write_split
+from miam.core.split import write_split
+from miam.runs.runlog import log_to
 
 log_to(snakemake.log[0])
 samples = pd.read_csv(f"{snakemake.input.tokens}/samples.csv", dtype={"sample_id": str})

@@ -1,10 +1,11 @@
-"""Write the paper's tables of one dataset (miam.tables) as CSV, Markdown and LaTeX, and the
-claims table (miam.claims): each claim of the paper with its paired difference over seeds."""
+"""Write the paper's tables of one dataset (miam.analysis.tables) as CSV, Markdown and LaTeX, and
+the claims table (miam.analysis.claims): each claim of the paper with its paired difference."""
 
 from pathlib import Path
 
-from miam import claims, deployment, pipeline, tables
-from miam.runlog import log_to
+from miam.analysis import claims, tables
+from miam.runs.runlog import log_to
+from miam.workflow import pipeline
 
 log_to(snakemake.log[0])
 evaluations = tables.load_evaluations(snakemake.input.evaluations)

@@ -1,7 +1,7 @@
-"""Tokenize one shard of a dataset folder: its tokens and data-quality issues (miam.tokenize)."""
+"""Tokenize one shard of a dataset folder: its tokens and data-quality issues (inputs.tokenize)."""
 
-from miam.runlog import log_to
-from miam.sources import tokenize
+from miam.inputs.sources import tokenize
+from miam.runs.runlog import log_to
 
 log_to(snakemake.log[0])
 tokens, quality = tokenize(

@@ -1,8 +1,8 @@
-"""Train the runs of one job in one process (miam.training.train_runs)."""
+"""Train the runs of one job in one process (miam.runs.training.train_runs)."""
 
-from miam.runlog import log_to
-from miam.runtime import job_threads
-from miam.training import train_runs
+from miam.runs.runlog import log_to
+from miam.runs.runtime import job_threads
+from miam.runs.training import train_runs
 
 log_to(snakemake.log[0])
 runs = [dict(run) for run in snakemake.params.runs]

@@ -1,0 +1,408 @@
+"""The paper's tables from tidy evaluation rows: mean ± std over seeds, as CSV, Markdown, LaTeX.
+
+Every table is built the same way: per-seed scores (model, seed, column, value) -> mean, std and
+seed count per (model, column), in percent -> a `Table`, written by `write_table`. A column that
+is computed from the evaluation rows (the average over subsets, a deployment score) is one
+`ColumnScores` function passed in `extra_columns`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from miam.core.metrics import PRIMARY_METRIC
+
+ORACLE = "oracle"
+KEYS = ["dataset", "model", "seed", "split", "family", "subset", "metric"]
+# The files of one table, named `<table name><suffix>`; the workflow declares exactly these.
+FILE_SUFFIXES = (".csv", "_long.csv", ".md", ".tex")
+TABLE_NAMES = ("main", "ablation_principles", "ablation_corners", "climate_context")
+# The paper's ablation ladder, and its corner-weight ablation (uniform w_c, then the 1/4-1/4 one).
+PRINCIPLE_LADDER = ("uniform", "uniform_hypercube", "beta_hypercube", "miam")
+CORNER_ABLATION = ("miam_uniform_corners", "miam")
+METRIC_LABELS = {"auroc": "AUC %", "top1": "top-1 %", "top5": "top-5 %"}
+MISSING = "–"
+
+ColumnScores = Callable[[pd.DataFrame], pd.DataFrame]
+"""Evaluation rows of one split and metric (every family) -> per-seed (model, seed, value)."""
+
+
+def load_evaluations(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Concatenate evaluation CSVs; every (model, seed, split, subset, metric) must be unique."""
+    frames = [pd.read_csv(path) for path in paths]
+    if not frames:
+        raise ValueError("no evaluation files given")
+    frame = pd.concat(frames, ignore_index=True)
+    missing = [c for c in [*KEYS, "value"] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"evaluation rows lack columns {missing}")
+    duplicated = frame.duplicated(KEYS)
+    if duplicated.any():
+        example = frame.loc[duplicated, KEYS].iloc[0].to_dict()
+        raise ValueError(f"duplicate evaluation rows, e.g. {example}")
+    return frame
+
+
+def primary_metric(evaluations: pd.DataFrame) -> str:
+    """The task's primary metric (auroc for presence-absence, top1 for classification)."""
+    present = set(evaluations["metric"])
+    for metric in PRIMARY_METRIC.values():
+        if metric in present:
+            return metric
+    raise ValueError(f"no primary metric among {sorted(present)}")
+
+
+def model_order(models: Iterable[str], strategies: Sequence[str]) -> list[str]:
+    """Strategies in config order, then any other model by name, then the oracle."""
+    present = set(models)
+    others = sorted(present - set(strategies) - {ORACLE})
+    oracle = [ORACLE] if ORACLE in present else []
+    return [s for s in strategies if s in present] + others + oracle
+
+
+def select(evaluations: pd.DataFrame, split: str, metric: str) -> pd.DataFrame:
+    return evaluations[(evaluations["split"] == split) & (evaluations["metric"] == metric)]
+
+
+def subset_scores(rows: pd.DataFrame, family: str) -> pd.DataFrame:
+    """Per-seed (model, seed, column, value), one column per subset of `family`."""
+    chosen = rows[rows["family"] == family]
+    return chosen[["model", "seed", "subset", "value"]].rename(columns={"subset": "column"})
+
+
+def named_average(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per-seed mean over the named subsets; NaN for a run that lacks some of them."""
+    named = rows[rows["family"] == "named"]
+    n_subsets = named["subset"].nunique()
+    grouped = named.groupby(["model", "seed"])["value"]
+    average = grouped.mean().where(grouped.count() == n_subsets)
+    return average.rename("value").reset_index()
+
+
+def summarize(scores: pd.DataFrame, column_key: str) -> pd.DataFrame:
+    """(model, <column_key>, mean, std, n_seeds) in percent; std over seeds with ddof 1."""
+    percent = scores.assign(value=100 * scores["value"])
+    grouped = percent.groupby(["model", "column"], sort=False)["value"]
+    cells = grouped.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    return cells.rename(columns={"column": column_key})
+
+
+@dataclass
+class Table:
+    """Cells (model, <column_key>, mean, std, n_seeds) laid out as `rows` x `columns`."""
+
+    name: str
+    title: str
+    cells: pd.DataFrame
+    rows: list[str]
+    columns: list
+    column_key: str = "subset"
+    note: str = ""
+    _lookup: dict | None = field(default=None, init=False, repr=False)  # (row, column) -> cell
+
+    def cell(self, row: str, column) -> tuple[float, float]:
+        """(mean, std) of one cell; NaN where the table has none."""
+        if self._lookup is None:
+            keys = zip(self.cells["model"], self.cells[self.column_key], strict=True)
+            values = zip(self.cells["mean"], self.cells["std"], strict=True)
+            self._lookup = {k: (float(m), float(s)) for k, (m, s) in zip(keys, values, strict=True)}
+        return self._lookup.get((row, column), (math.nan, math.nan))
+
+    def best(self) -> set[tuple[str, object]]:
+        """(row, column) of the best non-oracle mean of each column, as displayed (ties all)."""
+        best = set()
+        for column in self.columns:
+            shown = {r: round(self.cell(r, column)[0], 1) for r in self.rows if r != ORACLE}
+            finite = [v for v in shown.values() if math.isfinite(v)]
+            if finite:
+                best |= {(r, column) for r, v in shown.items() if v == max(finite)}
+        return best
+
+
+def format_cell(mean: float, std: float) -> str:
+    if not math.isfinite(mean):
+        return MISSING
+    if not math.isfinite(std):  # a single seed
+        return f"{mean:.1f}"
+    return f"{mean:.1f} ± {std:.1f}"
+
+
+def seeds_note(cells: pd.DataFrame) -> str:
+    """How many seeds the cells average: one count, or the count of each model that differs."""
+    counts = cells[cells["n_seeds"] > 0].groupby("model", sort=False)["n_seeds"].max()
+    if counts.empty:
+        return ""
+    usual = int(counts.mode().max())
+    if usual == 1:
+        text = "One seed: no spread (add seeds to the config for mean ± std)."
+    else:
+        text = f"Mean ± std over {usual} seeds."
+    others = counts[counts != usual]
+    if not others.empty:
+        listed = ", ".join(f"{model} {int(n)}" for model, n in others.items())
+        text += f" Seeds per model where it differs: {listed}."
+    return text
+
+
+def scored_table(
+    name: str,
+    title: str,
+    scores: pd.DataFrame,
+    rows: list[str],
+    columns: list,
+    column_key: str = "subset",
+    note: str = "",
+) -> Table:
+    """Cells of `scores` for `rows`; the note ends with the number of seeds behind them."""
+    cells = summarize(scores[scores["model"].isin(rows)], column_key)
+    note = " ".join(text for text in (note, seeds_note(cells)) if text)
+    return Table(name, title, cells, rows, columns, column_key, note)
+
+
+def model_table(
+    name: str,
+    evaluations: pd.DataFrame,
+    rows: list[str],
+    subsets: Sequence[str],
+    split: str = "test",
+    extra_columns: Mapping[str, ColumnScores] | None = None,
+    note: str = "",
+) -> Table:
+    """Rows = models, columns = the named subsets then one per extra column."""
+    extra_columns = {"avg": named_average} if extra_columns is None else extra_columns
+    metric = primary_metric(evaluations)
+    rows_of_split = select(evaluations, split, metric)
+    scores = pd.concat(
+        [subset_scores(rows_of_split, "named")]
+        + [provide(rows_of_split).assign(column=c) for c, provide in extra_columns.items()],
+        ignore_index=True,
+    )
+    title = f"{METRIC_LABELS[metric]} on the {split} split, mean ± std over seeds"
+    return scored_table(name, title, scores, rows, [*subsets, *extra_columns], note=note)
+
+
+def main_table(
+    evaluations: pd.DataFrame,
+    strategies: Sequence[str],
+    subsets: Sequence[str],
+    extra_columns: Mapping[str, ColumnScores] | None = None,
+) -> Table:
+    """Every model (strategies, other models, oracle) on every named subset, plus `avg`."""
+    rows = model_order(evaluations["model"].unique(), strategies)
+    return model_table("main", evaluations, rows, subsets, extra_columns=extra_columns)
+
+
+def principles_table(
+    evaluations: pd.DataFrame,
+    subsets: Sequence[str],
+    extra_columns: Mapping[str, ColumnScores] | None = None,
+) -> Table:
+    """The ablation ladder uniform -> uniform hypercube -> beta hypercube -> MIAM (those run)."""
+    models = set(evaluations["model"])
+    rows = [m for m in PRINCIPLE_LADDER if m in models]
+    absent = [m for m in PRINCIPLE_LADDER if m not in models]
+    note = f"Not in this run: {', '.join(absent)}." if absent else ""
+    return model_table(
+        "ablation_principles", evaluations, rows, subsets, extra_columns=extra_columns, note=note
+    )
+
+
+def corners_table(evaluations: pd.DataFrame) -> Table:
+    """Uniform corner weights vs the 1/4-1/4 weights: average over named subsets, val and test."""
+    metric = primary_metric(evaluations)
+    models = set(evaluations["model"])
+    rows = [m for m in CORNER_ABLATION if m in models]
+    absent = [m for m in CORNER_ABLATION if m not in models]
+    note = f"Not in this run: {', '.join(absent)}; nothing to compare." if absent else ""
+    splits = ["val", "test"]
+    scores = pd.concat(
+        [named_average(select(evaluations, s, metric)).assign(column=s) for s in splits],
+        ignore_index=True,
+    )
+    title = (
+        f"{METRIC_LABELS[metric]} averaged over the named subsets, per split, "
+        "mean ± std over seeds (the paper reports validation)"
+    )
+    return scored_table("ablation_corners", title, scores, rows, splits, "split", note)
+
+
+def context_years(subset: str) -> int:
+    """'context_k' -> k, the number of most recent climate years visible."""
+    return int(subset.removeprefix("context_"))
+
+
+def climate_context_table(evaluations: pd.DataFrame, strategies: Sequence[str]) -> Table:
+    """Metric vs number k of most recent climate years visible, per model (test split)."""
+    metric = primary_metric(evaluations)
+    scores = subset_scores(select(evaluations, "test", metric), "context")
+    scores = scores.assign(column=scores["column"].map(context_years))
+    rows = model_order(scores["model"].unique(), strategies)
+    columns = sorted(scores["column"].unique().tolist())
+    note = "" if rows else "This dataset has no climate-context subsets (`climate_context`)."
+    title = f"{METRIC_LABELS[metric]} on the test split vs years of climate visible (k)"
+    return scored_table("climate_context", title, scores, rows, columns, "k", note)
+
+
+def build_tables(
+    evaluations: pd.DataFrame,
+    strategies: Sequence[str],
+    subsets: Sequence[str],
+    extra_columns: Mapping[str, ColumnScores] | None = None,
+) -> dict[str, Table]:
+    """Every table of `TABLE_NAMES`, by name."""
+    tables = [
+        main_table(evaluations, strategies, subsets, extra_columns),
+        principles_table(evaluations, subsets, extra_columns),
+        corners_table(evaluations),
+        climate_context_table(evaluations, strategies),
+    ]
+    return {table.name: table for table in tables}
+
+
+# Writers. ----------------------------------------------------------------------------------------
+
+
+def wide_frame(table: Table) -> pd.DataFrame:
+    """One row per model: `<column>_mean`, `<column>_std` for every column."""
+    records = []
+    for row in table.rows:
+        record = {"model": row}
+        for column in table.columns:
+            record[f"{column}_mean"], record[f"{column}_std"] = table.cell(row, column)
+        records.append(record)
+    header = ["model"] + [f"{c}_{s}" for c in table.columns for s in ("mean", "std")]
+    return pd.DataFrame(records, columns=header)
+
+
+def long_frame(table: Table) -> pd.DataFrame:
+    """One row per (model, column) in table order: model, <column_key>, mean, std, n_seeds."""
+    key = table.column_key
+    rank = {"model": table.rows, key: table.columns}
+    cells = table.cells[["model", key, "mean", "std", "n_seeds"]]
+    ordered = cells.sort_values(
+        ["model", key],
+        key=lambda values: values.map({v: i for i, v in enumerate(rank[values.name])}),
+    )
+    return ordered.reset_index(drop=True)
+
+
+def to_markdown(table: Table) -> str:
+    lines = [f"**{table.title}**", ""]
+    if table.rows:
+        best = table.best()
+        lines.append("| model | " + " | ".join(str(c) for c in table.columns) + " |")
+        lines.append("|---|" + "---:|" * len(table.columns))
+        for row in table.rows:
+            cells = []
+            for column in table.columns:
+                text = format_cell(*table.cell(row, column))
+                cells.append(f"**{text}**" if (row, column) in best else text)
+            lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    if table.note:
+        lines += ["", f"_{table.note}_"]
+    return "\n".join(lines) + "\n"
+
+
+def read_long(path: str | Path, name: str = "", title: str = "", note: str = "") -> Table:
+    """A `Table` back from its `<name>_long.csv` (rows and columns in the file's order)."""
+    cells = pd.read_csv(path)
+    key = cells.columns[1]
+    rows = list(dict.fromkeys(cells["model"]))
+    columns = list(dict.fromkeys(cells[key]))
+    return Table(
+        name or Path(path).stem.removesuffix("_long"), title, cells, rows, columns, key, note
+    )
+
+
+def to_html(table: Table, columns: Sequence | None = None, highlight: str = "miam") -> str:
+    """A compact HTML table that scrolls sideways rather than being cut off (for notebooks).
+
+    columns: the columns shown, in this order (default: all). Bold: the best non-oracle model of
+    each column; the `highlight` row is tinted.
+    """
+    columns = list(table.columns if columns is None else columns)
+    best = table.best()
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    body = []
+    for row in table.rows:
+        style = ' style="background:#fbeaea"' if row == highlight else ""
+        cells = []
+        for column in columns:
+            text = format_cell(*table.cell(row, column))
+            cells.append(f"<td><b>{text}</b></td>" if (row, column) in best else f"<td>{text}</td>")
+        body.append(f"<tr{style}><th>{row}</th>{''.join(cells)}</tr>")
+    return (
+        '<div style="overflow-x:auto; max-width:100%">'
+        '<table style="font-size:11px; white-space:nowrap">'
+        f"<thead><tr><th>model</th>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+        "</table></div>"
+    )
+
+
+LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "±": r"$\pm$",
+}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIAL.get(c, c) for c in str(text))
+
+
+def latex_cell(mean: float, std: float) -> str:
+    if not math.isfinite(mean):
+        return "--"
+    if not math.isfinite(std):
+        return f"{mean:.1f}"
+    return f"{mean:.1f} $\\pm$ {std:.1f}"
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs `table` environment; the oracle sits below a rule, bold is never on it."""
+    lines = [
+        "\\begin{table}",
+        "\\centering",
+        f"\\caption{{{latex_escape(table.title)}}}",
+        f"\\label{{tab:{table.name}}}",
+    ]
+    if table.rows:
+        best = table.best()
+        lines += [
+            "\\begin{tabular}{l" + "c" * len(table.columns) + "}",
+            "\\toprule",
+            " & ".join(["Model"] + [latex_escape(c) for c in table.columns]) + " \\\\",
+            "\\midrule",
+        ]
+        for row in table.rows:
+            if row == ORACLE:
+                lines.append("\\midrule")
+            cells = []
+            for column in table.columns:
+                text = latex_cell(*table.cell(row, column))
+                cells.append(f"\\textbf{{{text}}}" if (row, column) in best else text)
+            lines.append(" & ".join([latex_escape(row), *cells]) + " \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}"]
+    if table.note:
+        lines.append(f"\\par\\smallskip {latex_escape(table.note)}")
+    lines.append("\\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: Table, folder: str | Path) -> list[Path]:
+    """Write `<name>.csv` (wide), `<name>_long.csv`, `<name>.md`, `<name>.tex` into `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{table.name}{suffix}" for suffix in FILE_SUFFIXES]
+    wide, long, markdown, latex = paths
+    wide_frame(table).to_csv(wide, index=False)
+    long_frame(table).to_csv(long, index=False)
+    markdown.write_text(to_markdown(table), encoding="utf-8")
+    latex.write_text(to_latex(table), encoding="utf-8")
+    return paths

@@ -1,0 +1,1 @@
+"""Getting data in: downloads, archives, embedded datasets, readers, tokenizers, the quality log."""

@@ -1,0 +1,23 @@
+"""Dispatch from config names to generators and readers.
+
+A synthetic generator `<name>` is `miam.inputs.datasets.synthetic_<name>.generate`; a reader
+`<name>` is `miam.inputs.tokenize.<name>.tokenize_<name>`, with its modalities listed in
+`miam.workflow.pipeline.READER_MODALITIES` (the generic reader's are declared in its options). Most
+new datasets need no reader: the generic one reads them as the config describes; a new layout is
+one reader module plus those entries (README, "A reader of your own").
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+def generate(generator: str, root, scale: str = "demo", seed: int = 0):
+    module = importlib.import_module(f"miam.inputs.datasets.synthetic_{generator}")
+    return module.generate(root, scale=scale, seed=seed)
+
+
+def tokenize(reader: str, root, progress: bool = True, **options):
+    """(TokenSet, QualityLog) of the dataset folder `root`, read by the reader `reader`."""
+    module = importlib.import_module(f"miam.inputs.tokenize.{reader}")
+    return getattr(module, f"tokenize_{reader}")(root, progress=progress, **options)

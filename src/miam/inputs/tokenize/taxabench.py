@@ -1,0 +1,357 @@
+"""TaxaBench-8k (real or `synthetic-taxabench`) -> `TokenSet` + `QualityLog`.
+
+Layout read under `root` (REFERENCE.md section 4; the synthetic generator writes the same)::
+
+    test_df.csv                     observations: id, latitude, longitude, taxon_id,
+                                    scientific_name, ... (other columns are ignored)
+    taxabench_images/<id>.jpg       ground photo (.jpg, .jpeg or .png)
+    taxabench_sound/<id>.m4a        recording (.m4a as shipped, or .wav/.flac/.mp3/.ogg)
+    sat_images/sentinel/<id>_<lat>_<lon>.jpeg   satellite RGB tile as on Hugging Face
+                                    (or <id>.tif(f) GeoTIFF, as the synthetic generator writes),
+                                    found by id at any depth
+    bioclim_elevation_scaled.npy    global (H, W, 20) environment raster
+
+Modalities, in model order:
+
+- ``image`` (vector): `image_size` px square photo cut into `image_patch` px patches,
+  tokens ``r{i}c{j}``, D = image_patch**2 * 3, pixels in [0, 1] (`miam.inputs.tokenize.image`).
+- ``satellite`` (vector): the tile's centre `satellite_size` px window, patch tokens
+  ``r{i}c{j}``, D = satellite_bands * satellite_patch**2, in [0, 1] (`tokenize.satellite`).
+  `satellite_bands` is 4 (R, G, B, NIR GeoTIFFs, the synthetic benchmark) or 3 (the real
+  dataset's RGB JPEG tiles); a tile with another band count is ``wrong_shape``.
+- ``audio`` (vector): log-mel time-frequency patches ``t{i}f{j}`` in dB (`tokenize.audio`).
+- ``environment`` (scalar): ``elevation``, ``bio1``..``bio19`` looked up in the raster
+  (`miam.inputs.tokenize.location`), values as stored (already z-scored).
+- ``location`` (vector): one token ``latlon``, sinusoidal features of lat/lon.
+
+Targets: multiclass (N,) int64 over the kept species, classes ordered by taxon_id, class names
+the species' scientific names. Species with at least `min_occurrences` labelled observations are
+kept (the same rule as the GeoPlant reader's), then only the `max_species` most frequent when set
+(the paper keeps 199 species of the real data; `max_species=199` reproduces that count whatever
+threshold they used).
+
+Sharding: ``shard=(k, n)`` tokenizes only the k-th of n contiguous blocks of the kept
+observations (`miam.core.tokens.shard_rows`); the species are still chosen from the whole table, so
+`TokenSet.concat` of the n shards equals the unsharded token set. Rows dropped for an empty id or
+taxon_id are recorded by shard 0 only.
+
+Data quality (never a crash, never silent; recorded per modality and reason):
+no file -> ``missing_file`` (the usual case for audio: about 4 in 10 observations have no
+recording; the detail says "not on the server" when the downloader listed the file as an HTTP
+404 in the folder's ``.miam-download.json``); undecodable image/recording/tile ->
+``corrupt_file``; empty latitude/longitude -> ``missing_value`` and coordinates outside the
+globe -> ``out_of_range``, both masking location, environment and satellite (the tile was
+fetched by those coordinates); raster cell without data -> ``nan_values``; an empty id or
+taxon_id drops the row (``missing_value`` under ``observations``).
+An observations table that cannot be read raises ValueError naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from miam.core.tokens import Modality, TokenSet, shard_rows
+from miam.inputs.download import FOLDER_MANIFEST
+from miam.inputs.quality import QualityLog
+from miam.inputs.tokenize.audio import AUDIO_DECODE_ERRORS, AudioConfig, audio_tokens
+from miam.inputs.tokenize.image import (
+    IMAGE_DECODE_ERRORS,
+    image_patch_tokens,
+    patch_names,
+    read_image,
+)
+from miam.inputs.tokenize.location import (
+    ENVIRONMENT_VARIABLES,
+    LOCATION_FREQUENCIES,
+    location_features,
+    lookup_environment,
+    read_environment_raster,
+    valid_coordinates,
+)
+from miam.inputs.tokenize.satellite import TileStore, band_names, patch_tokens
+from miam.inputs.tokenize.tabular import TABLE_READ_ERRORS
+
+log = logging.getLogger(__name__)
+
+OBSERVATIONS_CSV = "test_df.csv"
+IMAGE_DIR = "taxabench_images"
+SOUND_DIR = "taxabench_sound"
+SATELLITE_DIR = "sat_images/sentinel"
+ENVIRONMENT_RASTER = "bioclim_elevation_scaled.npy"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+SOUND_SUFFIXES = (".m4a", ".wav", ".flac", ".mp3", ".ogg")
+REQUIRED_COLUMNS = ("id", "latitude", "longitude", "taxon_id")
+# Modalities derived from the coordinates: masked together when the coordinates are bad.
+LOCATED_MODALITIES = ("satellite", "environment", "location")
+NOT_ON_SERVER = "not on the server (HTTP 404 when downloaded)"
+
+
+def read_observations(path: str | Path) -> pd.DataFrame:
+    """The observations table with `id` as str; raises ValueError naming `path` if unreadable."""
+    try:
+        table = pd.read_csv(path, dtype={"id": str, "taxon_id": str}, keep_default_na=True)
+    except TABLE_READ_ERRORS as error:
+        raise ValueError(f"cannot read the TaxaBench observations table {path}: {error}") from error
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"TaxaBench observations table {path} lacks columns {missing}; "
+            f"it has {list(table.columns)}"
+        )
+    return table
+
+
+def not_on_server(root: Path, folder: str) -> dict[str, str]:
+    """Observation id -> path of the files the downloader found missing (HTTP 404) in `folder`.
+
+    Read from the folder's download manifest (`miam.inputs.download`); empty when there is none (a
+    synthetic dataset, a copy made by hand). File names start with the id (``<id>.m4a``,
+    ``<id>_<lat>_<lon>.jpeg``).
+    """
+    manifest = root / folder / FOLDER_MANIFEST
+    if not manifest.is_file():
+        return {}
+    missing = json.loads(manifest.read_text())["missing"]
+    return {Path(path).name.split(".")[0].split("_")[0]: path for path in missing}
+
+
+def _read_sample_file(
+    root, folder, suffixes, modality, sample_id, quality, unserved, decode, decode_errors
+):
+    """`decode(path)` of the sample's file in `folder`, or None with the problem recorded."""
+    path = _first_existing(root / folder, sample_id, suffixes)
+    if path is None:
+        expected = root / folder / f"{sample_id}.*"
+        _missing_file(quality, modality, sample_id, expected, root, unserved)
+        return None
+    try:
+        return decode(path)
+    except decode_errors as error:
+        quality.record(modality, "corrupt_file", sample_id, path, error)
+        return None
+
+
+def _missing_file(quality, modality, sample_id, expected, root, unserved: dict[str, str]) -> None:
+    """Record a file that is not there, saying so when the server did not have it either."""
+    if sample_id in unserved:
+        path = root / unserved[sample_id]
+        quality.record(modality, "missing_file", sample_id, path, NOT_ON_SERVER)
+    else:
+        quality.record(modality, "missing_file", sample_id, expected)
+
+
+def _first_existing(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
+    for suffix in suffixes:
+        path = folder / f"{stem}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def _labelled_rows(table: pd.DataFrame, quality: QualityLog) -> pd.DataFrame:
+    """Rows with an id and a taxon_id; the others are recorded and dropped."""
+    for column in ("id", "taxon_id"):
+        for row in table.loc[table[column].isna()].itertuples():
+            quality.record("observations", "missing_value", row.id, detail=f"empty {column}")
+    return table.dropna(subset=["id", "taxon_id"]).reset_index(drop=True)
+
+
+def select_species(
+    taxon_ids: pd.Series, min_occurrences: int, max_species: int | None
+) -> list[str]:
+    """Kept taxon ids, sorted: >= `min_occurrences` rows, then the `max_species` most frequent
+    (ties broken by taxon id)."""
+    counts = taxon_ids.value_counts()
+    counts = counts[counts >= min_occurrences]
+    order = sorted(counts.index, key=lambda taxon: (-counts[taxon], taxon))
+    kept = order if max_species is None else order[:max_species]
+    return sorted(kept, key=lambda taxon: (len(taxon), taxon))  # numeric order of id strings
+
+
+def _class_names(table: pd.DataFrame, kept: list[str]) -> list[str]:
+    """The scientific name of each kept taxon (its taxon id where the table has none)."""
+    names = table.drop_duplicates("taxon_id").set_index("taxon_id")
+    return [
+        str(names.at[taxon, "scientific_name"])
+        if "scientific_name" in names.columns and pd.notna(names.at[taxon, "scientific_name"])
+        else taxon
+        for taxon in kept
+    ]
+
+
+def _coordinate_problems(table: pd.DataFrame, quality: QualityLog) -> np.ndarray:
+    """True where the coordinates are usable; the others are recorded for the located
+    modalities."""
+    lat = pd.to_numeric(table["latitude"], errors="coerce").to_numpy(float)
+    lon = pd.to_numeric(table["longitude"], errors="coerce").to_numpy(float)
+    empty = table["latitude"].isna().to_numpy() | table["longitude"].isna().to_numpy()
+    usable = valid_coordinates(lat, lon) & ~empty
+    for i in np.flatnonzero(~usable):
+        reason = "missing_value" if empty[i] else "out_of_range"
+        detail = f"latitude={table['latitude'].iloc[i]}, longitude={table['longitude'].iloc[i]}"
+        for modality in LOCATED_MODALITIES:
+            quality.record(modality, reason, table["id"].iloc[i], detail=detail)
+    return usable
+
+
+def tokenize_taxabench(
+    root: str | Path,
+    min_occurrences: int = 5,
+    max_species: int | None = None,
+    image_size: int = 64,
+    image_patch: int = 16,
+    satellite_size: int = 64,
+    satellite_patch: int = 16,
+    satellite_bands: int = 4,
+    audio: dict | None = None,
+    location_frequencies=LOCATION_FREQUENCIES,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = True,
+) -> tuple[TokenSet, QualityLog]:
+    """Tokenize the TaxaBench-8k folder `root` (see the module docstring).
+
+    `audio` overrides fields of `AudioConfig` (sample_rate, duration, n_fft, hop_length, n_mels,
+    time_blocks, freq_bands). `shard` = (k, n): only the k-th of n blocks of observations.
+    """
+    root = Path(root)
+    audio_config = AudioConfig(**(audio or {}))
+    quality = QualityLog()
+    # Rows dropped from the whole table: recorded once, by the first shard.
+    dropped_rows = quality if shard[0] == 0 else QualityLog()
+    table = _labelled_rows(read_observations(root / OBSERVATIONS_CSV), dropped_rows)
+    kept = select_species(table["taxon_id"], min_occurrences, max_species)
+    if not kept:
+        raise ValueError(
+            f"no species of {root / OBSERVATIONS_CSV} has {min_occurrences} or more observations"
+        )
+    n_before = len(table)
+    table = table[table["taxon_id"].isin(kept)].reset_index(drop=True)
+    class_names = _class_names(table, kept)
+    log.info(
+        "TaxaBench %s: %d species kept, %d of %d observations",
+        root,
+        len(kept),
+        len(table),
+        n_before,
+    )
+    table = table.iloc[shard_rows(len(table), *shard)].reset_index(drop=True)
+    if shard != (0, 1):
+        log.info("shard %d of %d: %d observations", shard[0] + 1, shard[1], len(table))
+    raster = read_environment_raster(root / ENVIRONMENT_RASTER)
+    n = len(table)
+    usable = _coordinate_problems(table, quality)
+    lat = np.where(usable, pd.to_numeric(table["latitude"], errors="coerce"), np.nan)
+    lon = np.where(usable, pd.to_numeric(table["longitude"], errors="coerce"), np.nan)
+
+    image_tokens = (image_size // image_patch) ** 2
+    image_values = np.zeros((n, image_tokens, image_patch**2 * 3), np.float32)
+    image_present = np.zeros(n, bool)
+    tiles = np.zeros((n, satellite_bands, satellite_size, satellite_size), np.uint8)
+    tile_present = np.zeros(n, bool)
+    audio_values = np.zeros((n, len(audio_config.token_names), audio_config.token_dim), np.float32)
+    audio_present = np.zeros(n, bool)
+    tile_store = TileStore(root / SATELLITE_DIR)
+    unserved = {folder: not_on_server(root, folder) for folder in (IMAGE_DIR, SOUND_DIR)}
+    unserved_tiles = not_on_server(root, SATELLITE_DIR)
+    rows = tqdm(table["id"], desc=f"TaxaBench {root.name}", disable=not progress)
+    for i, sample_id in enumerate(rows):
+        image = _read_sample_file(
+            root,
+            IMAGE_DIR,
+            IMAGE_SUFFIXES,
+            "image",
+            sample_id,
+            quality,
+            unserved[IMAGE_DIR],
+            lambda path: image_patch_tokens(read_image(path, image_size), image_patch),
+            IMAGE_DECODE_ERRORS,
+        )
+        if image is not None:
+            image_values[i], image_present[i] = image, True
+
+        if usable[i] and sample_id in unserved_tiles and sample_id not in tile_store:
+            path = root / unserved_tiles[sample_id]
+            quality.record("satellite", "missing_file", sample_id, path, NOT_ON_SERVER)
+        elif usable[i]:
+            tile = tile_store.read(
+                sample_id, quality, "satellite", size=satellite_size, n_bands=satellite_bands
+            )
+            if tile is not None:
+                tiles[i], tile_present[i] = tile, True
+
+        sound = _read_sample_file(
+            root,
+            SOUND_DIR,
+            SOUND_SUFFIXES,
+            "audio",
+            sample_id,
+            quality,
+            unserved[SOUND_DIR],
+            lambda path: audio_tokens(path, audio_config),
+            AUDIO_DECODE_ERRORS,
+        )
+        if sound is not None:
+            audio_values[i], audio_present[i] = sound, True
+    tile_store.close()
+
+    environment = np.full((n, len(ENVIRONMENT_VARIABLES)), np.nan, np.float32)
+    environment[usable] = lookup_environment(raster, lat[usable], lon[usable])
+    environment_present = np.isfinite(environment)
+    for i in np.flatnonzero(usable & ~environment_present.all(axis=1)):
+        empty = [
+            v for v, ok in zip(ENVIRONMENT_VARIABLES, environment_present[i], strict=True) if not ok
+        ]
+        quality.record(
+            "environment",
+            "nan_values",
+            table["id"].iloc[i],
+            root / ENVIRONMENT_RASTER,
+            f"no raster value for {', '.join(empty)} at lat={lat[i]}, lon={lon[i]}",
+        )
+    location = np.zeros((n, 1, 4 * len(location_frequencies)), np.float32)
+    location[usable, 0] = location_features(lat[usable], lon[usable], location_frequencies)
+
+    satellite_values, satellite_present, satellite_names = patch_tokens(
+        tiles, tile_present, patch=satellite_patch, bands=band_names(satellite_bands)
+    )
+    grid = image_size // image_patch
+    modalities = [
+        Modality(
+            "image",
+            "vector",
+            image_values,
+            np.repeat(image_present[:, None], image_tokens, axis=1),
+            patch_names(grid, grid),
+        ),
+        Modality("satellite", "vector", satellite_values, satellite_present, satellite_names),
+        Modality(
+            "audio",
+            "vector",
+            audio_values,
+            np.repeat(audio_present[:, None], len(audio_config.token_names), axis=1),
+            audio_config.token_names,
+        ),
+        Modality(
+            "environment",
+            "scalar",
+            np.nan_to_num(environment)[..., None],
+            environment_present,
+            list(ENVIRONMENT_VARIABLES),
+        ),
+        Modality("location", "vector", location, usable[:, None], ["latlon"]),
+    ]
+    class_index = {taxon: c for c, taxon in enumerate(kept)}
+    tokens = TokenSet(
+        task="multiclass",
+        modalities=modalities,
+        targets=table["taxon_id"].map(class_index).to_numpy(np.int64),
+        samples=pd.DataFrame({"sample_id": table["id"].to_numpy(str), "lon": lon, "lat": lat}),
+        class_names=class_names,
+    )
+    return tokens, quality

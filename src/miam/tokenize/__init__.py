@@ -1,1 +1,0 @@
-"""Readers that turn dataset folders (real or embedded) into a `miam.tokens.TokenSet`."""

@@ -1,0 +1,1 @@
+"""What the Snakemake workflow derives from its config (runs, jobs, subsets, options)."""
