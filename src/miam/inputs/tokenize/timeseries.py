@@ -8,7 +8,7 @@ extracted) or in a folder. Cubes are pickles from the internet, so they are load
 
 `year_tokens` turns a cube into one token per year: for a year axis `axis`, the token of year
 ``i`` is ``cube.take(i, axis).ravel()`` (C order over the remaining axes). A token containing
-any NaN/inf is absent (a missing year).
+any NaN, inf or |x| > 1e10 (a fill value) is absent (a missing year).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from miam.inputs.quality import QualityLog
+from miam.inputs.quality import QualityLog, fill_values
 from miam.inputs.tokenize.store import MemberStore
 
 CUBE_NAME = re.compile(r"_(\d+)_cube\.pt$")
@@ -74,7 +74,8 @@ class CubeStore(MemberStore):
 
 
 def year_tokens(cube: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """(Y, D) tokens, one per index of `axis`, and (Y,) `present` (False where any NaN/inf)."""
+    """(Y, D) tokens, one per index of `axis`, and (Y,) `present` (False where any NaN or fill
+    value, `miam.inputs.quality.fill_values`)."""
     tokens = np.moveaxis(cube, axis, 0).reshape(cube.shape[axis], -1)
-    present = np.isfinite(tokens).all(axis=1)
+    present = np.isfinite(tokens).all(axis=1) & ~fill_values(tokens).any(axis=1)
     return np.where(present[:, None], tokens, 0.0).astype(np.float32), present
