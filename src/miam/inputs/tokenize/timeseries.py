@@ -3,8 +3,9 @@
 GeoPlant ships one pickled tensor per survey (``..._<surveyId>_cube.pt``) inside a zip
 archive. `CubeStore` indexes such files by survey id in a zip (read member by member, never
 extracted) or in a folder. Cubes are pickles from the internet, so they are loaded with
-``torch.load(weights_only=True)`` only: a pickle that asks for anything but tensors (e.g. a
-``__reduce__`` calling ``os.system``) is refused and recorded as ``corrupt_file``.
+``torch.load(weights_only=True)`` only (`miam.inputs.untrusted_tensors`): a pickle that asks for
+anything but tensors (e.g. a ``__reduce__`` calling ``os.system``) is refused and recorded as
+``corrupt_file`` with what was refused, never with torch's advice to load it unsafely.
 
 `year_tokens` turns a cube into one token per year: for a year axis `axis`, the token of year
 ``i`` is ``cube.take(i, axis).ravel()`` (C order over the remaining axes). A token containing
@@ -13,8 +14,6 @@ any NaN, inf or |x| > 1e10 (a fill value) is absent (a missing year).
 
 from __future__ import annotations
 
-import io
-import pickle
 import re
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import torch
 
 from miam.inputs.quality import QualityLog, fill_values
 from miam.inputs.tokenize.store import MemberStore
+from miam.inputs.untrusted_tensors import UnsafeFileError, load_untrusted_tensors, refusal
 
 CUBE_NAME = re.compile(r"_(\d+)_cube\.pt$")
 
@@ -41,8 +41,11 @@ def load_cube(
     a tensor of another shape is ``wrong_shape``.
     """
     try:
-        cube = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        cube = load_untrusted_tensors(data, label)
+    except UnsafeFileError as error:
+        quality.record(modality, "corrupt_file", sample_id, label, refusal(error.__cause__))
+        return None
+    except (RuntimeError, EOFError, ValueError, OSError) as error:
         quality.record(modality, "corrupt_file", sample_id, label, str(error).splitlines()[0])
         return None
     if not isinstance(cube, torch.Tensor):
