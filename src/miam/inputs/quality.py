@@ -119,7 +119,11 @@ class QualityLog:
             self.rows, columns=["modality", "reason", "sample_id", "path", "detail"]
         )
 
-    def write(self, csv_path: str | Path, json_path: str | Path) -> None:
+    def write(
+        self, csv_path: str | Path, json_path: str | Path, health: dict | None = None
+    ) -> None:
+        """The CSV of every issue and the JSON summary (with `health`, the modality health gate's
+        findings, `miam.inputs.health.gate`, when given)."""
         for modality, counts in self.counts().items():
             log.info("data quality: %s: %s", modality, counts)
         adjusted = self.adjustments()
@@ -127,6 +131,7 @@ class QualityLog:
             log.warning("inputs used but changed (count, seconds): %s", _describe(adjusted))
         self.frame().to_csv(csv_path, index=False)
         summary = {"n_issues": len(self.rows), "counts": self.counts(), "adjusted": adjusted}
+        summary.update(health or {})
         Path(json_path).write_text(json.dumps(summary, indent=1))
 
 
