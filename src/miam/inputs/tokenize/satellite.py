@@ -120,15 +120,18 @@ def read_tile(
 
     Any integer or float dtype is read; 8-bit tiles (JPEG, PNG, uint8 TIFF) as fractions of
     their 8-bit range, others as stored (GeoPlant: int16 reflectances). Pixels without data are
-    NaN, so their patches are absent: the file's declared nodata or mask, the `nodata` values
-    the release uses (GeoPlant: -1), and fill values (``nodata`` in the report). `source` is a
+    NaN, so their patches are absent: the file's declared nodata, the `nodata` values the
+    release uses (GeoPlant: -1), NaN and fill values (``nodata`` in the report). `source` is a
     path or the file's bytes (a zip member); `label` names it in the log. A larger tile is
     cropped to its centre window; a smaller one or another band count is ``wrong_shape``,
     values that are not numbers ``wrong_dtype``, a file that cannot be decoded ``corrupt_file``.
     """
     label = label or str(source)
     try:
-        pixels = _image_pixels(source, n_bands) if _is_image(source) else _geotiff_pixels(source)
+        if _is_image(source):
+            pixels, declared = _image_pixels(source, n_bands), ()
+        else:
+            pixels, declared = _geotiff_pixels(source)
     except (RasterioError, *IMAGE_DECODE_ERRORS) as error:
         quality.record(modality, "corrupt_file", sample_id, label, error)
         return None
@@ -141,9 +144,9 @@ def read_tile(
         quality.record(modality, "wrong_dtype", sample_id, label, f"dtype {pixels.dtype}")
         return None
     top, left = (height - size) // 2, (width - size) // 2
-    window = np.ma.asarray(pixels)[:, top : top + size, left : left + size]
-    no_data = np.ma.getmaskarray(window) | np.isin(window.data, nodata) | fill_values(window.data)
-    values = window.data.astype(np.float32)
+    window = pixels[:, top : top + size, left : left + size]
+    values = window.astype(np.float32)
+    no_data = np.isin(window, (*declared, *nodata)) | np.isnan(values) | fill_values(values)
     if pixels.dtype == np.uint8:
         values = values * np.float32(1 / 255)
     if no_data.any():
@@ -174,11 +177,14 @@ def _image_pixels(source, n_bands: int) -> np.ndarray:
     return pixels.transpose(2, 0, 1)
 
 
-def _geotiff_pixels(source) -> np.ma.MaskedArray:
-    """The whole tile, masked where the file declares no data: reading only the centre window
-    would not notice a file cut short past it (GDAL reads the blocks it is asked for)."""
+def _geotiff_pixels(source) -> tuple[np.ndarray, tuple]:
+    """The whole tile and the nodata values its bands declare: reading only the centre window
+    would not notice a file cut short past it (GDAL reads the blocks it is asked for). Only
+    the declared nodata counts, not GDAL's mask, which takes the 4th band of an 8-bit tile for
+    an alpha channel."""
     with _open(source) as dataset:
-        return dataset.read(masked=True)
+        declared = tuple({v for v in dataset.nodatavals if v is not None and not np.isnan(v)})
+        return dataset.read(), declared
 
 
 class _open:
