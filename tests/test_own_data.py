@@ -709,6 +709,57 @@ def test_a_dataset_added_by_config_alone_runs_to_a_main_table(tmp_path):
     assert "checksum_source" in plan
 
 
+@pytest.mark.workflow
+def test_a_modality_that_never_arrived_stops_the_run_unless_allowed(tmp_path):
+    """A raster of another region: 100 % out_of_range. The run stops before any training,
+    naming the modality and the reason; with allow_absent it runs and main.md says so."""
+    from test_workflow import copy_repo, snakemake
+
+    data = own_data.write_dataset(tmp_path / "my-plots", n=60)
+    own_data.write_dem(data / "dem.tif", shift_m=2_000_000.0)
+    workdir = copy_repo(tmp_path / "repo")
+    dataset = {
+        "source": {"kind": "local", "path": str(data)},
+        "reader": "generic",
+        "reader_options": {**E2E_OPTIONS, "modalities": only_e2e("covariates", "terrain")},
+        "split": {"kind": "random"},
+        "subsets": {
+            "covariates": {"covariates": "all"},
+            "all": {"covariates": "all", "terrain": "all"},
+        },
+        "oracles": False,
+    }
+    config = {
+        "seeds": [0],
+        "datasets": {"my-plots": dataset},
+        "strategies": {"uniform": {"kind": "uniform"}},
+        "model": {"dim": 8, "depth": 1, "heads": 2, "ffn_dim": 16, "n_frequencies": 4},
+        "training": {"epochs": 1, "batch_size": 32, "threads": 1},
+        "jobs": {"runs_per_job": 64},
+    }
+    path = tmp_path / "my-plots.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = ["results/my-plots/tables/main.md", "--configfile", str(path)]
+    stopped = snakemake(workdir, *run, check=False)
+    assert stopped.returncode != 0
+    log = (workdir / "results/my-plots/logs/tokenize/gather.log").read_text()
+    assert "modality 'terrain' never arrived" in log and "out_of_range 60" in log
+    assert "datasets.my-plots.allow_absent" in log
+    assert not (workdir / "results/my-plots/train").exists()  # stopped before any training
+
+    dataset["allow_absent"] = ["terrain"]
+    path.write_text(yaml.safe_dump(config))
+    done = snakemake(workdir, *run)
+    assert "WARNING: my-plots: terrain: never arrived" in done.stderr
+    main = (workdir / "results/my-plots/tables/main.md").read_text()
+    assert "terrain: never arrived (absent for every sample)" in main
+    assert "let through by allow_absent" in main
+
+
+def only_e2e(*names: str) -> dict:
+    return {n: E2E_OPTIONS["modalities"][n] for n in names}
+
+
 def test_local_sources_plan_a_checksum_job_sized_by_attempt_on_a_cpu_node(dataset, tmp_path):
     from test_workflow import dry_run
 
