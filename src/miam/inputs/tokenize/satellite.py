@@ -196,7 +196,8 @@ class _open:
 
     def __enter__(self):
         if isinstance(self.source, bytes):
-            self.memory = MemoryFile(self.source)
+            # A fixed name: GDAL quotes it in errors, which the report must repeat alike.
+            self.memory = MemoryFile(self.source, filename="tile.tif")
             self.dataset = self.memory.open()
         else:
             self.dataset = rasterio.open(self.source)
