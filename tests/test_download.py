@@ -313,3 +313,17 @@ def test_taxabench_tiles_are_found_by_id_in_the_servers_listing(taxabench):
     # The CSV writes 38.627, the tile's name 38.62699890136719: rebuilt names would all 404.
     name = next((taxabench.root / "sat_images" / "sentinel").glob("10245871_*.jpeg")).name
     assert name != "10245871_38.627_-90.1994.jpeg"
+
+
+def test_the_layouts_first_paths_are_where_the_download_puts_the_files():
+    geoplant = load_dataset_config(CONFIG_DIR / "geoplant.yaml")
+    names = {"split": "train", "Split": "Train"}
+    for key, file_key in [("metadata", "pa_metadata"), ("bioclim_cubes", "bioclim_cubes")] + [
+        (key, key) for key in ("climate", "elevation", "landcover", "soilgrids", "landsat_cubes")
+    ]:
+        assert geoplant["layout"][key][0].format(**names) == geoplant["files"][file_key]["path"]
+    assert geoplant["layout"]["sentinel2"][0].format(**names) == SENTINEL2
+    taxabench = load_dataset_config(CONFIG_DIR / "taxabench.yaml")
+    for key, entry in taxabench["files"].items():
+        if key in taxabench["layout"]:
+            assert taxabench["layout"][key] == [entry.get("folder", entry.get("path"))]
