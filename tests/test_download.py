@@ -1,6 +1,7 @@
 """Downloads against a local HTTP server serving the fixture archives in the real layouts."""
 
 import hashlib
+import shutil
 import json
 import urllib.request
 import zipfile
@@ -327,3 +328,27 @@ def test_the_layouts_first_paths_are_where_the_download_puts_the_files():
     for key, entry in taxabench["files"].items():
         if key in taxabench["layout"]:
             assert taxabench["layout"][key] == [entry.get("folder", entry.get("path"))]
+
+
+def test_a_json_index_of_the_folder_names_the_tiles(taxabench, tmp_path):
+    # As the Hugging Face API lists a folder: [{"type": "file", "path": ...}, ...].
+    served = tmp_path / "served"
+    shutil.copytree(taxabench.root, served)
+    folder = served / "sat_images" / "sentinel"
+    listing = [
+        {"type": "file", "path": f"sat_images/sentinel/{p.name}"}
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    ]
+    (served / "tree.json").write_text(json.dumps(listing))
+    cfg = load_dataset_config(CONFIG_DIR / "taxabench.yaml")
+    data = tmp_path / "taxabench"
+    with serve_directory(served) as local:
+        cfg["base_url"] = local.url
+        cfg["files"]["satellite"]["index_url"] = f"{local.url}/tree.json"
+        download_entry(cfg, "observations", data, progress=False)
+        manifest = download_entry(cfg, "satellite", data, progress=False, workers=2)
+    assert json.loads(manifest.read_text()) == {"fetched": 8, "missing": []}
+    assert sorted(p.name for p in (data / "sat_images" / "sentinel").glob("*.jpeg")) == sorted(
+        item["path"].rsplit("/", 1)[1] for item in listing
+    )
