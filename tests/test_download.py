@@ -1,8 +1,8 @@
 """Downloads against a local HTTP server serving the fixture archives in the real layouts."""
 
 import hashlib
-import shutil
 import json
+import shutil
 import urllib.request
 import zipfile
 from pathlib import Path
