@@ -1,9 +1,13 @@
-"""Data-quality report: every input that became a masked token, counted and named.
+"""Data-quality report: every input that became a masked token, or was used but changed,
+counted and named.
 
 Readers never crash on one bad file and never skip it silently: they call `QualityLog.record`
 with the file and the reason, leave the affected tokens absent (`present=False`), and go on.
-The report is written next to the tokens as CSV (one row per issue) and JSON (counts per
-modality and reason).
+Inputs used but changed (`ADJUSTMENTS`: recordings cropped, padded or resampled) are recorded
+too, with the seconds concerned; they keep their tokens and are summed up in one warning. The
+report is written next to the tokens as CSV (one row per issue) and JSON (counts per modality
+and reason, the adjusted inputs with their seconds, and the modality health gate's findings,
+`miam.inputs.health`).
 """
 
 from __future__ import annotations
