@@ -25,8 +25,8 @@ built = tables.build_tables(evaluations, strategies, list(subsets), extra_column
 degenerate = pipeline.comparison_note(snakemake.config["datasets"][snakemake.wildcards.dataset])
 built["main"].note = " ".join(filter(None, [degenerate, built["main"].note]))
 # Modalities that never arrived or arrived for few samples (the health gate's notes).
+health = json.loads(Path(snakemake.input.quality).read_text()).get("notes", [])
 for table in built.values():
-    health = json.loads(Path(snakemake.input.quality).read_text()).get("notes", [])
     table.note = " ".join(filter(None, [table.note, *health]))
 written = {str(path) for table in built.values() for path in tables.write_table(table, folder)}
 tested = claims.claims_table(
