@@ -245,3 +245,25 @@ def test_a_missing_table_names_every_path_tried_and_the_yaml_key(released, tmp_p
     assert "layout.soilgrids in config/datasets/geoplant.yaml" in message
     for tried in ("SoilGrids/v2/PA-train-soilgrids.csv", "SoilGrids/GLC25-PA-train-soilgrids.csv"):
         assert tried in message
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int32", "float32", "complex64"])
+def test_any_numeric_tile_dtype_is_read_and_a_dtype_problem_is_named_as_one(dtype):
+    import rasterio
+    from affine import Affine
+
+    from miam.inputs.tokenize.satellite import read_tile
+
+    pixels = (np.arange(4 * 64 * 64).reshape(4, 64, 64) % 5000).astype(dtype)
+    with rasterio.MemoryFile() as memory:
+        profile = dict(driver="GTiff", width=64, height=64, count=4, dtype=dtype)
+        with memory.open(**profile, crs="EPSG:3035", transform=Affine(10, 0, 0, 0, -10, 0)) as tif:
+            tif.write(pixels)
+        data = memory.read()
+    quality = QualityLog()
+    tile = read_tile(data, quality, "satellite", 7, label="t.tiff")
+    if dtype == "complex64":
+        assert tile is None and quality.counts() == {"satellite": {"wrong_dtype": 1}}
+        assert quality.frame().detail[0] == "dtype complex64"
+    else:
+        assert quality.counts() == {} and np.array_equal(tile, pixels.astype(np.float32))
