@@ -2,8 +2,12 @@
 
 `build_geoplant_fixture(root)` and `build_taxabench_fixture(root)` write the files the dataset
 YAMLs (`config/datasets/*.yaml`) declare, at the paths they declare, as the publishers ship them
-(zips of pickled cubes and nested TIFFs for GeoPlant; folders of one JPEG / `.m4a` / tile per
-observation for TaxaBench). Serve `root` with `tests/http_server.py` and point the downloader's
+(zips of pickled cubes and nested int16 LAEA TIFFs with nodata -1 for GeoPlant; folders of one
+JPEG / `.m4a` / tile per observation for TaxaBench, tiles named with the coordinates written
+otherwise than in the CSV, as the publisher's JSON wrote them).
+`build_geoplant_fixture(root, release=...)` writes the same data under the names of another
+GeoPlant release (`GEOPLANT_RELEASES`: GLC25, GLC24 with its JPEG RGB + NIR patches, the Kaggle
+copy). Serve `root` with `tests/http_server.py` and point the downloader's
 `base_url` at it.
 
 Each returns a `Fixture`: the sha256 of every file, the sample ids, the species of each sample,
@@ -29,10 +33,60 @@ import torch
 import yaml
 from affine import Affine
 from PIL import Image
+from rasterio.warp import transform
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config" / "datasets"
 GEOPLANT_MEMBER_PREFIX = "PA-train/"  # see the comment in config/datasets/geoplant.yaml
 ENV_RASTER_SHAPE = (180, 360, 20)  # the real one is (2160, 4320, 20)
+LAEA = "IGNF:ETRS89LAEA"  # the CRS of GeoPlant's Sentinel-2 patches (EPSG:3035's projection)
+FILL_VALUE = -3.4e38  # a float32 fill value, as in the predecessor's environmental tables
+# Where each release puts each file (the Seafile release is the dataset YAML's `files`), and
+# how it names the cubes inside their archives; "sentinel2" None: the JPEG release.
+GEOPLANT_RELEASES = {
+    "glc25": {
+        "pa_metadata": "PresenceAbsenceSurveys/GLC25_PA_metadata_train.csv",
+        "climate": "EnvironmentalValues/ClimateAverage_1981-2010/GLC25-PA-train-bioclimatic.csv",
+        "elevation": "EnvironmentalValues/Elevation/GLC25-PA-train-elevation.csv",
+        "landcover": "EnvironmentalValues/LandCover/GLC25-PA-train-landcover.csv",
+        "soilgrids": "EnvironmentalValues/SoilGrids/GLC25-PA-train-soilgrids.csv",
+        "human_footprint": "EnvironmentalValues/HumanFootprint/GLC25-PA-train-human_footprint.csv",
+        "landsat_cubes": "SateliteTimeSeries-Landsat/cubes/PA-train",
+        "bioclim_cubes": "BioclimTimeSeries/cubes/PA-train",
+        "sentinel2": "SatelitePatches/PA-train",
+        "landsat_member": "GLC25-PA-train-landsat-time-series_{surveyId}_cube.pt",
+        "bioclim_member": "GLC25-PA-train-bioclimatic_monthly_{surveyId}_cube.pt",
+    },
+    "kaggle": {
+        "pa_metadata": "GLC25_PA_metadata_train.csv",
+        "climate": "EnvironmentalValues/Climate/Average 1981-2010/GLC25-PA-train-bioclimatic.csv",
+        "elevation": "EnvironmentalValues/Elevation/GLC25-PA-train-elevation.csv",
+        "landcover": "EnvironmentalValues/LandCover/GLC25-PA-train-landcover.csv",
+        "soilgrids": "EnvironmentalValues/SoilGrids/GLC25-PA-train-soilgrids.csv",
+        "human_footprint": "EnvironmentalValues/HumanFootprint/GLC25-PA-train-human_footprint.csv",
+        "landsat_cubes": "SateliteTimeSeries-Landsat/cubes/PA-train",
+        "bioclim_cubes": "BioclimTimeSeries/cubes/PA-train",
+        "sentinel2": "SatelitePatches/PA-train",
+        "landsat_member": "GLC25-PA-train-landsat-time-series_{surveyId}_cube.pt",
+        "bioclim_member": "GLC25-PA-train-bioclimatic_monthly_{surveyId}_cube.pt",
+    },
+    "glc24": {
+        "pa_metadata": "PresenceAbsenceSurveys/GLC24-PA-metadata-train.csv",
+        "climate": "EnvironmentalRasters/Climate/Average 1981-2010/GLC24-PA-train-bioclimatic.csv",
+        "elevation": "EnvironmentalRasters/Elevation/GLC24-PA-train-elevation.csv",
+        "landcover": "EnvironmentalRasters/LandCover/GLC24-PA-train-landcover.csv",
+        "soilgrids": "EnvironmentalRasters/SoilGrids/GLC24-PA-train-soilgrids.csv",
+        "human_footprint": "EnvironmentalRasters/HumanFootprint/GLC24-PA-train-human_footprint.csv",
+        "landsat_cubes": "SatelliteTimeSeries/cubes/GLC24-PA-train-landsat_time_series.zip",
+        "bioclim_cubes": (
+            "EnvironmentalRasters/Obs extractions/cubes/GLC24-PA-train-bioclimatic_monthly.zip"
+        ),
+        "sentinel2": None,
+        "sentinel2_rgb": "SatellitePatches/PA_Train_SatellitePatches_RGB.zip",
+        "sentinel2_nir": "SatellitePatches/PA_Train_SatellitePatches_NIR.zip",
+        "landsat_member": "GLC24-PA-train-landsat_time_series_{surveyId}_cube.pt",
+        "bioclim_member": "GLC24-PA-train-bioclimatic_monthly_{surveyId}_cube.pt",
+    },
+}
 
 
 @dataclass
@@ -88,6 +142,11 @@ class _Tamper:
 
 
 def _zip(root: Path, relative: str, members: dict[str, bytes]) -> None:
+    """A zip at `relative`, or (a path without .zip) a folder of the members, as on Kaggle."""
+    if not relative.endswith(".zip"):
+        for name, data in members.items():
+            _write(root / relative, name, data)
+        return
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
@@ -96,16 +155,37 @@ def _zip(root: Path, relative: str, members: dict[str, bytes]) -> None:
 
 
 def _geotiff_bytes(pixels: np.ndarray, lon: float, lat: float) -> bytes:
-    """(4, 64, 64) uint8 -> a 4-band GeoTIFF with its corner at (lon, lat), ~10 m pixels."""
+    """(4, 64, 64) int16 -> a GeoPlant patch as released: 4 bands (red, green, blue, nir),
+    int16, nodata -1, 10 m pixels in IGNF:ETRS89LAEA centred on (lon, lat)."""
     bands, height, width = pixels.shape
+    (x,), (y,) = transform("EPSG:4326", LAEA, [lon], [lat])
+    corner = Affine(10.0, 0.0, x - 10.0 * width / 2, 0.0, -10.0, y + 10.0 * height / 2)
     profile = dict(
-        driver="GTiff", dtype="uint8", count=bands, height=height, width=width,
-        crs="EPSG:4326", transform=Affine(1e-4, 0.0, lon, 0.0, -1e-4, lat),
+        driver="GTiff", dtype="int16", count=bands, height=height, width=width, nodata=-1,
+        crs=LAEA, transform=corner,
     )  # fmt: skip
     with rasterio.MemoryFile() as memory:
         with memory.open(**profile) as dataset:
             dataset.write(pixels)
+            dataset.descriptions = ("red", "green", "blue", "nir")
         return memory.read()
+
+
+def _reflectances(rng: np.random.Generator) -> np.ndarray:
+    """(4, 64, 64) int16 reflectance-like values (red 200-1300 ... NIR 1600-5300)."""
+    low = np.array([200, 250, 150, 1600])[:, None, None]
+    return (low + rng.integers(0, 1100, size=(4, 64, 64)) * [[[1]], [[1]], [[1]], [[3]]]).astype(
+        np.int16
+    )
+
+
+def _jpeg_pair(pixels: np.ndarray) -> tuple[bytes, bytes]:
+    """The JPEG release of a patch: an RGB JPEG and a NIR JPEG (8-bit)."""
+    eight_bit = np.clip(pixels // 24, 0, 255).astype(np.uint8)
+    rgb, nir = io.BytesIO(), io.BytesIO()
+    Image.fromarray(eight_bit[:3].transpose(1, 2, 0)).save(rgb, format="JPEG", quality=95)
+    Image.fromarray(eight_bit[3]).save(nir, format="JPEG", quality=95)
+    return rgb.getvalue(), nir.getvalue()
 
 
 # ------------------------------------------------------------------------------- GeoPlant
@@ -130,16 +210,26 @@ _HUMAN_FOOTPRINT = [
 _SOILGRIDS = ["bdod", "cec", "cfvo", "clay", "nitrogen", "phh2o", "sand", "silt", "soc"]
 
 
-def build_geoplant_fixture(root: str | Path, seed: int = 0) -> Fixture:
-    """Write a GeoPlant PA-train subset of 8 surveys under `root`.
+def build_geoplant_fixture(root: str | Path, seed: int = 0, release: str = "seafile") -> Fixture:
+    """Write a GeoPlant PA-train subset of 8 surveys under `root`, named as `release` names its
+    files ("seafile": the dataset YAML's `files`; else a key of `GEOPLANT_RELEASES`).
 
     Planted problems: survey 1234 has no Landsat cube and 990017 no Sentinel-2 TIFF; 2500002
     has no elevation row and a blank Bio5; 4404403's Landsat cube has the wrong shape; 2500001's
-    TIFF is truncated; 3018575's climate cube is a malicious pickle (calls os.system).
+    TIFF is truncated; 3018575's climate cube is a malicious pickle (calls os.system); 1001507's
+    soil organic carbon is a fill value (-3.4e38); 212's patch has nodata (-1) in its top-left
+    8 x 8 pixels (TIFF releases).
     """
     root = Path(root)
     cfg = dataset_config("geoplant")
-    paths = {key: entry["path"] for key, entry in cfg["files"].items()}
+    if release == "seafile":
+        paths = {key: entry["path"] for key, entry in cfg["files"].items()}
+        members = {
+            key: cfg["files"][f"{key}_cubes"]["member_template"] for key in ("landsat", "bioclim")
+        }
+    else:
+        paths = dict(GEOPLANT_RELEASES[release])
+        members = {key: paths.pop(f"{key}_member") for key in ("landsat", "bioclim")}
     rng = np.random.default_rng(seed)
     ids = [s[0] for s in _SURVEYS]
     # Write the environmental tables in an order other than the metadata's: join on surveyId.
@@ -149,6 +239,8 @@ def build_geoplant_fixture(root: str | Path, seed: int = 0) -> Fixture:
         "missing_value": {"elevation": [2500002], "climate": [2500002]},
         "wrong_shape": {"landsat_cubes": [4404403]},
         "corrupt_file": {"sentinel2": [2500001], "bioclim_cubes": [3018575]},
+        "fill_value": {"soilgrids": [1001507]},
+        "nodata": {"sentinel2": [212]} if paths["sentinel2"] else {},
     }
 
     metadata = pd.DataFrame(
@@ -184,44 +276,67 @@ def build_geoplant_fixture(root: str | Path, seed: int = 0) -> Fixture:
         "soilgrids": table([f"Soilgrid-{name}" for name in _SOILGRIDS], 50.0).abs(),
         "human_footprint": table([f"HumanFootprint-{n}" for n in _HUMAN_FOOTPRINT], 1.0).abs(),
     }
+    tables["soilgrids"].loc[tables["soilgrids"].surveyId == 1001507, "Soilgrid-soc"] = FILL_VALUE
     for key, frame in tables.items():
         _write(root, paths[key], frame.to_csv(index=False).encode())
 
     tamper_marker = root.parent / f"{root.name}-TAMPERED"
-    landsat, bioclim, tiffs = {}, {}, {}
+    landsat, bioclim, tiffs, rgb, nir = {}, {}, {}, {}, {}
+
+    def member(key: str, name: str) -> str:
+        """Where a member sits in its archive: under PA-train/ (Seafile, see the YAML), in
+        the zip's own folder (GLC24), directly in the folder (GLC25, Kaggle)."""
+        if release == "seafile":
+            return GEOPLANT_MEMBER_PREFIX + name
+        location = paths[key]
+        return f"{Path(location).stem}/{name}" if location.endswith(".zip") else name
+
     for sid, lon, lat, *_ in _SURVEYS:
         cube = torch.from_numpy(rng.normal(size=(6, 4, 21)).astype(np.float32))
         cube[:, 0, 0] = float("nan")  # real cubes have NaN quarters
         if sid == 4404403:
             cube = cube[:, :, :20]
         if sid != 1234:
-            name = cfg["files"]["landsat_cubes"]["member_template"].format(surveyId=sid)
-            landsat[GEOPLANT_MEMBER_PREFIX + name] = _tensor_bytes(cube.clone())
+            name = members["landsat"].format(surveyId=sid)
+            landsat[member("landsat_cubes", name)] = _tensor_bytes(cube.clone())
         monthly = torch.from_numpy(rng.normal(size=(4, 19, 12)).astype(np.float32))
-        name = cfg["files"]["bioclim_cubes"]["member_template"].format(surveyId=sid)
+        name = member("bioclim_cubes", members["bioclim"].format(surveyId=sid))
         if sid == 3018575:
             tamper = io.BytesIO()
             torch.save({"cube": _Tamper(tamper_marker)}, tamper)
-            bioclim[GEOPLANT_MEMBER_PREFIX + name] = tamper.getvalue()
+            bioclim[name] = tamper.getvalue()
         else:
-            bioclim[GEOPLANT_MEMBER_PREFIX + name] = _tensor_bytes(monthly)
-        if sid != 990017:
-            pixels = rng.integers(0, 256, size=(4, 64, 64), dtype=np.uint8)
+            bioclim[name] = _tensor_bytes(monthly)
+        if sid == 990017:
+            continue
+        pixels = _reflectances(rng)
+        if sid == 212:
+            pixels[:, :8, :8] = -1
+        digits = str(sid)  # nested scheme: 212 -> 12/2/212.tiff
+        nested = f"{digits[-2:]}/{digits[-4:-2]}/{sid}"
+        if paths["sentinel2"]:
             tiff = _geotiff_bytes(pixels, lon, lat)
-            if sid == 2500001:
-                tiff = tiff[: len(tiff) // 3]
-            digits = str(sid)  # nested scheme: 212 -> 12/2/212.tiff
-            name = cfg["files"]["sentinel2"]["member_template"].format(
-                last2=digits[-2:], prev2=digits[-4:-2], surveyId=sid
+            tiffs[member("sentinel2", f"{nested}.tiff")] = (
+                tiff[: len(tiff) // 3] if sid == 2500001 else tiff
             )
-            tiffs[GEOPLANT_MEMBER_PREFIX + name] = tiff
+        else:
+            colour, infrared = _jpeg_pair(pixels)
+            rgb[f"pa_train_patches_rgb/{nested}.jpeg"] = (
+                colour[: len(colour) // 3] if sid == 2500001 else colour
+            )
+            nir[f"pa_train_patches_nir/{nested}.jpeg"] = infrared
     _zip(root, paths["landsat_cubes"], landsat)
     _zip(root, paths["bioclim_cubes"], bioclim)
-    _zip(root, paths["sentinel2"], tiffs)
+    if paths["sentinel2"]:
+        _zip(root, paths["sentinel2"], tiffs)
+    else:
+        _zip(root, paths["sentinel2_rgb"], rgb)
+        _zip(root, paths["sentinel2_nir"], nir)
 
+    served = sorted(path for path in root.rglob("*") if path.is_file())
     return Fixture(
         root=root,
-        files={rel: _sha256(root / rel) for rel in paths.values()},
+        files={path.relative_to(root).as_posix(): _sha256(path) for path in served},
         sample_ids=ids,
         species={sid: sorted(present) for sid, *_, present in _SURVEYS},
         problems=problems,
@@ -296,10 +411,11 @@ def raster_cell(lat: float, lon: float, shape: tuple[int, int] = ENV_RASTER_SHAP
 def build_taxabench_fixture(root: str | Path, seed: int = 0) -> Fixture:
     """Write a TaxaBench-8k subset of 8 observations under `root`.
 
-    Planted problems: 11873004 has no sound and 13311220 no ground image on the server;
-    13500998's sound is a truncated .m4a; 14100045 lies over the sea, where the environment
-    raster is NaN. Each sound is a sine whose pitch identifies the observation
-    (`sound_frequency_hz`).
+    Satellite tiles are named ``<id>_<lat>_<lon>.jpeg`` with the coordinates written otherwise
+    than in the CSV (float32 text, as a JSON may hold them). Planted problems: 11873004 has no
+    sound and 13311220 no ground image on the server; 13500998's sound is a truncated .m4a;
+    14100045 lies over the sea, where the environment raster is NaN. Each sound is a sine whose
+    pitch identifies the observation (`sound_frequency_hz`).
     """
     root = Path(root)
     files = dataset_config("taxabench")["files"]
@@ -348,7 +464,9 @@ def build_taxabench_fixture(root: str | Path, seed: int = 0) -> Fixture:
             _write(root, files["ground_images"]["path_template"].format(**record), image)
         if oid != no_sound:
             _write(root, files["sounds"]["path_template"].format(**record), sound)
-        _write(root, files["satellite"]["path_template"].format(**record), tile)
+        # The publisher named tiles from a JSON whose coordinates are not the CSV's text.
+        published = {k: str(float(np.float32(record[k]))) for k in ("latitude", "longitude")}
+        _write(root, files["satellite"]["path_template"].format(**{**record, **published}), tile)
 
     over_sea = obs.longitude.between(*_OCEAN_LONGITUDES, inclusive="left")
     served = sorted(path for path in root.rglob("*") if path.is_file())

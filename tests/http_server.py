@@ -1,4 +1,4 @@
-"""A small HTTP file server on 127.0.0.1 for download tests, with faults on demand.
+r"""A small HTTP file server on 127.0.0.1 for download tests, with faults on demand.
 
     with serve_directory(root) as server:
         fetch(f"{server.url}/some/file.zip", dest)
@@ -9,7 +9,15 @@ It serves GET and HEAD for files under `root` (query strings ignored), honours s
 - `server.faults.unavailable_first = k`: the first k GETs answer 503;
 - `server.faults.truncate_first = k`, `server.faults.truncate_at = n`: the first k GETs announce
   the full Content-Length but send only n bytes of the body, then close the connection;
-- `server.faults.ignore_range = True`: answer every GET with 200 and the whole file.
+- `server.faults.ignore_range = True`: answer every GET with 200 and the whole file;
+- `server.faults.web_page = "<content type>"`: answer every file GET with an HTML page under
+  that Content-Type (text/html, or application/octet-stream as a careless server would);
+- `server.faults.seafile = True`: behave like a Seafile share: ``/files/?p=/<path>&dl=1``
+  answers the preview page (HTML), ``/files/?p=/<path>`` a page naming the file's address as
+  ``rawPath: '\/raw\/<path>'``, and ``/raw/<path>?raw=1`` the file.
+
+A GET of a folder (a path ending in /) answers an index page linking its files, as a mirror's
+web server would.
 
 Every request is logged in `server.requests` as `(path, range header or None, status)`.
 """
@@ -22,7 +30,7 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -31,6 +39,13 @@ class Faults:
     truncate_first: int = 0
     truncate_at: int = 0
     ignore_range: bool = False
+    web_page: str | None = None
+    seafile: bool = False
+
+
+PREVIEW_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Seafile</title></head><body>preview</body></html>"
+)
 
 
 class LocalServer(ThreadingHTTPServer):
@@ -71,9 +86,23 @@ class _Handler(BaseHTTPRequestHandler):
             if send_body:
                 server.gets_seen += 1
             nth_get = server.gets_seen
+        query = parse_qs(urlsplit(self.path).query)
+        if faults.seafile and relative.startswith("files"):
+            relative = query.get("p", [""])[0].lstrip("/")
+            if "dl" in query:
+                return self._answer_page(relative, PREVIEW_PAGE)
+            raw_path = "\\/raw\\/" + relative.replace("/", "\\/")
+            return self._answer_page(relative, f"<script>rawPath: '{raw_path}',</script>".encode())
+        if faults.seafile and relative.startswith("raw/"):
+            relative = relative.removeprefix("raw/")
         path = (server.root / relative).resolve()
+        if path.is_dir() and self.path.split("?")[0].endswith("/"):
+            links = "".join(f'<a href="{p.name}">{p.name}</a>\n' for p in sorted(path.iterdir()))
+            return self._answer_page(relative, f"<html><body>{links}</body></html>".encode())
         if not path.is_relative_to(server.root) or not path.is_file():
             return self._answer_status(relative, range_header, 404)
+        if faults.web_page:
+            return self._answer_page(relative, PREVIEW_PAGE, faults.web_page)
         if send_body and nth_get <= faults.unavailable_first:
             return self._answer_status(relative, range_header, 503)
 
@@ -109,6 +138,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+    def _answer_page(self, relative: str, page: bytes, content_type: str = "text/html") -> None:
+        self._log(relative, None, 200)
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
 
     def _answer_status(self, relative: str, range_header: str | None, status: int) -> None:
         self._log(relative, range_header, status)

@@ -78,10 +78,11 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_dem(path: Path, nodata_hole: bool = True) -> Path:
-    """A float32 elevation raster in EPSG:3035 covering the plots, nodata in its north-west."""
+def write_dem(path: Path, nodata_hole: bool = True, shift_m: float = 0.0) -> Path:
+    """A float32 elevation raster in EPSG:3035 covering the plots, nodata in its north-west;
+    `shift_m` east of that, it covers another region (none of the plots)."""
     width, height, cell = 170, 140, 2_000.0
-    west, north = 4_080_000.0, 2_720_000.0
+    west, north = 4_080_000.0 + shift_m, 2_720_000.0
     rows, cols = np.mgrid[0:height, 0:width]
     elevation = (500 + 5 * rows + 2 * cols).astype(np.float32)
     if nodata_hole:

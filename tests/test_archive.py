@@ -13,11 +13,10 @@ from fixtures_real import _Tamper, build_geoplant_fixture, dataset_config
 from miam.inputs.archive import (
     EXTRACTED_MARKER,
     UnsafeArchiveError,
-    UnsafeFileError,
     is_extracted,
     safe_extract,
-    safe_torch_load,
 )
+from miam.inputs.untrusted_tensors import UnsafeFileError, load_untrusted_tensors
 
 
 def _zip_with(path: Path, name: str, data: bytes = b"payload", symlink: bool = False) -> Path:
@@ -140,7 +139,7 @@ def test_extraction_failing_midway_leaves_no_folder(tmp_path):
 def test_plain_tensor_file_loads(tmp_path):
     path = tmp_path / "cube.pt"
     torch.save(torch.arange(6.0).reshape(2, 3), path)
-    assert torch.equal(safe_torch_load(path), torch.arange(6.0).reshape(2, 3))
+    assert torch.equal(load_untrusted_tensors(path), torch.arange(6.0).reshape(2, 3))
 
 
 def test_malicious_pickle_is_refused_and_its_payload_never_runs(tmp_path):
@@ -149,9 +148,9 @@ def test_malicious_pickle_is_refused_and_its_payload_never_runs(tmp_path):
     torch.save({"cube": _Tamper(marker)}, path)
 
     with pytest.raises(UnsafeFileError, match=r"GLC25-PA-train-landsat-time-series_1_cube\.pt"):
-        safe_torch_load(path)
+        load_untrusted_tensors(path)
     with pytest.raises(UnsafeFileError, match=r"posix\.system"):
-        safe_torch_load(path.read_bytes(), name="from-bytes.pt")
+        load_untrusted_tensors(path.read_bytes(), name="from-bytes.pt")
 
     assert not marker.exists()
 
@@ -164,8 +163,8 @@ def test_malicious_cube_inside_the_geoplant_fixture_zip_is_refused(tmp_path):
     with zipfile.ZipFile(tmp_path / "geoplant" / entry["path"]) as archive:
         (member,) = [n for n in archive.namelist() if n.endswith("/" + member_name)]
         with archive.open(member) as handle, pytest.raises(UnsafeFileError, match=member_name):
-            safe_torch_load(io.BytesIO(handle.read()), name=member_name)
+            load_untrusted_tensors(io.BytesIO(handle.read()), name=member_name)
         good = next(n for n in archive.namelist() if n != member)
-        assert safe_torch_load(archive.read(good), name=good).shape == (4, 19, 12)
+        assert load_untrusted_tensors(archive.read(good), name=good).shape == (4, 19, 12)
 
     assert not fixture.tamper_marker.exists()

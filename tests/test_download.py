@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -28,7 +29,13 @@ from miam.inputs.download import (
     file_url,
     load_dataset_config,
 )
-from miam.inputs.fetch import ChecksumMismatchError, DownloadError, fetch, read_lock
+from miam.inputs.fetch import (
+    ChecksumMismatchError,
+    DownloadError,
+    WebPageError,
+    fetch,
+    read_lock,
+)
 
 SENTINEL2 = "SatelliteData/Sentinel2Patches-tiff/PA-Train-Sentinel2Patches.zip"
 NO_WAIT = dict(backoff_s=0.0, progress=False)
@@ -259,7 +266,8 @@ def test_fixture_media_are_real_files_and_the_planted_faults_are_real(geoplant, 
     with zipfile.ZipFile(geoplant.root / SENTINEL2) as archive:
         tiffs = {Path(name).stem: archive.read(name) for name in archive.namelist()}
     with rasterio.MemoryFile(tiffs["1001507"]) as memory, memory.open() as tiff:
-        assert (tiff.count, tiff.height, tiff.width, tiff.dtypes[0]) == (4, 64, 64, "uint8")
+        assert (tiff.count, tiff.height, tiff.width, tiff.dtypes[0]) == (4, 64, 64, "int16")
+        assert tiff.nodata == -1 and "Lambert Azimutal Equal Area" in tiff.crs.to_wkt()
     with pytest.raises(rasterio.RasterioIOError):
         with rasterio.MemoryFile(tiffs[str(broken_tiff)]) as memory, memory.open() as tiff:
             tiff.read()
@@ -275,3 +283,72 @@ def test_a_dataset_yaml_without_a_key_is_refused_naming_it(tmp_path):
     )
     with pytest.raises(ValueError, match=r"files\.a needs one of path and path_template"):
         load_dataset_config(path)
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "application/octet-stream"])
+def test_a_web_page_is_never_stored_as_data(server, tmp_path, content_type):
+    # By its Content-Type, or by its first bytes when the server labels it as binary.
+    server.faults.web_page = content_type
+    url = f"{server.url}/{SENTINEL2}"
+    with pytest.raises(WebPageError, match="answered with a web page") as error:
+        fetch(url, tmp_path / "tiles.zip", retries=2, **NO_WAIT)
+    assert url in str(error.value) and "<!DOCTYPE html" in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+    assert len(server.requests) == 1, "a web page is not worth retrying"
+
+
+def test_a_share_answering_with_its_preview_page_is_resolved_as_the_publisher_does(
+    server, geoplant, tmp_path
+):
+    # Seafile answers `&dl=1` with a page; its page names rawPath; rawPath?raw=1 is the file.
+    server.faults.seafile = True
+    cfg = load_dataset_config(CONFIG_DIR / "geoplant.yaml")
+    cfg["base_url"] = server.url
+    target = download_entry(cfg, "climate", tmp_path, progress=False)
+    assert _sha(target) == geoplant.files[cfg["files"]["climate"]["path"]]
+    assert [status for *_, status in server.requests] == [200, 200, 200]
+    assert server.requests[-1][0] == cfg["files"]["climate"]["path"]
+
+
+def test_taxabench_tiles_are_found_by_id_in_the_servers_listing(taxabench):
+    # The CSV writes 38.627, the tile's name 38.62699890136719: rebuilt names would all 404.
+    name = next((taxabench.root / "sat_images" / "sentinel").glob("10245871_*.jpeg")).name
+    assert name != "10245871_38.627_-90.1994.jpeg"
+
+
+def test_the_layouts_first_paths_are_where_the_download_puts_the_files():
+    geoplant = load_dataset_config(CONFIG_DIR / "geoplant.yaml")
+    names = {"split": "train", "Split": "Train"}
+    for key, file_key in [("metadata", "pa_metadata"), ("bioclim_cubes", "bioclim_cubes")] + [
+        (key, key) for key in ("climate", "elevation", "landcover", "soilgrids", "landsat_cubes")
+    ]:
+        assert geoplant["layout"][key][0].format(**names) == geoplant["files"][file_key]["path"]
+    assert geoplant["layout"]["sentinel2"][0].format(**names) == SENTINEL2
+    taxabench = load_dataset_config(CONFIG_DIR / "taxabench.yaml")
+    for key, entry in taxabench["files"].items():
+        if key in taxabench["layout"]:
+            assert taxabench["layout"][key] == [entry.get("folder", entry.get("path"))]
+
+
+def test_a_json_index_of_the_folder_names_the_tiles(taxabench, tmp_path):
+    # As the Hugging Face API lists a folder: [{"type": "file", "path": ...}, ...].
+    served = tmp_path / "served"
+    shutil.copytree(taxabench.root, served)
+    folder = served / "sat_images" / "sentinel"
+    listing = [
+        {"type": "file", "path": f"sat_images/sentinel/{p.name}"}
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    ]
+    (served / "tree.json").write_text(json.dumps(listing))
+    cfg = load_dataset_config(CONFIG_DIR / "taxabench.yaml")
+    data = tmp_path / "taxabench"
+    with serve_directory(served) as local:
+        cfg["base_url"] = local.url
+        cfg["files"]["satellite"]["index_url"] = f"{local.url}/tree.json"
+        download_entry(cfg, "observations", data, progress=False)
+        manifest = download_entry(cfg, "satellite", data, progress=False, workers=2)
+    assert json.loads(manifest.read_text()) == {"fetched": 8, "missing": []}
+    assert sorted(p.name for p in (data / "sat_images" / "sentinel").glob("*.jpeg")) == sorted(
+        item["path"].rsplit("/", 1)[1] for item in listing
+    )

@@ -27,10 +27,12 @@ from snakemake.utils import validate
 
 from miam.analysis.contribution_settings import ContributionSettings, contribution_options
 from miam.core.split import split_samples
+from miam.inputs.health import HealthGate, ModalityHealthError, check_health, modality_health
 from miam.inputs.local_source import write_manifest
 from miam.inputs.quality import QualityLog
 from miam.inputs.tokenize import generic_spec
 from miam.inputs.tokenize.generic import tokenize_generic
+from miam.inputs.tokenize.sample_table import read_sample_table
 from miam.inputs.tokenize.satellite import band_names, patch_tokens, read_tile
 from miam.inputs.tokenize.tabular import read_table
 from miam.workflow import pipeline
@@ -147,11 +149,13 @@ def test_a_tile_that_does_not_cover_its_point_is_out_of_range(dataset, tmp_path)
     assert issues(quality, "tiles").set_index("sample_id").loc["P002", "reason"] == "out_of_range"
 
 
-def test_audio_at_44_1_and_32_khz_is_resampled_with_a_log_line(dataset, caplog):
-    with caplog.at_level(logging.INFO, logger="miam.inputs.tokenize.generic"):
-        tokens, _ = tokenize_generic(dataset, progress=False, **options(modalities=only("calls")))
-    assert "at 44100 Hz resampled to 8000 Hz" in caplog.text
-    assert "at 32000 Hz resampled to 8000 Hz" in caplog.text
+def test_audio_at_44_1_and_32_khz_is_resampled_and_counted(dataset):
+    tokens, quality = tokenize_generic(dataset, progress=False, **options(modalities=only("calls")))
+    resampled = issues(quality, "calls").query("reason == 'resampled'")
+    assert len(resampled) == 54  # every recording there: none is at 8 kHz
+    # odd plots at 44.1 kHz, even ones at 32 kHz; plots 8, 18, ... have no recording
+    assert resampled.detail.str.contains("44100 Hz to 8000 Hz; above 4000 Hz lost").sum() == 30
+    assert resampled.detail.str.contains("32000 Hz to 8000 Hz").sum() == 24
     calls = tokens.modality("calls")
     # a 44.1 kHz (odd) and a 32 kHz (even) plot of one species hold the same tone: the same
     # tokens, within what resampling changes
@@ -162,6 +166,76 @@ def test_audio_at_44_1_and_32_khz_is_resampled_with_a_log_line(dataset, caplog):
     assert loud.any()
     np.testing.assert_allclose(a[loud], b[loud], atol=1.5)
     assert calls.present.sum(axis=0)[0] == 54
+
+
+def test_recordings_cropped_and_padded_are_counted_with_one_warning(dataset, tmp_path, caplog):
+    root = tmp_path / "plots"
+    shutil.copytree(dataset, root)
+    own_data.write_call(root / "calls" / "P000.wav", 8_000, 2.0, 300)  # 1.5 s past 0.5 s
+    own_data.write_call(root / "calls" / "P001.wav", 8_000, 0.2, 300)  # 0.3 s short
+    with caplog.at_level(logging.WARNING, logger="miam.inputs.quality"):
+        _, quality = tokenize_generic(root, progress=False, **options(modalities=only("calls")))
+        quality.write(tmp_path / "issues.csv", tmp_path / "summary.json")
+    adjusted = yaml.safe_load((tmp_path / "summary.json").read_text())["adjusted"]["calls"]
+    assert adjusted["cropped"] == {"count": 1, "seconds": 1.5}
+    assert adjusted["padded"] == {"count": 1, "seconds": 0.3}
+    assert adjusted["resampled"]["count"] == 52
+    # One warning for them all (the missing recordings are warned about as before).
+    warnings = [r.getMessage() for r in caplog.records if "missing_file" not in r.getMessage()]
+    assert len(warnings) == 1 and "calls cropped 1 (1.5 s)" in warnings[0]
+
+
+@pytest.mark.parametrize("name", ["plots.csv", "plots.tsv"])
+def test_a_truncated_csv_stops_the_run_naming_the_file(tmp_path, name):
+    frame = own_data.plots()
+    path = tmp_path / name
+    frame.to_csv(path, index=False, sep="\t" if name.endswith(".tsv") else ",")
+    data = path.read_bytes()
+    cut = data[: int(len(data) * 0.6)]
+    path.write_bytes(cut[: cut.rindex(b"\n") + 12])  # a short last line, no final newline
+    with pytest.raises(ValueError, match=f"{name} is cut short"):
+        read_sample_table(path)
+    with pytest.raises(ValueError, match=f"{name} is cut short"):
+        read_table(path)
+    path.write_bytes(data.rstrip(b"\n"))  # whole, only the final newline missing: fine
+    assert len(read_sample_table(path).frame) == len(frame)
+
+
+def test_a_raster_of_another_region_stops_at_the_health_gate(dataset, tmp_path):
+    root = tmp_path / "plots"
+    shutil.copytree(dataset, root)
+    own_data.write_dem(root / "dem.tif", shift_m=2_000_000.0)  # 2,000 km east of the plots
+    tokens, quality = tokenize_generic(
+        root, progress=False, **options(modalities=only("climate", "terrain"))
+    )
+    assert not tokens.modality("terrain").present.any()
+    health = modality_health(tokens, quality.frame())
+    with pytest.raises(ModalityHealthError) as error:
+        check_health(health, "my-plots", allow_absent=[])
+    message = str(error.value)
+    assert "modality 'terrain' never arrived" in message and "out_of_range 60" in message
+    assert "dem.tif" in message and "datasets.my-plots.allow_absent" in message
+    (note,) = check_health(health, "my-plots", allow_absent=["terrain"])
+    assert note.startswith("terrain: never arrived") and "allow_absent" in note
+    with pytest.raises(ModalityHealthError, match="not modalities"):
+        check_health(health, "my-plots", allow_absent=["terrian"])
+
+
+def test_mostly_rejected_files_stop_and_low_presence_is_a_note():
+    health = [
+        {"modality": "tiles", "presence": 0.7, "rejected": 0.25, "reasons": {}, "examples": []},
+        {"modality": "calls", "presence": 0.4, "rejected": 0.0, "reasons": {}, "examples": []},
+    ]
+    with pytest.raises(ModalityHealthError, match="25% of the files that exist were rejected"):
+        check_health(health, "d", [])
+    assert check_health(health, "d", [], HealthGate(max_rejected=0.3)) == [
+        "calls is present in only 40% of the samples."
+    ]
+
+
+def test_the_health_gate_defaults_are_the_schemas():
+    schema = yaml.safe_load(SCHEMA.read_text())["properties"]["health_gate"]["properties"]
+    assert {k: v["default"] for k, v in schema.items()} == dataclasses.asdict(HealthGate())
 
 
 def test_categorical_levels_and_the_other_level(dataset):
@@ -633,6 +707,57 @@ def test_a_dataset_added_by_config_alone_runs_to_a_main_table(tmp_path):
     own_data.write_call(data / "calls" / "P000.wav", 16_000, 0.5, 300)
     plan = snakemake(workdir, "-n", *run).stdout
     assert "checksum_source" in plan
+
+
+@pytest.mark.workflow
+def test_a_modality_that_never_arrived_stops_the_run_unless_allowed(tmp_path):
+    """A raster of another region: 100 % out_of_range. The run stops before any training,
+    naming the modality and the reason; with allow_absent it runs and main.md says so."""
+    from test_workflow import copy_repo, snakemake
+
+    data = own_data.write_dataset(tmp_path / "my-plots", n=60)
+    own_data.write_dem(data / "dem.tif", shift_m=2_000_000.0)
+    workdir = copy_repo(tmp_path / "repo")
+    dataset = {
+        "source": {"kind": "local", "path": str(data)},
+        "reader": "generic",
+        "reader_options": {**E2E_OPTIONS, "modalities": only_e2e("covariates", "terrain")},
+        "split": {"kind": "random"},
+        "subsets": {
+            "covariates": {"covariates": "all"},
+            "all": {"covariates": "all", "terrain": "all"},
+        },
+        "oracles": False,
+    }
+    config = {
+        "seeds": [0],
+        "datasets": {"my-plots": dataset},
+        "strategies": {"uniform": {"kind": "uniform"}},
+        "model": {"dim": 8, "depth": 1, "heads": 2, "ffn_dim": 16, "n_frequencies": 4},
+        "training": {"epochs": 1, "batch_size": 32, "threads": 1},
+        "jobs": {"runs_per_job": 64},
+    }
+    path = tmp_path / "my-plots.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = ["results/my-plots/tables/main.md", "--configfile", str(path)]
+    stopped = snakemake(workdir, *run, check=False)
+    assert stopped.returncode != 0
+    log = (workdir / "results/my-plots/logs/tokenize/gather.log").read_text()
+    assert "modality 'terrain' never arrived" in log and "out_of_range 60" in log
+    assert "datasets.my-plots.allow_absent" in log
+    assert not (workdir / "results/my-plots/train").exists()  # stopped before any training
+
+    dataset["allow_absent"] = ["terrain"]
+    path.write_text(yaml.safe_dump(config))
+    done = snakemake(workdir, *run)
+    assert "WARNING: my-plots: terrain: never arrived" in done.stderr
+    main = (workdir / "results/my-plots/tables/main.md").read_text()
+    assert "terrain: never arrived (absent for every sample)" in main
+    assert "let through by allow_absent" in main
+
+
+def only_e2e(*names: str) -> dict:
+    return {n: E2E_OPTIONS["modalities"][n] for n in names}
 
 
 def test_local_sources_plan_a_checksum_job_sized_by_attempt_on_a_cpu_node(dataset, tmp_path):

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 MODALITY_OF = {
     "climate": "tabular",
     "elevation": "tabular",
+    "soilgrids": "tabular",
     "landsat_cubes": "timeseries",
     "bioclim_cubes": "timeseries",
     "sentinel2": "satellite",
@@ -197,7 +198,10 @@ def test_taxabench_jpeg_tiles_are_found_by_id_and_checked_like_geotiffs(served, 
     assert sorted(store.members) == sorted(map(str, fixtures["taxabench"].sample_ids))
     quality = QualityLog()
     tile = store.read(first, quality, "satellite", size=64, n_bands=3)
-    assert tile.shape == (3, 64, 64) and tile.dtype == "uint8"
+    # 8-bit tiles as fractions of their range (the normaliser scales them like any modality)
+    assert (
+        tile.shape == (3, 64, 64) and tile.dtype == "float32" and 0 <= tile.min() <= tile.max() <= 1
+    )
     assert store.read(first, quality, "satellite", size=64, n_bands=4) is None
     (tmp_path / f"{first}_1.0_2.0.jpeg").write_bytes(
         (folder / store.members[first]).read_bytes()[:300]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixtures_real import build_geoplant_fixture
 
 from miam.core.tokens import TokenSet
 from miam.inputs.datasets.synthetic_geoplant import generate, load_manifest
@@ -163,3 +164,106 @@ def test_tokens_round_trip_through_the_shared_format(tokenized, tmp_path):
     assert loaded.modality_names == tokens.modality_names
     assert np.array_equal(loaded.targets, tokens.targets)
     assert loaded.samples["sample_id"].tolist() == tokens.samples["sample_id"].tolist()
+
+
+# --- the releases as published (tests/fixtures_real.py) ---------------------------------------
+
+FIXTURE_OPTIONS = dict(min_occurrences=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    """The Seafile release: (fixture, tokens, quality)."""
+    fixture = build_geoplant_fixture(tmp_path_factory.mktemp("released") / "geoplant")
+    tokens, quality = tokenize_geoplant(fixture.root, **FIXTURE_OPTIONS)
+    return fixture, tokens, quality
+
+
+def test_int16_laea_tiles_with_nodata_give_present_finite_tokens_without_the_nodata_patch(
+    released,
+):
+    fixture, tokens, quality = released
+    satellite = tokens.modality("satellite")
+    read = [
+        _row(tokens, sid)
+        for sid in fixture.sample_ids
+        if sid not in (990017, 2500001)  # no tile, truncated tile
+    ]
+    assert satellite.present[read].sum() == len(read) * 16 - 1  # 212's r0c0 patch: nodata
+    assert not satellite.present[_row(tokens, 212), satellite.token_names.index("r0c0")]
+    values = satellite.values[read]
+    assert np.isfinite(values).all()
+    # Reflectances as stored (hundreds to thousands), for the normaliser to scale per value.
+    assert values[satellite.present[read]].max() > 1000
+    (nodata,) = quality.frame().query("reason == 'nodata'").itertuples()
+    assert nodata.sample_id == "212" and "nodata" in nodata.detail
+    assert "wrong_shape" not in quality.counts().get("satellite", {})
+
+
+def test_a_fill_value_is_absent_and_counted(released):
+    _, tokens, quality = released
+    tabular = tokens.modality("tabular")
+    assert not tabular.present[_row(tokens, 1001507), tabular.token_names.index("soil/soc")]
+    fills = quality.frame().query("reason == 'fill_value'")
+    assert fills[["modality", "sample_id"]].values.tolist() == [["tabular", "1001507"]]
+
+
+def test_a_refused_cube_is_reported_without_torchs_unsafe_advice(released):
+    fixture, _, quality = released
+    refused = quality.frame().query("sample_id == '3018575' and reason == 'corrupt_file'")
+    assert len(refused) == 1 and not fixture.tamper_marker.exists()
+    assert "weights_only" not in refused.detail.iloc[0] and refused.detail.iloc[0]
+
+
+@pytest.mark.parametrize("release", ["glc25", "glc24", "kaggle"])
+def test_each_known_release_layout_reads_like_the_seafile_one(released, release, tmp_path):
+    _, expected_tokens, _ = released
+    fixture = build_geoplant_fixture(tmp_path / release, release=release)
+    tokens, _ = tokenize_geoplant(fixture.root, **FIXTURE_OPTIONS)
+    assert tokens.samples["sample_id"].tolist() == expected_tokens.samples["sample_id"].tolist()
+    for name in ("tabular", "timeseries"):
+        got, want = tokens.modality(name), expected_tokens.modality(name)
+        assert np.array_equal(got.present, want.present) and np.array_equal(got.values, want.values)
+    satellite = tokens.modality("satellite")
+    assert satellite.values.shape == expected_tokens.modality("satellite").values.shape
+    readable = [_row(tokens, s) for s in fixture.sample_ids if s not in (990017, 2500001)]
+    assert satellite.present[readable].mean() > 0.9 and np.isfinite(satellite.values).all()
+    assert not satellite.present[[_row(tokens, 990017), _row(tokens, 2500001)]].any()
+    if release == "glc24":  # the JPEG release: an RGB and a NIR JPEG, 8-bit, read as 4 bands
+        assert 0.0 <= satellite.values.min() and satellite.values.max() <= 1.0
+        assert satellite.values[readable, :, 3 * 256 :].std() > 0  # the NIR band is there
+
+
+def test_a_missing_table_names_every_path_tried_and_the_yaml_key(released, tmp_path):
+    fixture, _, _ = released
+    root = tmp_path / "copy"
+    shutil.copytree(fixture.root, root)
+    (root / "EnvironmentalValues/SoilGrids/v2/PA-train-soilgrids.csv").unlink()
+    with pytest.raises(ValueError) as error:
+        tokenize_geoplant(root, **FIXTURE_OPTIONS)
+    message = str(error.value)
+    assert "layout.soilgrids in config/datasets/geoplant.yaml" in message
+    for tried in ("SoilGrids/v2/PA-train-soilgrids.csv", "SoilGrids/GLC25-PA-train-soilgrids.csv"):
+        assert tried in message
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int32", "float32", "complex64"])
+def test_any_numeric_tile_dtype_is_read_and_a_dtype_problem_is_named_as_one(dtype):
+    import rasterio
+    from affine import Affine
+
+    from miam.inputs.tokenize.satellite import read_tile
+
+    pixels = (np.arange(4 * 64 * 64).reshape(4, 64, 64) % 5000).astype(dtype)
+    with rasterio.MemoryFile() as memory:
+        profile = dict(driver="GTiff", width=64, height=64, count=4, dtype=dtype)
+        with memory.open(**profile, crs="EPSG:3035", transform=Affine(10, 0, 0, 0, -10, 0)) as tif:
+            tif.write(pixels)
+        data = memory.read()
+    quality = QualityLog()
+    tile = read_tile(data, quality, "satellite", 7, label="t.tiff")
+    if dtype == "complex64":
+        assert tile is None and quality.counts() == {"satellite": {"wrong_dtype": 1}}
+        assert quality.frame().detail[0] == "dtype complex64"
+    else:
+        assert quality.counts() == {} and np.array_equal(tile, pixels.astype(np.float32))

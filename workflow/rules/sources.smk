@@ -115,12 +115,16 @@ def reader_inputs(wildcards):
 
 
 def reader_options(wildcards):
-    """Reader keyword arguments: a download's species filter (dataset YAML), then the config's."""
+    """Reader keyword arguments: a download's species filter and the layout of the dataset YAML
+    (`source.dataset_config`, for a local copy too), then the config's."""
     options = {}
+    source = config["datasets"][wildcards.dataset]["source"]
     # The generic reader's species filter is its `label` option's.
-    if is_downloaded(wildcards.dataset) and reader_name(wildcards) != "generic":
-        reader = dataset_files(wildcards.dataset)["reader"]
-        options.update(reader.get("species_filter", {}))
+    if source.get("dataset_config") and reader_name(wildcards) != "generic":
+        files = dataset_files(wildcards.dataset)
+        if is_downloaded(wildcards.dataset):
+            options.update(files["reader"].get("species_filter", {}))
+        options["layout"] = files["layout"]
     return {**options, **dataset_config(wildcards)["reader_options"]}
 
 

@@ -5,6 +5,7 @@ rule tables:
     input:
         evaluations=model_evaluations,
         profile="results/{dataset}/deployment_profile.json",
+        quality="results/{dataset}/quality/summary.json",
     output:
         # The files miam.analysis.tables.write_table writes for each table.
         [

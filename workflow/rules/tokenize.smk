@@ -56,6 +56,9 @@ rule gather_tokens:
         runtime=job_size("data", "runtime"),
     params:
         expected_classes=expected_classes,
+        # the modality health gate (miam.inputs.health)
+        allow_absent=lambda wildcards: dataset_config(wildcards)["allow_absent"],
+        health_gate=config["health_gate"],
         # checked against the tokens before any model is trained
         subsets=lambda wildcards: {
             f"datasets.{wildcards.dataset}.subsets.{name}": spec

@@ -1,6 +1,7 @@
 """Concatenate the tokenize_shard outputs, in shard order, into one token set and report.
 
-The config's subsets are checked against the tokens first. The report's issues are sorted
+The config's subsets are checked against the tokens first; the modality health gate
+(miam.inputs.health) last, before any model is trained. The report's issues are sorted
 (modality, reason, sample, path, detail), so that it is the same file whatever the number of
 shards.
 """
@@ -11,6 +12,7 @@ import pandas as pd
 
 from miam.core.subsets import check_subset
 from miam.core.tokens import TokenSet
+from miam.inputs.health import gate
 from miam.inputs.quality import QualityLog
 from miam.runs.runlog import log_to
 
@@ -36,4 +38,11 @@ issues = pd.concat(
 quality = QualityLog()
 for issue in issues.sort_values(list(issues.columns)).to_dict("records"):
     quality.record(**issue)
-quality.write(snakemake.output.quality_csv, snakemake.output.quality_json)
+health = gate(
+    TokenSet.load(snakemake.output.tokens),
+    quality.frame(),
+    snakemake.wildcards.dataset,
+    snakemake.params.allow_absent,
+    snakemake.params.health_gate,
+)
+quality.write(snakemake.output.quality_csv, snakemake.output.quality_json, health)

@@ -1,6 +1,7 @@
 """Write the paper's tables of one dataset (miam.analysis.tables) as CSV, Markdown and LaTeX, and
 the claims table (miam.analysis.claims): each claim of the paper with its paired difference."""
 
+import json
 from pathlib import Path
 
 from miam.analysis import claims, deployment_score, tables
@@ -22,6 +23,10 @@ built = tables.build_tables(evaluations, strategies, list(subsets), extra_column
 # One modality, or two columns showing the same tokens: said under the main table.
 degenerate = pipeline.comparison_note(snakemake.config["datasets"][snakemake.wildcards.dataset])
 built["main"].note = " ".join(filter(None, [degenerate, built["main"].note]))
+# Modalities that never arrived or arrived for few samples (the health gate's notes).
+health = json.loads(Path(snakemake.input.quality).read_text()).get("notes", [])
+for table in built.values():
+    table.note = " ".join(filter(None, [table.note, *health]))
 written = {str(path) for table in built.values() for path in tables.write_table(table, folder)}
 tested = claims.claims_table(
     evaluations, strategies, list(subsets), snakemake.params.weak_subsets, split="test"

@@ -1,4 +1,4 @@
-"""Safe handling of files from the internet: archive extraction and `.pt` tensor loading.
+"""Safe extraction of archives from the internet.
 
 `safe_extract` checks every member of a zip or tar archive before writing anything and refuses
 the whole archive, naming the member, if one has an absolute path, a `..` component, or is a
@@ -6,17 +6,12 @@ link out of the target (zip links are refused outright: `zipfile` would write th
 files, so they cannot mean what the archive says). It extracts into a hidden temporary folder
 next to the target and renames it into place with a marker file inside, so a crash never leaves
 a half-extracted folder that looks complete.
-
-`safe_torch_load` loads `.pt` files with `weights_only=True`, so a pickle cannot run code, and
-turns the refusal into an `UnsafeFileError` that names the file.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import pickle
 import shutil
 import stat
 import tarfile
@@ -32,10 +27,6 @@ EXTRACTED_MARKER = ".miam-extracted.json"
 
 class UnsafeArchiveError(ValueError):
     """An archive member would land outside the extraction target."""
-
-
-class UnsafeFileError(ValueError):
-    """A file cannot be loaded safely (a pickle that needs more than tensors)."""
 
 
 def _escape_reason(name: str) -> str | None:
@@ -147,39 +138,3 @@ def _extract_checked(archive: Path, destination: Path) -> int:
             tf.extractall(destination, filter="data")
             return len(tf.getmembers())
     raise ValueError(f"{archive}: neither a zip nor a tar archive")
-
-
-def safe_torch_load(source: str | Path | bytes | io.IOBase, name: str | None = None):
-    """`torch.load` with `weights_only=True` on the CPU.
-
-    `source` is a path, the file's bytes, or an open binary file; `name` labels it in errors
-    (defaults to the path). A pickle that needs anything beyond tensors and plain containers,
-    such as a class whose `__reduce__` calls `os.system`, raises `UnsafeFileError` without
-    running its payload.
-    """
-    if isinstance(source, bytes | bytearray):
-        label, handle = name or "<bytes>", io.BytesIO(source)
-    elif isinstance(source, str | Path):
-        label, handle = name or str(source), source
-    else:
-        label, handle = name or getattr(source, "name", "<stream>"), source
-    # Imported here: the workflow imports this module (through miam.inputs.download) at every parse.
-    import torch
-
-    try:
-        return torch.load(handle, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as error:
-        raise UnsafeFileError(
-            f"{label}: refused to load: not a plain tensor file under weights_only=True "
-            f"(malicious or corrupt pickle): {_unpickling_detail(error)}"
-        ) from error
-
-
-def _unpickling_detail(error: Exception) -> str:
-    """The line of torch's message that says what was refused (e.g. 'GLOBAL posix.system').
-
-    torch wraps it in advice to retry with weights_only=False, which is exactly wrong here.
-    """
-    paragraphs = [p.strip() for p in str(error).split("\n\n") if p.strip()]
-    details = [p for p in paragraphs[1:] if not p.startswith("Check the documentation")]
-    return details[0] if details else (paragraphs[0] if paragraphs else type(error).__name__)

@@ -2,21 +2,30 @@
 
 Each file key of a YAML is a file (`path`), optionally an archive unpacked on download
 (`extract_to`), or one file per record (`path_template`, filled from the rows of the table
-`records_from` names, as on Hugging Face). `file_url` turns an entry into a URL, optionally for
+`records_from` names, as on Hugging Face; with `match_prefix`, the file of the server's listing
+of the folder whose name starts with the prefix filled from the record, for names that hold
+text the table does not repeat exactly). `file_url` turns an entry into a URL, optionally for
 a mirror (`base_url`); `entry_target` is what the workflow declares as a job's output; and
 `download_entry` is what one workflow job runs for one file key, through `fetch` (the HTTP client:
- resume, retries, checksums, lock file).
+ resume, retries, checksums, lock file, no web page stored as data). Where the share answers the
+URL with a web page, the publisher's own resolution is the fallback (`publisher_url`: the file's
+page, its `rawPath`, ``?raw=1``), for a YAML with a `page_template`.
 """
 
 from __future__ import annotations
 
+import bisect
+import codecs
+import http.client
 import json
 import logging
 import os
+import re
 import string
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urljoin
 
 import pandas as pd
 import yaml
@@ -24,7 +33,9 @@ import yaml
 from miam.inputs.archive import EXTRACTED_MARKER, safe_extract
 from miam.inputs.fetch import (
     LOCK_FILE_NAME,
+    USER_AGENT,
     DownloadError,
+    WebPageError,
     fetch,
     lock_key,
     read_lock,
@@ -33,6 +44,10 @@ from miam.inputs.fetch import (
 
 log = logging.getLogger(__name__)
 
+# How a Seafile page names the file's own address (what the publisher's downloader reads).
+RAW_PATH = re.compile(r"rawPath\s*:\s*['\"]([^'\"]+)['\"]")
+HREF = re.compile(r"href=[\"']([^\"'?#]+)[\"']", re.IGNORECASE)
+NEXT_PAGE = re.compile(r"<([^>]+)>\s*;\s*rel=\"?next\"?")
 # Written in a per-record folder once every record was fetched or found missing.
 FOLDER_MANIFEST = ".miam-download.json"
 
@@ -65,12 +80,67 @@ def file_url(
     and the quoted path. With `base_url` (a mirror, a local server): `<base_url>/<path>`, i.e.
     the mirror serves the files under the same relative paths as the local data folder.
     """
-    relative = entry_path(dataset_cfg, file_key, record)
+    return relative_url(dataset_cfg, entry_path(dataset_cfg, file_key, record), base_url)
+
+
+def relative_url(dataset_cfg: dict, relative: str, base_url: str | None = None) -> str:
+    """The URL of the file at `relative` (see `file_url`)."""
     quoted = quote(relative, safe="/")
     if base_url:
         return f"{base_url.rstrip('/')}/{quoted}"
     template = dataset_cfg["url_template"]
     return template.format(base_url=dataset_cfg["base_url"].rstrip("/"), path=quoted)
+
+
+def _listed_names(entry: dict, base_url: str | None, timeout: float = 60.0) -> list[str]:
+    """Sorted file names of a per-record folder on the server: the entry's `index_url` (a JSON
+    list of {"path": ...}, as the Hugging Face API answers, followed page by page through its
+    `Link: <...>; rel="next"` header), or with a mirror its index page of the folder (links)."""
+    url = f"{base_url.rstrip('/')}/{entry['folder']}/" if base_url else entry["index_url"]
+    names = []
+    while url:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                text = response.read().decode("utf-8", errors="replace")
+                following = NEXT_PAGE.search(response.headers.get("Link", ""))
+        except (OSError, http.client.HTTPException) as error:
+            raise DownloadError(f"cannot list {entry['folder']} at {url}: {error}") from error
+        if text.lstrip().startswith("["):
+            names += [Path(item["path"]).name for item in json.loads(text)]
+        else:
+            names += [Path(unquote(link)).name for link in HREF.findall(text)]
+        url = urljoin(url, following.group(1)) if following else None
+    log.info("%s: %d files listed on the server", entry["folder"], len(names))
+    return sorted(set(names))
+
+
+def _first_with_prefix(names: list[str], prefix: str) -> str | None:
+    """The first of the sorted `names` that starts with `prefix`."""
+    i = bisect.bisect_left(names, prefix)
+    return names[i] if i < len(names) and names[i].startswith(prefix) else None
+
+
+def publisher_url(dataset_cfg: dict, file_key: str, timeout: float = 60.0) -> str:
+    """The URL the publisher's own downloader fetches (GeoPlant's `data_download.py`): the share's
+    page of the file (`page_template`), its `rawPath`, plus ``?raw=1``."""
+    relative = quote(entry_path(dataset_cfg, file_key), safe="/")
+    page = dataset_cfg["page_template"].format(
+        base_url=dataset_cfg["base_url"].rstrip("/"), path=relative
+    )
+    request = urllib.request.Request(page, headers={"User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            text = response.read().decode("utf-8", errors="replace")
+    except (OSError, http.client.HTTPException) as error:
+        raise DownloadError(f"{file_key}: cannot read the share's page {page}: {error}") from error
+    found = RAW_PATH.search(text)
+    if found is None:
+        raise DownloadError(f"{file_key}: the share's page {page} names no rawPath")
+    # The page writes it as a JavaScript string: \/ and \uXXXX escapes.
+    raw = codecs.decode(found.group(1).replace("\\/", "/"), "unicode_escape")
+    raw = urljoin(page, raw)
+    return raw + ("&" if "?" in raw else "?") + "raw=1"
 
 
 def entry_path(dataset_cfg: dict, file_key: str, record: dict | None = None) -> str:
@@ -122,14 +192,15 @@ def download_entry(
             dataset_cfg, file_key, data_dir, base_url, lock_file, retries, workers
         )
     dest = data_dir / entry["path"]
-    fetch(
-        file_url(dataset_cfg, file_key, base_url),
-        dest,
-        sha256=entry.get("sha256"),
-        retries=retries,
-        lock_file=lock_file,
-        progress=progress,
-    )
+    options = dict(sha256=entry.get("sha256"), retries=retries, lock_file=lock_file)
+    try:
+        fetch(file_url(dataset_cfg, file_key, base_url), dest, progress=progress, **options)
+    except WebPageError as error:
+        if base_url or "page_template" not in dataset_cfg:
+            raise
+        raw = publisher_url(dataset_cfg, file_key)
+        log.warning("%s; fetching %s, as the publisher's downloader does", error, raw)
+        fetch(raw, dest, progress=progress, **options)
     if entry.get("extract_to"):
         safe_extract(dest, data_dir / entry["extract_to"])
     return entry_target(dataset_cfg, file_key, data_dir)
@@ -152,13 +223,19 @@ def _download_records(
     records = pd.read_csv(index_path, dtype=str, keep_default_na=False, usecols=fields)
     records = records.drop_duplicates().to_dict("records")
     recorded = read_lock(lock_file)
+    listed = _listed_names(entry, base_url) if "match_prefix" in entry else None
 
     def fetch_record(record: dict) -> tuple[str, str | None]:
         relative = entry_path(dataset_cfg, file_key, record)
+        if listed is not None:
+            name = _first_with_prefix(listed, entry["match_prefix"].format(**record))
+            if name is None:
+                return relative, None  # not in the server's listing
+            relative = f"{entry['folder']}/{name}"
         dest = data_dir / relative
         try:
             digest = fetch(
-                file_url(dataset_cfg, file_key, base_url, record),
+                relative_url(dataset_cfg, relative, base_url),
                 dest,
                 sha256=recorded.get(lock_key(dest, lock_file)),
                 retries=retries,

@@ -7,7 +7,9 @@ than their Content-Length are retried with exponential backoff; what arrived sta
 for the next attempt or the next run. Only a body whose sha256 matches is renamed to `dest`
 (`os.replace`, atomic on one filesystem), so `dest` existing means "complete and verified".
 A mismatch deletes the `.part` and raises `ChecksumMismatchError` naming the file, the expected
-and the actual hash.
+and the actual hash. An answer that is a web page (Content-Type text/html, or a body starting
+like HTML) is never stored: `WebPageError` names the URL and what came back (the first download
+of a file has no checksum to catch it).
 
 Where the publisher gives no sha256 (`sha256: null` in the dataset YAML), the first download
 records the hash it saw in a lock file (`<data_dir>/checksums.lock.json` by default), and later
@@ -40,6 +42,7 @@ USER_AGENT = "miam-downloader/0.1 (Python urllib)"
 CHUNK_BYTES = 1 << 20
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 LOCK_FILE_NAME = "checksums.lock.json"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 class DownloadError(RuntimeError):
@@ -52,6 +55,11 @@ class DownloadError(RuntimeError):
 
 class ChecksumMismatchError(DownloadError):
     """The bytes downloaded are not the bytes expected."""
+
+
+class WebPageError(DownloadError):
+    """The server answered with a web page (a preview, a login or an error page) where a data
+    file was expected; never stored under the data file's name."""
 
 
 class _IncompleteBody(Exception):
@@ -232,13 +240,33 @@ def _download_once(url: str, part: Path, label: str, timeout: float, progress: b
             offset, mode = 0, "wb"
         length = response.headers.get("Content-Length")
         expected_size = offset + int(length) if length is not None else total
+        first = response.read(CHUNK_BYTES)
+        if mode == "wb" and is_web_page(response.headers.get("Content-Type", ""), first):
+            part.unlink(missing_ok=True)
+            raise WebPageError(
+                f"{label}: {url} answered with a web page, not the data file (HTTP "
+                f"{response.status}, Content-Type {response.headers.get('Content-Type')!r}, "
+                f"starting {first[:120]!r}); nothing was stored",
+                status=response.status,
+            )
         with open(part, mode) as handle, _progress(label, expected_size, offset, progress) as bar:
-            while chunk := response.read(CHUNK_BYTES):
+            chunk = first
+            while chunk:
                 handle.write(chunk)
                 bar(len(chunk))
+                chunk = response.read(CHUNK_BYTES)
     size = part.stat().st_size
     if expected_size is not None and size != expected_size:
         raise _IncompleteBody(f"received {size} of {expected_size} bytes")
+
+
+def is_web_page(content_type: str, head: bytes) -> bool:
+    """True for an HTML answer: its Content-Type, or its first bytes (a server that labels
+    every answer application/octet-stream)."""
+    start = head[:512].lstrip().lower()
+    return content_type.split(";")[0].strip().lower() in HTML_TYPES or start.startswith(
+        (b"<!doctype html", b"<html")
+    )
 
 
 def _parse_content_range(value: str) -> tuple[int, int | None]:

@@ -9,15 +9,14 @@ so that a result can always be traced to the bytes it came from.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from miam.inputs.fetch import sha256_file
 
-CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 def local_files(path: str | Path) -> list[Path]:
@@ -37,20 +36,12 @@ def local_files(path: str | Path) -> list[Path]:
     return files
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(path: str | Path, manifest: str | Path) -> dict:
     """Checksum every file of `path` into `manifest` (JSON); returns the manifest's content."""
     path, manifest = Path(path), Path(manifest)
     base = path if path.is_dir() else path.parent
     files = {
-        f.relative_to(base).as_posix(): {"bytes": f.stat().st_size, "sha256": sha256(f)}
+        f.relative_to(base).as_posix(): {"bytes": f.stat().st_size, "sha256": sha256_file(f)}
         for f in local_files(path)
     }
     content = {"path": str(path.resolve()), "files": files}

@@ -1,9 +1,13 @@
-"""Data-quality report: every input that became a masked token, counted and named.
+"""Data-quality report: every input that became a masked token, or was used but changed,
+counted and named.
 
 Readers never crash on one bad file and never skip it silently: they call `QualityLog.record`
 with the file and the reason, leave the affected tokens absent (`present=False`), and go on.
-The report is written next to the tokens as CSV (one row per issue) and JSON (counts per
-modality and reason).
+Inputs used but changed (`ADJUSTMENTS`: recordings cropped, padded or resampled) are recorded
+too, with the seconds concerned; they keep their tokens and are summed up in one warning. The
+report is written next to the tokens as CSV (one row per issue) and JSON (counts per modality
+and reason, the adjusted inputs with their seconds, and the modality health gate's findings,
+`miam.inputs.health`).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -22,10 +28,30 @@ REASONS = (
     "missing_file",  # the file the layout promises is not there
     "corrupt_file",  # it is there but cannot be decoded (truncated TIFF, broken WAV, bad pickle)
     "wrong_shape",  # decoded, but not the documented shape
-    "nan_values",  # NaN/inf values inside a token (e.g. a missing year)
+    "wrong_dtype",  # decoded, but its values are not numbers (a complex or boolean raster)
+    "nodata",  # pixels the file itself declares as having no data (GeoPlant tiles: -1)
+    "nan_values",  # NaN values inside a token (e.g. a missing year)
+    "fill_value",  # a fill value standing for "missing": +-inf or |x| > FILL_MAGNITUDE
     "missing_value",  # an empty cell in a table
     "out_of_range",  # coordinates or values outside their valid range
+    # The input was used, but changed: the token is present. The detail starts with the
+    # seconds concerned, which the report sums.
+    "cropped",  # a recording longer than the tokens' duration: its end is not seen
+    "padded",  # a recording shorter than the duration: zeros added
+    "resampled",  # a recording at another sample rate (what lies above the new Nyquist is lost)
 )
+# Reasons that leave the tokens present (counted, not masked).
+ADJUSTMENTS = ("cropped", "padded", "resampled")
+# The fill values of GeoPlant's environmental tables (the MaskSDM loader's rule): a number this
+# large, or infinite, stands for "no value".
+FILL_MAGNITUDE = 1e10
+
+
+def fill_values(values: np.ndarray) -> np.ndarray:
+    """True where a number is a fill value: +-inf, or |x| > FILL_MAGNITUDE (NaN is not)."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isinf(values) | (np.abs(values) > FILL_MAGNITUDE)
 
 
 LOGGED_PER_KIND = 20
@@ -53,10 +79,20 @@ class QualityLog:
         # Every issue is in the CSV; the log names the first few of each kind, then summarises.
         self.per_kind[modality, reason] += 1
         seen = self.per_kind[modality, reason]
-        level = logging.WARNING if seen <= LOGGED_PER_KIND else logging.DEBUG
+        # Adjusted inputs are summed up in one warning when the report is written.
+        quiet = seen > LOGGED_PER_KIND or reason in ADJUSTMENTS
+        level = logging.DEBUG if quiet else logging.WARNING
         log.log(level, "%s: sample %s: %s%s %s", modality, sample_id, reason, where, detail)
-        if seen == LOGGED_PER_KIND:
+        if seen == LOGGED_PER_KIND and reason not in ADJUSTMENTS:
             log.warning("%s: more %s issues are listed in the report only", modality, reason)
+
+    def adjusted(self, modality: str, sample_id, path) -> Callable[[str, float, str], None]:
+        """`report(reason, seconds, detail)`: records an input of `sample_id` used but changed."""
+
+        def report(reason: str, seconds: float, detail: str) -> None:
+            self.record(modality, reason, sample_id, path, f"{seconds:.3f} s: {detail}")
+
+        return report
 
     def extend(self, other: QualityLog) -> None:
         self.rows.extend(other.rows)
@@ -68,15 +104,44 @@ class QualityLog:
             per_modality.setdefault(row["modality"], Counter())[row["reason"]] += 1
         return {m: dict(sorted(c.items())) for m, c in sorted(per_modality.items())}
 
+    def adjustments(self) -> dict[str, dict[str, dict]]:
+        """{modality: {reason: {"count", "seconds"}}} of the inputs used but changed (cropped,
+        padded, resampled recordings); the seconds are the number each detail starts with."""
+        summary: dict[str, dict[str, dict]] = {}
+        for row in self.rows:
+            if row["reason"] not in ADJUSTMENTS:
+                continue
+            entry = summary.setdefault(row["modality"], {}).setdefault(
+                row["reason"], {"count": 0, "seconds": 0.0}
+            )
+            entry["count"] += 1
+            entry["seconds"] = round(entry["seconds"] + float(row["detail"].split()[0]), 3)
+        return summary
+
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(
             self.rows, columns=["modality", "reason", "sample_id", "path", "detail"]
         )
 
-    def write(self, csv_path: str | Path, json_path: str | Path) -> None:
+    def write(
+        self, csv_path: str | Path, json_path: str | Path, health: dict | None = None
+    ) -> None:
+        """The CSV of every issue and the JSON summary (with `health`, the modality health gate's
+        findings, `miam.inputs.health.gate`, when given)."""
         for modality, counts in self.counts().items():
             log.info("data quality: %s: %s", modality, counts)
+        adjusted = self.adjustments()
+        if adjusted:
+            log.warning("inputs used but changed (count, seconds): %s", _describe(adjusted))
         self.frame().to_csv(csv_path, index=False)
-        Path(json_path).write_text(
-            json.dumps({"n_issues": len(self.rows), "counts": self.counts()}, indent=1)
-        )
+        summary = {"n_issues": len(self.rows), "counts": self.counts(), "adjusted": adjusted}
+        summary.update(health or {})
+        Path(json_path).write_text(json.dumps(summary, indent=1))
+
+
+def _describe(adjusted: dict) -> str:
+    return "; ".join(
+        f"{modality} {reason} {entry['count']} ({entry['seconds']:g} s)"
+        for modality, reasons in adjusted.items()
+        for reason, entry in reasons.items()
+    )

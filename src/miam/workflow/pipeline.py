@@ -35,6 +35,7 @@ READER_OPTIONS: dict[str, dict[str, object]] = {
         "patch": 16,
         "per_band": False,
         "max_species": None,
+        "layout": None,
     },
     "taxabench": {
         "min_occurrences": 5,
@@ -46,6 +47,7 @@ READER_OPTIONS: dict[str, dict[str, object]] = {
         "satellite_bands": 4,
         "audio": None,
         "location_frequencies": (1, 2, 4, 8, 16, 32),
+        "layout": None,
     },
 }
 GEOPLANT_TILE_SIZE = 64

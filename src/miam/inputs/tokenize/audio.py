@@ -1,7 +1,8 @@
 """Audio recordings (WAV, or AAC in .m4a as TaxaBench-8k ships them) as time-frequency tokens.
 
 A recording is decoded to mono float32 at `sample_rate`, padded with zeros or cropped to
-`duration` seconds (from the start), turned into a log-mel spectrogram (librosa, dB relative to
+`duration` seconds (from the start; each change counted in the quality report when the reader
+passes `report`), turned into a log-mel spectrogram (librosa, dB relative to
 full scale) and cut into a grid of `time_blocks` x `freq_bands` patches. Token ``t{i}f{j}`` is time
 block i, frequency band j (band 0 the lowest mels), its vector the patch flattened as
 (mels in the band, frames in the block). Frames that do not fill a whole block are dropped, so
@@ -92,10 +93,11 @@ def _wav_truncation(path: Path) -> str:
     return "no data chunk"
 
 
-def _decode_with_pyav(path: Path, sample_rate: int) -> np.ndarray:
+def _decode_with_pyav(path: Path, sample_rate: int) -> tuple[np.ndarray, int]:
     with av.open(str(path)) as container:
         if not container.streams.audio:
             raise AudioDecodeError("no audio stream")
+        file_rate = int(container.streams.audio[0].rate or sample_rate)
         declared_seconds = (container.duration or 0) / av.time_base
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks = []
@@ -109,10 +111,10 @@ def _decode_with_pyav(path: Path, sample_rate: int) -> np.ndarray:
         raise AudioDecodeError(
             f"decoded {signal.size / sample_rate:.2f} s of a declared {declared_seconds:.2f} s"
         )
-    return signal.astype(np.float32)
+    return signal.astype(np.float32), file_rate
 
 
-def _decode_with_soundfile(path: Path, sample_rate: int) -> np.ndarray:
+def _decode_with_soundfile(path: Path, sample_rate: int) -> tuple[np.ndarray, int]:
     truncation = _wav_truncation(path)
     if truncation:
         raise AudioDecodeError(f"truncated WAV: {truncation}")
@@ -122,7 +124,7 @@ def _decode_with_soundfile(path: Path, sample_rate: int) -> np.ndarray:
     mono = signal.mean(axis=1)
     if file_rate != sample_rate:
         mono = librosa.resample(mono, orig_sr=file_rate, target_sr=sample_rate)
-    return mono.astype(np.float32)
+    return mono.astype(np.float32), int(file_rate)
 
 
 # What decoding a bad file raises; callers catch these and record `corrupt_file`.
@@ -135,12 +137,18 @@ AUDIO_DECODE_ERRORS = (
 )
 
 
-def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 signal at `sample_rate`; raises one of AUDIO_DECODE_ERRORS if undecodable."""
+def decode_audio(path: str | Path, sample_rate: int) -> tuple[np.ndarray, int]:
+    """(mono float32 signal at `sample_rate`, the file's own rate); raises one of
+    AUDIO_DECODE_ERRORS if undecodable."""
     path = Path(path)
     if path.suffix.lower() in PYAV_SUFFIXES:
         return _decode_with_pyav(path, sample_rate)
     return _decode_with_soundfile(path, sample_rate)
+
+
+def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Mono float32 signal at `sample_rate` (`decode_audio` without the file's rate)."""
+    return decode_audio(path, sample_rate)[0]
 
 
 def fixed_length(signal: np.ndarray, n_samples: int) -> np.ndarray:
@@ -177,6 +185,24 @@ def spectrogram_patch_tokens(spectrogram: np.ndarray, config: AudioConfig) -> np
     return grid.transpose(2, 0, 1, 3).reshape(config.time_blocks * config.freq_bands, -1)
 
 
-def audio_tokens(path: str | Path, config: AudioConfig) -> np.ndarray:
-    """Decode `path` and return its (T, D) time-frequency tokens."""
-    return spectrogram_patch_tokens(log_mel(load_audio(path, config.sample_rate), config), config)
+def audio_tokens(path: str | Path, config: AudioConfig, report=None) -> np.ndarray:
+    """Decode `path` and return its (T, D) time-frequency tokens.
+
+    `report(reason, seconds, detail)` (`miam.inputs.quality.QualityLog.adjusted`) is told when
+    the recording is resampled, cropped (seconds not seen) or padded (seconds of zeros added).
+    """
+    signal, file_rate = decode_audio(path, config.sample_rate)
+    if report is not None:
+        seconds = signal.size / config.sample_rate
+        if file_rate != config.sample_rate:
+            lost = (
+                f"; above {config.sample_rate // 2} Hz lost"
+                if file_rate > config.sample_rate
+                else ""
+            )
+            report("resampled", seconds, f"{file_rate} Hz to {config.sample_rate} Hz{lost}")
+        if signal.size > config.n_samples:
+            report("cropped", seconds - config.duration, f"to the first {config.duration:g} s")
+        elif signal.size < config.n_samples:
+            report("padded", config.duration - seconds, f"with zeros to {config.duration:g} s")
+    return spectrogram_patch_tokens(log_mel(signal, config), config)

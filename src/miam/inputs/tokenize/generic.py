@@ -12,7 +12,7 @@
   whole table; rarer ones share an "other" position. An empty cell is ``missing_value``.
 - ``series``: one token per value of the pattern's field (``tmax_{year}`` -> ``2001``, ``2002``
   ...), in numeric order when the values are numbers; D = number of patterns. A step with any
-  empty value is absent (``nan_values``).
+  empty value or fill value (+-inf, |x| > 1e10) is absent (``nan_values``).
 - ``raster``: the value of each band of each file at the sample's point (reprojected to the
   raster's CRS); tokens ``<file stem>`` (one band) or ``<file stem>/<band>`` (the band's
   description, else ``b<i>``). Nodata and NaN are ``nan_values``, a point off the raster
@@ -22,9 +22,11 @@
   centre window, raw values; a patch with a nodata or NaN pixel is absent, ``nan_values``; a
   tile with another band count or smaller than the window is ``wrong_shape``; a tile whose
   bounds do not hold the sample's point is ``out_of_range``), ``image`` (any size, resized,
-  `miam.inputs.tokenize.image`) or ``audio`` (any sample rate, resampled: the log says which rates
-  were found, `miam.inputs.tokenize.audio`). A file that is not there is ``missing_file``, one that
-  cannot be decoded (truncated, not what its name says) ``corrupt_file``.
+  `miam.inputs.tokenize.image`) or ``audio`` (any sample rate, resampled; cropped or padded to
+  `duration`: each recording so changed is counted in the report as ``resampled``, ``cropped``
+  or ``padded`` with the seconds concerned, `miam.inputs.tokenize.audio`). A file that is not
+  there is ``missing_file``, one that cannot be decoded (truncated, not what its name says)
+  ``corrupt_file``.
 - ``location``: one token ``latlon`` (`miam.inputs.tokenize.location`).
 
 Samples: one per row (per id for a table with one row per sample and species), in table order;
@@ -40,7 +42,6 @@ from __future__ import annotations
 import glob as globbing
 import logging
 import re
-from collections import Counter
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -49,7 +50,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from miam.core.tokens import Modality, TokenSet, shard_rows
-from miam.inputs.quality import QualityLog
+from miam.inputs.quality import QualityLog, fill_values
 from miam.inputs.tokenize.generic_spec import (
     TASKS,
     modality_kinds,
@@ -58,6 +59,7 @@ from miam.inputs.tokenize.generic_spec import (
     pattern_regex,
 )
 from miam.inputs.tokenize.location import location_features, valid_coordinates
+from miam.inputs.tokenize.sample_files import read_each_file
 from miam.inputs.tokenize.sample_table import SampleTable, coordinates, read_sample_table
 from miam.inputs.tokenize.tabular import tabular_tokens
 
@@ -426,6 +428,7 @@ class _Reader:
         for t, step in enumerate(names):
             for p, column in steps[step].items():
                 values[:, t, p] = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
+        values[fill_values(values)] = np.nan  # fill values stand for "no value"
         present = np.isfinite(values).all(axis=2)
         for i in np.flatnonzero(~present.all(axis=1)):
             missing = [names[t] for t in np.flatnonzero(~present[i])]
@@ -556,37 +559,12 @@ def _tiles(name, m, files, all_samples, samples, quality, progress):
             continue
         top, left = (height - size) // 2, (width - size) // 2
         window = tile.values[[b - 1 for b in band_index], top : top + size, left : left + size]
-        tokens, _, _ = patch_tokens(
-            window[None], np.ones(1, bool), patch=patch, bands=band_names, scale=1.0
-        )
-        finite = np.isfinite(tokens[0]).all(axis=1)
+        tokens, finite, _ = patch_tokens(window[None], np.ones(1, bool), patch, bands=band_names)
         if not finite.all():
-            detail = f"nodata or NaN in {int((~finite).sum())} of {len(finite)} patches"
+            detail = f"nodata or NaN in {int((~finite).sum())} of {finite.size} patches"
             quality.record(name, "nan_values", sample_id, path, detail)
-        values[i] = np.where(finite[:, None], tokens[0], 0.0)
-        present[i] = finite
+        values[i], present[i] = tokens[0], finite[0]
     return values, present, patch_names(grid)
-
-
-def _read_each_file(name, samples, files, quality, progress, values, tokens, decode_errors):
-    """values[i] = tokens(path) for each sample's file; a missing or undecodable file is
-    recorded in the quality report and its sample left absent. Returns (present, the paths
-    read)."""
-    present = np.zeros(len(samples), bool)
-    read = []
-    for i, sample_id in enumerate(tqdm(samples["sample_id"], desc=name, disable=not progress)):
-        path = files.get(sample_id)
-        if path is None:
-            quality.record(name, "missing_file", sample_id, files.expected(sample_id))
-            continue
-        try:
-            values[i] = tokens(path)
-        except decode_errors as error:
-            quality.record(name, "corrupt_file", sample_id, path, error)
-            continue
-        present[i] = True
-        read.append(path)
-    return present, read
 
 
 def _images(name, m, files, all_samples, samples, quality, progress):
@@ -600,39 +578,28 @@ def _images(name, m, files, all_samples, samples, quality, progress):
     grid = m["size"] // m["patch"]
     values = np.zeros((len(samples), grid * grid, m["patch"] ** 2 * 3), np.float32)
 
-    def tokens(path):
+    def tokens(path, sample_id):
         return image_patch_tokens(read_image(path, m["size"]), m["patch"])
 
-    present, _ = _read_each_file(
-        name, samples, files, quality, progress, values, tokens, IMAGE_DECODE_ERRORS
+    present = read_each_file(
+        name, samples["sample_id"], files, quality, progress, values, tokens, IMAGE_DECODE_ERRORS
     )
     return values, np.repeat(present[:, None], grid * grid, axis=1), patch_names(grid, grid)
 
 
 def _recordings(name, m, files, all_samples, samples, quality, progress):
     from miam.inputs.tokenize.audio import AUDIO_DECODE_ERRORS, AudioConfig, audio_tokens
-    from miam.inputs.tokenize.sample_files import audio_rate
 
     config = AudioConfig(**{k: m[k] for k in AudioConfig.__dataclass_fields__})
     names = config.token_names
     values = np.zeros((len(samples), len(names), config.token_dim), np.float32)
 
-    def tokens(path):
-        return audio_tokens(path, config)
+    def tokens(path, sample_id):
+        return audio_tokens(path, config, quality.adjusted(name, sample_id, path))
 
-    present, read = _read_each_file(
-        name, samples, files, quality, progress, values, tokens, AUDIO_DECODE_ERRORS
+    present = read_each_file(
+        name, samples["sample_id"], files, quality, progress, values, tokens, AUDIO_DECODE_ERRORS
     )
-    rates = Counter(audio_rate(path) for path in read)
-    for rate, count in sorted(rates.items(), key=lambda item: str(item[0])):
-        if rate != config.sample_rate:
-            log.info(
-                "%s: %d recording(s) at %s Hz resampled to %d Hz",
-                name,
-                count,
-                rate if rate else "an unknown rate",
-                config.sample_rate,
-            )
     return values, np.repeat(present[:, None], len(names), axis=1), names
 
 

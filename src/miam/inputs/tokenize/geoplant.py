@@ -1,7 +1,9 @@
 """GeoPlant presence-absence surveys (real or `synthetic-geoplant`) into a `TokenSet`.
 
-Reads the real layout (REFERENCE.md section 4) under ``<root>/GeoPlantData/`` (or `root` itself
-when it is that folder). Modalities, in model order:
+Reads the files where the `layout` of config/datasets/geoplant.yaml says (`miam.inputs.layout`):
+the Seafile release, the GLC25 and GLC24 releases and the Kaggle copies, under
+``<root>/GeoPlantData/`` or `root` itself. A metadata or environmental table found nowhere stops
+the run with every path tried and the YAML key to set. Modalities, in model order:
 
 - ``tabular`` (scalar, one token per variable): ``bio1``..``bio19`` (Climate), ``elevation``,
   ``landcover/1``..``landcover/13`` (LandCover, one token per column), ``soil/<var>`` for
@@ -14,8 +16,9 @@ when it is that folder). Modalities, in model order:
   zero-padded from 24 to 48 values (the last 24 values of a landsat token are always 0).
   One modality, as in the paper; subsets select ``climate/2018`` or ``climate/*`` inside it.
 - ``satellite`` (vector): Sentinel-2 patch tokens, see `miam.inputs.tokenize.satellite`; 64 px tiles
-  and 16 px patches give ``r0c0``..``r3c3`` (D = 1024, values in [0, 1]) and the centre patch
-  tokens ``r1c1 r1c2 r2c1 r2c2`` (`centre_patch_names`).
+  and 16 px patches give ``r0c0``..``r3c3`` (D = 1024) and the centre patch tokens
+  ``r1c1 r1c2 r2c1 r2c2`` (`centre_patch_names`). The GeoTIFF release (int16, nodata -1), else
+  the JPEG release (RGB + NIR JPEG per survey, 4 bands); a patch with a nodata pixel is absent.
 
 Targets: multilabel (N, C) uint8 over species present in at least `min_occurrences` surveys
 (the same rule as the TaxaBench reader's; the paper's "more than 20 occurrences" is
@@ -25,7 +28,9 @@ speciesId values. Samples: one per survey in the metadata, sorted by surveyId. V
 
 Archives: each is read from its extracted folder when a completed extraction is there
 (`miam.inputs.archive.safe_extract`'s marker), else from the zip itself, else from a folder of that
-name extracted by other means (the Kaggle copy).
+name extracted by other means (the Kaggle copy). An archive found nowhere makes its tokens absent
+for every survey, recorded ``missing_file`` with the paths tried (the modality health gate of
+`miam.inputs.health` then stops the run).
 
 Sharding: ``shard=(k, n)`` reads the tables whole (cheap) but the cubes and tiles of only the
 k-th of n contiguous blocks of surveys (`miam.core.tokens.shard_rows`); species are chosen from all
@@ -49,9 +54,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from miam.core.tokens import Modality, TokenSet, shard_rows
-from miam.inputs.archive import is_extracted
+from miam.inputs.layout import find, missing_message, release_layout, require
 from miam.inputs.quality import QualityLog
-from miam.inputs.tokenize.satellite import TILE_BANDS, TileStore, patch_tokens
+from miam.inputs.tokenize.satellite import TILE_BANDS, TilePairStore, TileStore, patch_tokens
 from miam.inputs.tokenize.tabular import read_table, tabular_tokens
 from miam.inputs.tokenize.timeseries import CubeStore, year_tokens
 
@@ -62,25 +67,8 @@ LANDSAT_SHAPE, LANDSAT_YEARS = (6, 4, 21), range(2000, 2021)  # bands, quarters,
 TIMESERIES_DIM = 48
 TILE_SIZE = 64
 
-METADATA = "PresenceAbsenceSurveys/PA_metadata_{split}.csv"
-# Environmental tables in token order.
-ENVIRONMENT_TABLES = (
-    "EnvironmentalValues/Climate/PA-{csv_split}-bioclimatic.csv",
-    "EnvironmentalValues/Elevation/PA-{csv_split}-elevation.csv",
-    "EnvironmentalValues/LandCover/PA-{csv_split}-landcover.csv",
-    "EnvironmentalValues/SoilGrids/v2/PA-{csv_split}-soilgrids.csv",
-)
-# Where each archive may be: the documented path first, then the paths of other GeoPlant
-# releases; each as the zip or as its extracted folder (the zip path without ".zip").
-CLIMATE_ARCHIVES = (
-    "TimeSeries/Bioclim/cubes/PA-{split}-bioclimatic-monthly.zip",
-    "BioclimTimeSeries/cubes/PA-{split}-bioclimatic-monthly.zip",
-)
-LANDSAT_ARCHIVES = (
-    "TimeSeries/Landsat/cubes/PA-{split}-landsat-time-series.zip",
-    "SatelliteTimeSeries/cubes/PA-{split}-landsat-time-series.zip",
-)
-TILE_ARCHIVES = ("SatelliteData/Sentinel2Patches-tiff/PA-{Split}-Sentinel2Patches.zip",)
+# Environmental tables (keys of the layout), in token order.
+ENVIRONMENT_TABLES = ("climate", "elevation", "landcover", "soilgrids")
 
 
 def tabular_token_name(column: str) -> str:
@@ -95,26 +83,6 @@ def tabular_token_name(column: str) -> str:
         if found:
             return template.format(found.group(1).lower())
     return column.strip().lower().replace(" ", "_")
-
-
-def _data_root(root: str | Path) -> Path:
-    """`root`/GeoPlantData when it exists, else `root` itself."""
-    root = Path(root)
-    return root / "GeoPlantData" if (root / "GeoPlantData").is_dir() else root
-
-
-def _find_archive(data: Path, candidates: tuple[str, ...], split: str) -> Path | None:
-    """The first candidate that exists: its completed extraction, the zip, or a folder."""
-    names = {"split": split, "Split": split.split("_")[0].capitalize()}
-    for candidate in candidates:
-        path = data / candidate.format(**names)
-        folder = path.with_suffix("")
-        if is_extracted(folder):
-            return folder
-        for option in (path, folder):
-            if option.exists():
-                return option
-    return None
 
 
 def _surveys(metadata: pd.DataFrame, quality: QualityLog, path: Path) -> pd.DataFrame:
@@ -159,14 +127,18 @@ def tokenize_geoplant(
     max_species: int | None = None,
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
+    layout: dict | None = None,
 ) -> tuple[TokenSet, QualityLog]:
     """Tokenize the GeoPlant presence-absence split `split` under `root` (see module doc).
 
-    `shard` = (k, n): only the k-th of n blocks of surveys.
+    `shard` = (k, n): only the k-th of n blocks of surveys. `layout`: where each file is (the
+    `layout` of a dataset YAML; default: config/datasets/geoplant.yaml's).
     """
-    data = _data_root(root)
+    data = Path(root)
+    layout = release_layout("geoplant", layout)
+    names = {"split": split, "Split": split.split("_")[0].capitalize()}
     quality = QualityLog()
-    metadata_path = data / METADATA.format(split=split)
+    metadata_path = require(data, layout, "metadata", names, "geoplant")
     metadata = read_table(metadata_path, required=("surveyId", "lon", "lat", "speciesId"))
     # Surveys dropped from the whole table: recorded once, by the first shard.
     surveys = _surveys(metadata, quality if shard[0] == 0 else QualityLog(), metadata_path)
@@ -178,16 +150,18 @@ def tokenize_geoplant(
     if shard != (0, 1):
         log.info("shard %d of %d: %d surveys", shard[0] + 1, shard[1], len(survey_ids))
 
-    csv_split = split.replace("_", "-")
+    # The tables name the split with a hyphen (PA-test-iid) where the metadata has _.
+    table_names = {**names, "split": split.replace("_", "-")}
     tables = []
-    for template in ENVIRONMENT_TABLES:
-        path = data / template.format(csv_split=csv_split)
+    for key in ENVIRONMENT_TABLES:
+        path = require(data, layout, key, table_names, "geoplant")
         tables.append((path, read_table(path, required=("surveyId",))))
     tab_values, tab_present, tab_names = tabular_tokens(
         tables, survey_ids, "surveyId", tabular_token_name, quality, "tabular"
     )
 
-    timeseries, satellite = _read_survey_files(data, split, survey_ids, quality, progress)
+    stores = _survey_file_stores(data, layout, names)
+    timeseries, satellite = _read_survey_files(stores, survey_ids, quality, progress)
     sat_values, sat_present, sat_names = patch_tokens(
         satellite["tiles"], satellite["present"], patch=patch, per_band=per_band, bands=TILE_BANDS
     )
@@ -211,28 +185,38 @@ def tokenize_geoplant(
     return token_set, quality
 
 
-def _read_survey_files(data: Path, split: str, survey_ids, quality: QualityLog, progress: bool):
+def _survey_file_stores(data: Path, layout: dict, names: dict) -> dict:
+    """Name -> the store of its per-survey files, or the message saying where none was found
+    (every survey's tokens of it are then absent, each recorded with that message)."""
+    stores = {}
+    for name, key in (("climate", "bioclim_cubes"), ("landsat", "landsat_cubes")):
+        location, tried = find(data, layout, key, names)
+        stores[name] = CubeStore(location) if location else missing_message("geoplant", key, tried)
+    nodata = tuple(layout.get("sentinel2_nodata", ()))
+    location, tried = find(data, layout, "sentinel2", names)
+    if location is not None:
+        stores["tiles"] = TileStore(location, nodata=nodata)
+        return stores
+    rgb, rgb_tried = find(data, layout, "sentinel2_rgb", names)
+    nir, nir_tried = find(data, layout, "sentinel2_nir", names)
+    if rgb is not None and nir is not None:
+        stores["tiles"] = TilePairStore(rgb, nir)
+        return stores
+    tried += rgb_tried + nir_tried
+    stores["tiles"] = missing_message("geoplant", "sentinel2 (or sentinel2_rgb + _nir)", tried)
+    return stores
+
+
+def _read_survey_files(stores: dict, survey_ids, quality: QualityLog, progress: bool):
     """Per-survey cubes and tiles: timeseries (values, present, names) and the tiles."""
     n = len(survey_ids)
-    stores = {}
-    for name, candidates in (
-        ("climate", CLIMATE_ARCHIVES),
-        ("landsat", LANDSAT_ARCHIVES),
-        ("tiles", TILE_ARCHIVES),
-    ):
-        location = _find_archive(data, candidates, split)
-        if location is None:
-            # A whole archive missing: every survey's tokens of it are absent, each recorded.
-            log.warning("no %s archive for split %s under %s", name, split, data)
-        stores[name] = (
-            None
-            if location is None
-            else (TileStore(location) if name == "tiles" else CubeStore(location))
-        )
+    for store in stores.values():
+        if isinstance(store, str):
+            log.warning("%s", store)
     n_climate, n_landsat = len(CLIMATE_YEARS), len(LANDSAT_YEARS)
     values = np.zeros((n, n_climate + n_landsat, TIMESERIES_DIM), dtype=np.float32)
     present = np.zeros((n, n_climate + n_landsat), dtype=bool)
-    tiles = np.zeros((n, len(TILE_BANDS), TILE_SIZE, TILE_SIZE), dtype=np.uint8)
+    tiles = np.zeros((n, len(TILE_BANDS), TILE_SIZE, TILE_SIZE), dtype=np.float32)
     tile_present = np.zeros(n, dtype=bool)
     sources = {
         "climate": (CLIMATE_SHAPE, 1, slice(0, n_climate)),
@@ -241,8 +225,8 @@ def _read_survey_files(data: Path, split: str, survey_ids, quality: QualityLog, 
     for i, survey in enumerate(tqdm(survey_ids, desc="GeoPlant files", disable=not progress)):
         for name, (shape, year_axis, columns) in sources.items():
             store = stores[name]
-            if store is None:
-                quality.record("timeseries", "missing_file", survey, f"{name} archive")
+            if isinstance(store, str):
+                quality.record("timeseries", "missing_file", survey, detail=store)
                 continue
             cube = store.read(survey, shape, quality, "timeseries")
             if cube is None:
@@ -256,14 +240,14 @@ def _read_survey_files(data: Path, split: str, survey_ids, quality: QualityLog, 
                 )
             values[i, columns, : tokens.shape[1]] = tokens
             present[i, columns] = year_present
-        if stores["tiles"] is None:
-            quality.record("satellite", "missing_file", survey, "Sentinel-2 archive")
+        if isinstance(stores["tiles"], str):
+            quality.record("satellite", "missing_file", survey, detail=stores["tiles"])
             continue
         tile = stores["tiles"].read(survey, quality, "satellite", size=TILE_SIZE)
         if tile is not None:
             tiles[i], tile_present[i] = tile, True
     for store in stores.values():
-        if store is not None:
+        if not isinstance(store, str):
             store.close()
     names = [f"climate/{y}" for y in CLIMATE_YEARS] + [f"landsat/{y}" for y in LANDSAT_YEARS]
     return (values, present, names), {"tiles": tiles, "present": tile_present}

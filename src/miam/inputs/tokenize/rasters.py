@@ -3,10 +3,10 @@
 Any GDAL raster (GeoTIFF, COG, VRT, NetCDF through GDAL...) in any CRS and dtype. Points are
 reprojected from lon/lat to the raster's CRS and read cell by cell, so a continental raster is
 never loaded whole; a raster small enough (`WHOLE_READ_BYTES`) is read once. Per point and band:
-the raster's nodata (or mask) and NaN are ``nan_values``, a point off the raster
-``out_of_range``, a cell whose block cannot be read (a truncated file) ``corrupt_file``; all
-make the token absent. A raster that cannot be opened makes its tokens absent for every sample
-(``corrupt_file``); it then has as many tokens as `bands` names, or one.
+the raster's nodata (or mask), NaN and fill values (+-inf, |x| > 1e10) are ``nan_values``, a
+point off the raster ``out_of_range``, a cell whose block cannot be read (a truncated file)
+``corrupt_file``; all make the token absent. A raster that cannot be opened makes its tokens
+absent for every sample (``corrupt_file``); it then has as many tokens as `bands` names, or one.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rasterio.transform import rowcol
 from rasterio.warp import transform
 from rasterio.windows import Window
 
-from miam.inputs.quality import QualityLog
+from miam.inputs.quality import QualityLog, fill_values
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ def _sample_one(path, bands, lon, lat, sample_ids, quality, modality):
                 dataset, band_index, rows, cols, sample_ids[points], quality, modality, path
             )
             checked[points[~unreadable]] = True
+        values[fill_values(values)] = np.nan  # fill values (+-inf, |x| > 1e10): no value
         read = np.isfinite(values)
         for i in np.flatnonzero(checked & ~read.all(axis=1)):
             empty = [names[j] for j in np.flatnonzero(~read[i])]

@@ -7,9 +7,9 @@ path inside the folder). Ids are strings, whatever they look like.
 
 `read_tile_array` decodes a GeoTIFF (any GDAL raster) or a PNG/JPEG into (C, H, W) float32 with
 NaN where the file has no data (its nodata value, its mask, or NaN itself), and returns the
-tile's CRS and bounds so that the reader can check that the tile covers the sample's point. The
-whole tile is read, never a window of it: a file cut short fails here even where the cut lies
-outside the window the tokens use.
+tile's CRS and bounds (fill values, +-inf or |x| > 1e10, are NaN too) so that the reader can
+check that the tile covers the sample's point. The whole tile is read, never a window of it: a
+file cut short fails here even where the cut lies outside the window the tokens use.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import numpy as np
 import rasterio
 from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from tqdm import tqdm
 
+from miam.inputs.quality import QualityLog, fill_values
 from miam.inputs.tokenize.image import IMAGE_DECODE_ERRORS
 from miam.inputs.tokenize.satellite import IMAGE_SIGNATURES
 
@@ -35,6 +37,7 @@ SUFFIXES = {
     "image": (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif"),
     "audio": (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".mp4", ".aac", ".opus", ".aif", ".aiff"),
 }
+NOT_ON_SERVER = "not on the server (HTTP 404 when downloaded)"
 # What decoding a bad tile raises; the reader records `corrupt_file`.
 TILE_DECODE_ERRORS = (RasterioError, *IMAGE_DECODE_ERRORS)
 
@@ -42,9 +45,17 @@ TILE_DECODE_ERRORS = (RasterioError, *IMAGE_DECODE_ERRORS)
 class SampleFiles:
     """Files under `folder` by sample id (see the module doc)."""
 
-    def __init__(self, folder: str | Path, suffixes: tuple[str, ...], template: str | None = None):
+    def __init__(
+        self,
+        folder: str | Path,
+        suffixes: tuple[str, ...],
+        template: str | None = None,
+        unserved: dict[str, Path] | None = None,
+    ):
         self.folder = Path(folder)
         self.template = template
+        # Sample id -> the file the download found missing on the server (HTTP 404).
+        self.unserved = unserved or {}
         if not self.folder.is_dir():
             raise ValueError(f"the folder of per-sample files {self.folder} does not exist")
         pattern = None
@@ -86,6 +97,33 @@ class SampleFiles:
         name = self.template.format(id=sample_id) if self.template else f"{sample_id}.*"
         return str(self.folder / name)
 
+    def record_missing(self, sample_id: str, quality: QualityLog, modality: str) -> None:
+        """``missing_file`` for `sample_id`, saying so when the server did not have it either."""
+        if sample_id in self.unserved:
+            path, detail = self.unserved[sample_id], NOT_ON_SERVER
+        else:
+            path, detail = self.expected(sample_id), ""
+        quality.record(modality, "missing_file", sample_id, path, detail)
+
+
+def read_each_file(name, sample_ids, files, quality, progress, values, tokens, decode_errors):
+    """values[i] = tokens(path, sample_id) for each sample's file (the per-sample loop of every
+    reader of per-sample files); a missing or undecodable file is recorded in the quality
+    report and its sample left absent. Returns (N,) present."""
+    present = np.zeros(len(sample_ids), bool)
+    for i, sample_id in enumerate(tqdm(sample_ids, desc=name, disable=not progress)):
+        path = files.get(sample_id)
+        if path is None:
+            files.record_missing(sample_id, quality, name)
+            continue
+        try:
+            values[i] = tokens(path, sample_id)
+        except decode_errors as error:
+            quality.record(name, "corrupt_file", sample_id, path, error)
+            continue
+        present[i] = True
+    return present
+
 
 @dataclass
 class TileArray:
@@ -112,6 +150,7 @@ def read_tile_array(path: str | Path) -> TileArray:
             crs = dataset.crs
             bounds = tuple(dataset.bounds) if crs is not None else None
     values = np.ma.filled(data.astype(np.float32), np.nan)
+    values[fill_values(values)] = np.nan
     return TileArray(values, crs, bounds)
 
 
@@ -124,20 +163,3 @@ def tile_covers(tile: TileArray, lon: float, lat: float) -> bool:
     xs, ys = transform("EPSG:4326", tile.crs, [lon], [lat])
     left, bottom, right, top = tile.bounds
     return bool(left <= xs[0] <= right and bottom <= ys[0] <= top)
-
-
-def audio_rate(path: str | Path) -> int | None:
-    """The sample rate the file declares (None when its header cannot be read)."""
-    import av
-    import soundfile
-
-    from miam.inputs.tokenize.audio import PYAV_SUFFIXES
-
-    try:
-        if Path(path).suffix.lower() in PYAV_SUFFIXES:
-            with av.open(str(path)) as container:
-                streams = container.streams.audio
-                return int(streams[0].rate) if streams else None
-        return int(soundfile.info(str(path)).samplerate)
-    except (soundfile.SoundFileError, av.error.FFmpegError, OSError, RuntimeError):
-        return None

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from miam.inputs.tokenize.generic_spec import LON_LAT_NAMES
+from miam.inputs.tokenize.tabular import check_complete
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def read_sample_table(path: str | Path, layer: str | None = None) -> SampleTable
     if not path.exists():
         raise ValueError(f"the sample table {path} does not exist")
     kind = table_format(path)
+    check_complete(path)
     try:
         if kind == "csv":
             suffixes = [s.lower() for s in path.suffixes]

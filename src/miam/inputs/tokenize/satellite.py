@@ -1,20 +1,26 @@
 """Satellite tiles: GeoTIFF writing and reading, and patch tokens.
 
-Tiles are multi-band uint8 GeoTIFFs (GeoPlant's Sentinel-2 patches: R, G, B, NIR, 64 x 64 px at
-10 m) or RGB JPEG/PNG images (TaxaBench-8k's Sentinel-2 cloudless tiles, which TaxaBind's loader
+Tiles are multi-band GeoTIFFs of any integer or float dtype (GeoPlant's Sentinel-2 patches:
+R, G, B, NIR, 64 x 64 px at 10 m, int16 with nodata -1 in CRS IGNF:ETRS89LAEA as released) or
+RGB JPEG/PNG images (TaxaBench-8k's Sentinel-2 cloudless tiles, which TaxaBind's loader
 names ``<id>_<lat>_<lon>.jpeg``). `TileStore` finds them by sample id in a folder or a zip archive:
 any file named ``<id>.<ext>`` or ``<id>_<lat>_<lon>.<ext>`` with ext tif, tiff, jpg, jpeg or png,
 at any depth (GeoPlant ships its TIFFs zipped in the nested scheme
 ``<last 2 digits of id>/<previous 2>/<id>.tiff``). A JPEG has 3 bands (R, G, B), so a reader of
 such tiles asks for ``n_bands=3`` (TaxaBench: ``satellite_bands: 3``); a band count other than
-the one asked for is ``wrong_shape``, never padded, because a patch token holds all its bands.
+the one asked for is ``wrong_shape``, never padded, because a patch token holds all its bands;
+values that are not numbers are ``wrong_dtype``. GeoPlant's JPEG release (an RGB JPEG and a
+NIR JPEG per survey) is read as 4 bands by `read_tile_pair`.
 `read_tile` never raises on a bad file: it records the problem in the `QualityLog` and returns
 None, so the tile's tokens end up absent.
 
 Patch tokens (`patch_tokens`): a (C, H, W) tile cut into a grid of ``patch x patch`` squares,
 row-major, named ``r<row>c<col>`` (``r0c0`` top-left, i.e. north-west). With 64 px tiles and
 16 px patches that is a 4 x 4 grid of 16 tokens of 4 * 16 * 16 = 1024 values (band-major:
-all R pixels of the patch, then G, B, NIR), scaled from uint8 to [0, 1]. With ``per_band=True``
+all R pixels of the patch, then G, B, NIR), as read: 8-bit tiles as fractions of their 8-bit
+range, others as stored; a patch with a nodata pixel is absent. The normaliser then centres
+and scales every token value with training-split statistics, as for every modality, so the
+unit a release stores does not matter. With ``per_band=True``
 each (band, patch) is its own token named ``<band>/r<row>c<col>`` (D = patch * patch), so that
 band contributions can be measured. `centre_patch_names` gives the tokens of the tile centre:
 the 2 x 2 central patches for an even grid (``r1c1 r1c2 r2c1 r2c2`` for 4 x 4), the middle one
@@ -35,7 +41,7 @@ from PIL import Image
 from rasterio.errors import RasterioError
 from rasterio.io import MemoryFile
 
-from miam.inputs.quality import QualityLog
+from miam.inputs.quality import QualityLog, fill_values
 from miam.inputs.tokenize.image import IMAGE_DECODE_ERRORS
 from miam.inputs.tokenize.store import MemberStore
 
@@ -107,32 +113,46 @@ def read_tile(
     size: int = 64,
     n_bands: int = 4,
     label: str | None = None,
+    nodata: tuple[float, ...] = (),
 ) -> np.ndarray | None:
-    """The (n_bands, size, size) uint8 centre window of a GeoTIFF or JPEG/PNG, or None (recorded).
+    """The (n_bands, size, size) float32 centre window of a GeoTIFF or JPEG/PNG, or None
+    (recorded).
 
-    `source` is a path or the file's bytes (a zip member); `label` names it in the log.
-    A larger tile is cropped to its centre window; a smaller one, another band count or
-    another dtype is ``wrong_shape``; a file that cannot be decoded is ``corrupt_file``.
+    Any integer or float dtype is read; 8-bit tiles (JPEG, PNG, uint8 TIFF) as fractions of
+    their 8-bit range, others as stored (GeoPlant: int16 reflectances). Pixels without data are
+    NaN, so their patches are absent: the file's declared nodata, the `nodata` values the
+    release uses (GeoPlant: -1), NaN and fill values (``nodata`` in the report). `source` is a
+    path or the file's bytes (a zip member); `label` names it in the log. A larger tile is
+    cropped to its centre window; a smaller one or another band count is ``wrong_shape``,
+    values that are not numbers ``wrong_dtype``, a file that cannot be decoded ``corrupt_file``.
     """
     label = label or str(source)
     try:
         if _is_image(source):
-            return _read_image_tile(source, quality, modality, sample_id, size, n_bands, label)
-        with _open(source) as dataset:
-            if dataset.count != n_bands or dataset.width < size or dataset.height < size:
-                shape = (dataset.count, dataset.height, dataset.width)
-                quality.record(modality, "wrong_shape", sample_id, label, f"shape {shape}")
-                return None
-            if dataset.dtypes[0] != "uint8":
-                quality.record(modality, "wrong_shape", sample_id, label, dataset.dtypes[0])
-                return None
-            # The whole tile, then its centre: reading only the window would not notice a file
-            # cut short past it (GDAL reads the blocks it is asked for).
-            top, left = (dataset.height - size) // 2, (dataset.width - size) // 2
-            return np.ascontiguousarray(dataset.read()[:, top : top + size, left : left + size])
+            pixels, declared = _image_pixels(source, n_bands), ()
+        else:
+            pixels, declared = _geotiff_pixels(source)
     except (RasterioError, *IMAGE_DECODE_ERRORS) as error:
         quality.record(modality, "corrupt_file", sample_id, label, error)
         return None
+    bands, height, width = pixels.shape
+    if bands != n_bands or width < size or height < size:
+        detail = f"shape {(bands, height, width)}; expected {n_bands} bands of >= {size} px"
+        quality.record(modality, "wrong_shape", sample_id, label, detail)
+        return None
+    if pixels.dtype.kind not in "uif":
+        quality.record(modality, "wrong_dtype", sample_id, label, f"dtype {pixels.dtype}")
+        return None
+    top, left = (height - size) // 2, (width - size) // 2
+    window = pixels[:, top : top + size, left : left + size]
+    values = window.astype(np.float32)
+    no_data = np.isin(window, (*declared, *nodata)) | np.isnan(values) | fill_values(values)
+    if pixels.dtype == np.uint8:
+        values = values * np.float32(1 / 255)
+    if no_data.any():
+        detail = f"nodata in {int(no_data.sum())} of {no_data.size} values: their patches absent"
+        quality.record(modality, "nodata", sample_id, label, detail)
+    return np.ascontiguousarray(np.where(no_data, np.float32(np.nan), values))
 
 
 def _is_image(source: str | Path | bytes) -> bool:
@@ -145,21 +165,26 @@ def _is_image(source: str | Path | bytes) -> bool:
     return head.startswith(IMAGE_SIGNATURES)
 
 
-def _read_image_tile(source, quality, modality, sample_id, size, n_bands, label):
-    """`read_tile` for JPEG/PNG: Pillow decodes; bands are the image's channels."""
+def _image_pixels(source, n_bands: int) -> np.ndarray:
+    """(C, H, W) pixels of a JPEG/PNG (Pillow decodes); a one-band read of a colour image
+    (the NIR JPEG of GeoPlant's JPEG release) takes its luminance."""
     with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
         image.load()  # decode now, so that a truncated file fails here
+        if n_bands == 1 and image.mode in ("RGB", "RGBA"):
+            image = image.convert("L")
         pixels = np.asarray(image)
     pixels = pixels[..., None] if pixels.ndim == 2 else pixels  # (H, W, C)
-    height, width, bands = pixels.shape
-    if bands != n_bands or width < size or height < size:
-        quality.record(modality, "wrong_shape", sample_id, label, f"shape {(bands, height, width)}")
-        return None
-    if pixels.dtype != np.uint8:
-        quality.record(modality, "wrong_shape", sample_id, label, str(pixels.dtype))
-        return None
-    top, left = (height - size) // 2, (width - size) // 2
-    return np.ascontiguousarray(pixels[top : top + size, left : left + size].transpose(2, 0, 1))
+    return pixels.transpose(2, 0, 1)
+
+
+def _geotiff_pixels(source) -> tuple[np.ndarray, tuple]:
+    """The whole tile and the nodata values its bands declare: reading only the centre window
+    would not notice a file cut short past it (GDAL reads the blocks it is asked for). Only
+    the declared nodata counts, not GDAL's mask, which takes the 4th band of an 8-bit tile for
+    an alpha channel."""
+    with _open(source) as dataset:
+        declared = tuple({v for v in dataset.nodatavals if v is not None and not np.isnan(v)})
+        return dataset.read(), declared
 
 
 class _open:
@@ -171,7 +196,8 @@ class _open:
 
     def __enter__(self):
         if isinstance(self.source, bytes):
-            self.memory = MemoryFile(self.source)
+            # A fixed name: GDAL quotes it in errors, which the report must repeat alike.
+            self.memory = MemoryFile(self.source, filename="tile.tif")
             self.dataset = self.memory.open()
         else:
             self.dataset = rasterio.open(self.source)
@@ -184,10 +210,12 @@ class _open:
 
 
 class TileStore(MemberStore):
-    """Tiles by sample id, from a folder (searched recursively) or a zip archive."""
+    """Tiles by sample id, from a folder (searched recursively) or a zip archive; `nodata`:
+    the pixel values the release uses for "no data" besides what a file declares."""
 
-    def __init__(self, location: str | Path):
+    def __init__(self, location: str | Path, nodata: tuple[float, ...] = ()):
         super().__init__(location, TILE_NAME, nested_tile_path)
+        self.nodata = nodata
 
     def read(self, sample_id, quality: QualityLog, modality: str, **kwargs) -> np.ndarray | None:
         """The tile of `sample_id` (see `read_tile`), or None with the problem recorded."""
@@ -195,7 +223,26 @@ class TileStore(MemberStore):
         if found is None:
             return None
         data, label = found
-        return read_tile(data, quality, modality, sample_id, label=label, **kwargs)
+        return read_tile(
+            data, quality, modality, sample_id, label=label, nodata=self.nodata, **kwargs
+        )
+
+
+class TilePairStore:
+    """GeoPlant's JPEG release: each survey's RGB JPEG and NIR JPEG, read as one R, G, B, NIR
+    tile (the NIR JPEG's luminance is the NIR band); either missing or bad leaves it absent."""
+
+    def __init__(self, rgb: str | Path, nir: str | Path):
+        self.rgb, self.nir = TileStore(rgb), TileStore(nir)
+
+    def read(self, sample_id, quality: QualityLog, modality: str, size: int = 64):
+        rgb = self.rgb.read(sample_id, quality, modality, size=size, n_bands=3)
+        nir = self.nir.read(sample_id, quality, modality, size=size, n_bands=1)
+        return None if rgb is None or nir is None else np.concatenate([rgb, nir])
+
+    def close(self) -> None:
+        self.rgb.close()
+        self.nir.close()
 
 
 def patch_names(grid: int, bands: tuple[str, ...] | None = None) -> list[str]:
@@ -218,12 +265,13 @@ def patch_tokens(
     patch: int = 16,
     per_band: bool = False,
     bands: tuple[str, ...] = TILE_BANDS,
-    scale: float = 1 / 255,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Cut (N, C, H, W) tiles into patch tokens.
 
-    Returns values (N, T, D) float32 (tile values times `scale`), present (N, T) (a tile's
-    tokens are all present or all absent), and the token names (see the module docstring).
+    Returns values (N, T, D) float32 (the tiles' values as read, 0 where absent), present
+    (N, T): the tile was read (`present`) and the token has no NaN (a nodata pixel), and the
+    token names (see the module docstring). Scaling is the normaliser's business (per token
+    and value, from the training split), as for every other modality.
     """
     n, channels, height, width = tiles.shape
     assert height == width and height % patch == 0, (
@@ -240,6 +288,6 @@ def patch_tokens(
     else:
         values = blocks.reshape(n, grid * grid, channels * patch * patch)
         names = patch_names(grid)
-    values = values.astype(np.float32) * np.float32(scale)
-    token_present = np.repeat(np.asarray(present, bool)[:, None], values.shape[1], axis=1)
-    return values, token_present, names
+    values = values.astype(np.float32)
+    token_present = np.asarray(present, bool)[:, None] & np.isfinite(values).all(axis=2)
+    return np.where(token_present[..., None], values, np.float32(0)), token_present, names

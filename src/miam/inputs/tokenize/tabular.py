@@ -1,10 +1,10 @@
 """Tabular variables: CSV tables keyed by sample id, one scalar token per variable.
 
-`read_table` stops the run with a message naming the file when a table cannot be read at all
-(a missing or unparsable file is not a per-sample problem). Inside a readable table, an empty
-cell is ``missing_value`` and a non-finite number ``out_of_range``: the token is absent and the
-run goes on. A sample with no row in a table has all that table's tokens absent
-(``missing_value``, one record per table).
+`read_table` stops the run with a message naming the file when a table cannot be read at all (a
+missing, unparsable or truncated file is not a per-sample problem). Inside a readable table, an
+empty cell is ``missing_value`` and a fill value (+-inf, |x| > 1e10: GeoPlant's tables use them
+for "no value") ``fill_value``: the token is absent and the run goes on. A sample with no row in
+a table has all that table's tokens absent (``missing_value``, one record per table).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from miam.inputs.quality import QualityLog
+from miam.inputs.quality import QualityLog, fill_values
 
 # What pandas raises on a damaged CSV, compressed or not: a parse error, bad text, a gzip stream
 # cut short (EOFError) or corrupt (BadGzipFile is an OSError; zlib.error), a damaged bz2 / xz
@@ -36,10 +36,44 @@ TABLE_READ_ERRORS = (
 )
 
 
+# Plain-text tables whose end `check_complete` reads.
+PLAIN_TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+TAIL_BYTES = 1 << 16
+
+
+def check_complete(path: str | Path) -> None:
+    """ValueError naming a plain CSV/TSV that was cut short: no final newline and a last line
+    with fewer fields than the header (pandas would read it as a row with empty cells)."""
+    path = Path(path)
+    if path.suffix.lower() not in PLAIN_TEXT_SUFFIXES or not path.is_file():
+        return
+    with open(path, "rb") as handle:
+        header = handle.readline()
+        handle.seek(max(0, path.stat().st_size - TAIL_BYTES))
+        tail = handle.read()
+    if not tail or tail.endswith((b"\n", b"\r")) or b"\n" not in tail:
+        return
+    last = tail.rsplit(b"\n", 1)[1]
+    separator = b"\t" if header.count(b"\t") > header.count(b",") else b","
+    fields, expected = _field_count(last, separator), _field_count(header, separator)
+    if fields < expected:
+        raise ValueError(
+            f"table {path} is cut short: its last line has {fields} of {expected} fields and "
+            "no final newline (an interrupted copy or download?); copy it again"
+        )
+
+
+def _field_count(line: bytes, separator: bytes) -> int:
+    """Fields of one CSV line (separators inside double quotes do not count)."""
+    outside = line.split(b'"')[::2]
+    return sum(part.count(separator) for part in outside) + 1
+
+
 def read_table(path: str | Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
     """A CSV (optionally .gz/.bz2/.xz/.zip-compressed) as a DataFrame; raises ValueError naming
-    the file if it cannot be used."""
+    the file if it cannot be used (`check_complete`: a plain CSV cut short)."""
     path = Path(path)
+    check_complete(path)
     try:
         frame = pd.read_csv(path)
     except FileNotFoundError as error:
@@ -75,13 +109,14 @@ def tabular_tokens(
         for sample_id in sample_ids[~has_row]:
             quality.record(modality, "missing_value", sample_id, path, "no row")
         empty = np.isnan(values) & has_row[:, None]
-        infinite = np.isinf(values)
+        fills = fill_values(values)
         for i, j in zip(*np.nonzero(empty), strict=True):
             quality.record(modality, "missing_value", sample_ids[i], path, columns[j])
-        for i, j in zip(*np.nonzero(infinite), strict=True):
-            quality.record(modality, "out_of_range", sample_ids[i], path, columns[j])
+        for i, j in zip(*np.nonzero(fills), strict=True):
+            detail = f"{columns[j]} = {values[i, j]:g}"
+            quality.record(modality, "fill_value", sample_ids[i], path, detail)
         blocks.append(values)
-        present_blocks.append(np.isfinite(values))
+        present_blocks.append(~empty & ~fills & has_row[:, None])
         names.extend(token_name(c) for c in columns)
     values = np.concatenate(blocks, axis=1)
     present = np.concatenate(present_blocks, axis=1)

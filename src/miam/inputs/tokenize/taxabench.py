@@ -1,6 +1,7 @@
 """TaxaBench-8k (real or `synthetic-taxabench`) -> `TokenSet` + `QualityLog`.
 
-Layout read under `root` (REFERENCE.md section 4; the synthetic generator writes the same)::
+Layout read under `root` (REFERENCE.md section 4; the synthetic generator writes the same), as
+the `layout` of config/datasets/taxabench.yaml names it (`miam.inputs.layout`)::
 
     test_df.csv                     observations: id, latitude, longitude, taxon_id,
                                     scientific_name, ... (other columns are ignored)
@@ -8,7 +9,8 @@ Layout read under `root` (REFERENCE.md section 4; the synthetic generator writes
     taxabench_sound/<id>.m4a        recording (.m4a as shipped, or .wav/.flac/.mp3/.ogg)
     sat_images/sentinel/<id>_<lat>_<lon>.jpeg   satellite RGB tile as on Hugging Face
                                     (or <id>.tif(f) GeoTIFF, as the synthetic generator writes),
-                                    found by id at any depth
+                                    found by the ``<id>_`` prefix of its name (the
+                                    coordinates in it are the publisher's text), any depth
     bioclim_elevation_scaled.npy    global (H, W, 20) environment raster
 
 Modalities, in model order:
@@ -16,10 +18,11 @@ Modalities, in model order:
 - ``image`` (vector): `image_size` px square photo cut into `image_patch` px patches,
   tokens ``r{i}c{j}``, D = image_patch**2 * 3, pixels in [0, 1] (`miam.inputs.tokenize.image`).
 - ``satellite`` (vector): the tile's centre `satellite_size` px window, patch tokens
-  ``r{i}c{j}``, D = satellite_bands * satellite_patch**2, in [0, 1] (`tokenize.satellite`).
+  ``r{i}c{j}``, D = satellite_bands * satellite_patch**2 (`tokenize.satellite`).
   `satellite_bands` is 4 (R, G, B, NIR GeoTIFFs, the synthetic benchmark) or 3 (the real
   dataset's RGB JPEG tiles); a tile with another band count is ``wrong_shape``.
-- ``audio`` (vector): log-mel time-frequency patches ``t{i}f{j}`` in dB (`tokenize.audio`).
+- ``audio`` (vector): log-mel time-frequency patches ``t{i}f{j}`` in dB (`tokenize.audio`);
+  recordings cropped, padded or resampled are counted (``cropped``, ``padded``, ``resampled``).
 - ``environment`` (scalar): ``elevation``, ``bio1``..``bio19`` looked up in the raster
   (`miam.inputs.tokenize.location`), values as stored (already z-scored).
 - ``location`` (vector): one token ``latlon``, sinusoidal features of lat/lon.
@@ -43,7 +46,8 @@ recording; the detail says "not on the server" when the downloader listed the fi
 globe -> ``out_of_range``, both masking location, environment and satellite (the tile was
 fetched by those coordinates); raster cell without data -> ``nan_values``; an empty id or
 taxon_id drops the row (``missing_value`` under ``observations``).
-An observations table that cannot be read raises ValueError naming the file.
+An observations table that cannot be read raises ValueError naming the file; a file or folder
+of the layout found nowhere, ValueError listing the paths tried and the YAML key to set.
 """
 
 from __future__ import annotations
@@ -54,11 +58,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from miam.core.tokens import Modality, TokenSet, shard_rows
 from miam.inputs.download import FOLDER_MANIFEST
-from miam.inputs.quality import QualityLog
+from miam.inputs.layout import release_layout, require
+from miam.inputs.quality import QualityLog, fill_values
 from miam.inputs.tokenize.audio import AUDIO_DECODE_ERRORS, AudioConfig, audio_tokens
 from miam.inputs.tokenize.image import (
     IMAGE_DECODE_ERRORS,
@@ -74,26 +78,22 @@ from miam.inputs.tokenize.location import (
     read_environment_raster,
     valid_coordinates,
 )
+from miam.inputs.tokenize.sample_files import NOT_ON_SERVER, SampleFiles, read_each_file
 from miam.inputs.tokenize.satellite import TileStore, band_names, patch_tokens
-from miam.inputs.tokenize.tabular import TABLE_READ_ERRORS
+from miam.inputs.tokenize.tabular import TABLE_READ_ERRORS, check_complete
 
 log = logging.getLogger(__name__)
 
-OBSERVATIONS_CSV = "test_df.csv"
-IMAGE_DIR = "taxabench_images"
-SOUND_DIR = "taxabench_sound"
-SATELLITE_DIR = "sat_images/sentinel"
-ENVIRONMENT_RASTER = "bioclim_elevation_scaled.npy"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 SOUND_SUFFIXES = (".m4a", ".wav", ".flac", ".mp3", ".ogg")
 REQUIRED_COLUMNS = ("id", "latitude", "longitude", "taxon_id")
 # Modalities derived from the coordinates: masked together when the coordinates are bad.
 LOCATED_MODALITIES = ("satellite", "environment", "location")
-NOT_ON_SERVER = "not on the server (HTTP 404 when downloaded)"
 
 
 def read_observations(path: str | Path) -> pd.DataFrame:
     """The observations table with `id` as str; raises ValueError naming `path` if unreadable."""
+    check_complete(path)
     try:
         table = pd.read_csv(path, dtype={"id": str, "taxon_id": str}, keep_default_na=True)
     except TABLE_READ_ERRORS as error:
@@ -107,51 +107,18 @@ def read_observations(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def not_on_server(root: Path, folder: str) -> dict[str, str]:
+def not_on_server(root: Path, folder: Path) -> dict[str, Path]:
     """Observation id -> path of the files the downloader found missing (HTTP 404) in `folder`.
 
     Read from the folder's download manifest (`miam.inputs.download`); empty when there is none (a
     synthetic dataset, a copy made by hand). File names start with the id (``<id>.m4a``,
     ``<id>_<lat>_<lon>.jpeg``).
     """
-    manifest = root / folder / FOLDER_MANIFEST
+    manifest = folder / FOLDER_MANIFEST
     if not manifest.is_file():
         return {}
     missing = json.loads(manifest.read_text())["missing"]
-    return {Path(path).name.split(".")[0].split("_")[0]: path for path in missing}
-
-
-def _read_sample_file(
-    root, folder, suffixes, modality, sample_id, quality, unserved, decode, decode_errors
-):
-    """`decode(path)` of the sample's file in `folder`, or None with the problem recorded."""
-    path = _first_existing(root / folder, sample_id, suffixes)
-    if path is None:
-        expected = root / folder / f"{sample_id}.*"
-        _missing_file(quality, modality, sample_id, expected, root, unserved)
-        return None
-    try:
-        return decode(path)
-    except decode_errors as error:
-        quality.record(modality, "corrupt_file", sample_id, path, error)
-        return None
-
-
-def _missing_file(quality, modality, sample_id, expected, root, unserved: dict[str, str]) -> None:
-    """Record a file that is not there, saying so when the server did not have it either."""
-    if sample_id in unserved:
-        path = root / unserved[sample_id]
-        quality.record(modality, "missing_file", sample_id, path, NOT_ON_SERVER)
-    else:
-        quality.record(modality, "missing_file", sample_id, expected)
-
-
-def _first_existing(folder: Path, stem: str, suffixes: tuple[str, ...]) -> Path | None:
-    for suffix in suffixes:
-        path = folder / f"{stem}{suffix}"
-        if path.is_file():
-            return path
-    return None
+    return {Path(path).name.split(".")[0].split("_")[0]: root / path for path in missing}
 
 
 def _labelled_rows(table: pd.DataFrame, quality: QualityLog) -> pd.DataFrame:
@@ -213,29 +180,73 @@ def tokenize_taxabench(
     location_frequencies=LOCATION_FREQUENCIES,
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
+    layout: dict | None = None,
 ) -> tuple[TokenSet, QualityLog]:
     """Tokenize the TaxaBench-8k folder `root` (see the module docstring).
 
     `audio` overrides fields of `AudioConfig` (sample_rate, duration, n_fft, hop_length, n_mels,
     time_blocks, freq_bands). `shard` = (k, n): only the k-th of n blocks of observations.
+    `layout`: where each file is (default: config/datasets/taxabench.yaml's).
     """
     root = Path(root)
-    audio_config = AudioConfig(**(audio or {}))
+    layout = release_layout("taxabench", layout)
     quality = QualityLog()
+    table, kept, class_names = _observations(
+        require(root, layout, "observations", {}, "taxabench"),
+        min_occurrences,
+        max_species,
+        shard,
+        quality,
+    )
+    paths = {key: require(root, layout, key, {}, "taxabench") for key in layout}
+    usable = _coordinate_problems(table, quality)
+    lat = np.where(usable, pd.to_numeric(table["latitude"], errors="coerce"), np.nan)
+    lon = np.where(usable, pd.to_numeric(table["longitude"], errors="coerce"), np.nan)
+    sample_ids = table["id"].to_numpy(str)
+    image = _image_modality(
+        root, paths["ground_images"], sample_ids, image_size, image_patch, quality, progress
+    )
+    satellite = _satellite_modality(
+        root, paths["satellite"], sample_ids, usable, satellite_size, satellite_patch,
+        satellite_bands, quality,
+    )  # fmt: skip
+    audio_modality = _audio_modality(
+        root, paths["sounds"], sample_ids, AudioConfig(**(audio or {})), quality, progress
+    )
+    environment = _environment_modality(paths["environment"], sample_ids, usable, lat, lon, quality)
+    location = np.zeros((len(table), 1, 4 * len(location_frequencies)), np.float32)
+    location[usable, 0] = location_features(lat[usable], lon[usable], location_frequencies)
+    class_index = {taxon: c for c, taxon in enumerate(kept)}
+    tokens = TokenSet(
+        task="multiclass",
+        modalities=[
+            image,
+            satellite,
+            audio_modality,
+            environment,
+            Modality("location", "vector", location, usable[:, None], ["latlon"]),
+        ],
+        targets=table["taxon_id"].map(class_index).to_numpy(np.int64),
+        samples=pd.DataFrame({"sample_id": sample_ids, "lon": lon, "lat": lat}),
+        class_names=class_names,
+    )
+    return tokens, quality
+
+
+def _observations(path: Path, min_occurrences, max_species, shard, quality: QualityLog):
+    """(this shard's labelled rows of the kept species, kept taxon ids, class names)."""
     # Rows dropped from the whole table: recorded once, by the first shard.
     dropped_rows = quality if shard[0] == 0 else QualityLog()
-    table = _labelled_rows(read_observations(root / OBSERVATIONS_CSV), dropped_rows)
+    table = _labelled_rows(read_observations(path), dropped_rows)
     kept = select_species(table["taxon_id"], min_occurrences, max_species)
     if not kept:
-        raise ValueError(
-            f"no species of {root / OBSERVATIONS_CSV} has {min_occurrences} or more observations"
-        )
+        raise ValueError(f"no species of {path} has {min_occurrences} or more observations")
     n_before = len(table)
     table = table[table["taxon_id"].isin(kept)].reset_index(drop=True)
     class_names = _class_names(table, kept)
     log.info(
         "TaxaBench %s: %d species kept, %d of %d observations",
-        root,
+        path,
         len(kept),
         len(table),
         n_before,
@@ -243,115 +254,73 @@ def tokenize_taxabench(
     table = table.iloc[shard_rows(len(table), *shard)].reset_index(drop=True)
     if shard != (0, 1):
         log.info("shard %d of %d: %d observations", shard[0] + 1, shard[1], len(table))
-    raster = read_environment_raster(root / ENVIRONMENT_RASTER)
-    n = len(table)
-    usable = _coordinate_problems(table, quality)
-    lat = np.where(usable, pd.to_numeric(table["latitude"], errors="coerce"), np.nan)
-    lon = np.where(usable, pd.to_numeric(table["longitude"], errors="coerce"), np.nan)
+    return table, kept, class_names
 
-    image_tokens = (image_size // image_patch) ** 2
-    image_values = np.zeros((n, image_tokens, image_patch**2 * 3), np.float32)
-    image_present = np.zeros(n, bool)
-    tiles = np.zeros((n, satellite_bands, satellite_size, satellite_size), np.uint8)
-    tile_present = np.zeros(n, bool)
-    audio_values = np.zeros((n, len(audio_config.token_names), audio_config.token_dim), np.float32)
-    audio_present = np.zeros(n, bool)
-    tile_store = TileStore(root / SATELLITE_DIR)
-    unserved = {folder: not_on_server(root, folder) for folder in (IMAGE_DIR, SOUND_DIR)}
-    unserved_tiles = not_on_server(root, SATELLITE_DIR)
-    rows = tqdm(table["id"], desc=f"TaxaBench {root.name}", disable=not progress)
-    for i, sample_id in enumerate(rows):
-        image = _read_sample_file(
-            root,
-            IMAGE_DIR,
-            IMAGE_SUFFIXES,
-            "image",
-            sample_id,
-            quality,
-            unserved[IMAGE_DIR],
-            lambda path: image_patch_tokens(read_image(path, image_size), image_patch),
-            IMAGE_DECODE_ERRORS,
-        )
-        if image is not None:
-            image_values[i], image_present[i] = image, True
 
-        if usable[i] and sample_id in unserved_tiles and sample_id not in tile_store:
-            path = root / unserved_tiles[sample_id]
-            quality.record("satellite", "missing_file", sample_id, path, NOT_ON_SERVER)
-        elif usable[i]:
-            tile = tile_store.read(
-                sample_id, quality, "satellite", size=satellite_size, n_bands=satellite_bands
+def _image_modality(root, folder, sample_ids, size, patch, quality, progress) -> Modality:
+    files = SampleFiles(folder, IMAGE_SUFFIXES, unserved=not_on_server(root, folder))
+    grid = size // patch
+    values = np.zeros((len(sample_ids), grid * grid, patch**2 * 3), np.float32)
+
+    def tokens(path, sample_id):
+        return image_patch_tokens(read_image(path, size), patch)
+
+    present = read_each_file(
+        "image", sample_ids, files, quality, progress, values, tokens, IMAGE_DECODE_ERRORS
+    )
+    present = np.repeat(present[:, None], grid * grid, axis=1)
+    return Modality("image", "vector", values, present, patch_names(grid, grid))
+
+
+def _audio_modality(root, folder, sample_ids, config, quality, progress) -> Modality:
+    files = SampleFiles(folder, SOUND_SUFFIXES, unserved=not_on_server(root, folder))
+    names = config.token_names
+    values = np.zeros((len(sample_ids), len(names), config.token_dim), np.float32)
+
+    def tokens(path, sample_id):
+        return audio_tokens(path, config, quality.adjusted("audio", sample_id, path))
+
+    present = read_each_file(
+        "audio", sample_ids, files, quality, progress, values, tokens, AUDIO_DECODE_ERRORS
+    )
+    return Modality("audio", "vector", values, np.repeat(present[:, None], len(names), 1), names)
+
+
+def _satellite_modality(root, folder, sample_ids, usable, size, patch, bands, quality):
+    """Tiles found by the ``<id>_`` prefix of their names (`TileStore`), never by the
+    coordinates' text, which the CSV may write otherwise than the publisher's file names."""
+    tiles = np.zeros((len(sample_ids), bands, size, size), np.float32)
+    tile_present = np.zeros(len(sample_ids), bool)
+    store, unserved = TileStore(folder), not_on_server(root, folder)
+    for i in np.flatnonzero(usable):
+        sample_id = sample_ids[i]
+        if sample_id in unserved and sample_id not in store:
+            quality.record(
+                "satellite", "missing_file", sample_id, unserved[sample_id], NOT_ON_SERVER
             )
-            if tile is not None:
-                tiles[i], tile_present[i] = tile, True
+            continue
+        tile = store.read(sample_id, quality, "satellite", size=size, n_bands=bands)
+        if tile is not None:
+            tiles[i], tile_present[i] = tile, True
+    store.close()
+    values, present, names = patch_tokens(tiles, tile_present, patch=patch, bands=band_names(bands))
+    return Modality("satellite", "vector", values, present, names)
 
-        sound = _read_sample_file(
-            root,
-            SOUND_DIR,
-            SOUND_SUFFIXES,
-            "audio",
-            sample_id,
-            quality,
-            unserved[SOUND_DIR],
-            lambda path: audio_tokens(path, audio_config),
-            AUDIO_DECODE_ERRORS,
-        )
-        if sound is not None:
-            audio_values[i], audio_present[i] = sound, True
-    tile_store.close()
 
-    environment = np.full((n, len(ENVIRONMENT_VARIABLES)), np.nan, np.float32)
+def _environment_modality(path, sample_ids, usable, lat, lon, quality) -> Modality:
+    """The raster's variables at each usable observation's cell; empty cells recorded."""
+    raster = read_environment_raster(path)
+    environment = np.full((len(sample_ids), len(ENVIRONMENT_VARIABLES)), np.nan, np.float32)
     environment[usable] = lookup_environment(raster, lat[usable], lon[usable])
-    environment_present = np.isfinite(environment)
-    for i in np.flatnonzero(usable & ~environment_present.all(axis=1)):
-        empty = [
-            v for v, ok in zip(ENVIRONMENT_VARIABLES, environment_present[i], strict=True) if not ok
-        ]
-        quality.record(
-            "environment",
-            "nan_values",
-            table["id"].iloc[i],
-            root / ENVIRONMENT_RASTER,
-            f"no raster value for {', '.join(empty)} at lat={lat[i]}, lon={lon[i]}",
-        )
-    location = np.zeros((n, 1, 4 * len(location_frequencies)), np.float32)
-    location[usable, 0] = location_features(lat[usable], lon[usable], location_frequencies)
-
-    satellite_values, satellite_present, satellite_names = patch_tokens(
-        tiles, tile_present, patch=satellite_patch, bands=band_names(satellite_bands)
-    )
-    grid = image_size // image_patch
-    modalities = [
-        Modality(
-            "image",
-            "vector",
-            image_values,
-            np.repeat(image_present[:, None], image_tokens, axis=1),
-            patch_names(grid, grid),
-        ),
-        Modality("satellite", "vector", satellite_values, satellite_present, satellite_names),
-        Modality(
-            "audio",
-            "vector",
-            audio_values,
-            np.repeat(audio_present[:, None], len(audio_config.token_names), axis=1),
-            audio_config.token_names,
-        ),
-        Modality(
-            "environment",
-            "scalar",
-            np.nan_to_num(environment)[..., None],
-            environment_present,
-            list(ENVIRONMENT_VARIABLES),
-        ),
-        Modality("location", "vector", location, usable[:, None], ["latlon"]),
-    ]
-    class_index = {taxon: c for c, taxon in enumerate(kept)}
-    tokens = TokenSet(
-        task="multiclass",
-        modalities=modalities,
-        targets=table["taxon_id"].map(class_index).to_numpy(np.int64),
-        samples=pd.DataFrame({"sample_id": table["id"].to_numpy(str), "lon": lon, "lat": lat}),
-        class_names=class_names,
-    )
-    return tokens, quality
+    fills = fill_values(environment)
+    for i in np.flatnonzero(fills.any(axis=1)):
+        detail = f"fill values at lat={lat[i]}, lon={lon[i]}"
+        quality.record("environment", "fill_value", sample_ids[i], path, detail)
+    environment[fills] = np.nan
+    present = np.isfinite(environment)
+    for i in np.flatnonzero(usable & ~present.all(axis=1)):
+        empty = [v for v, ok in zip(ENVIRONMENT_VARIABLES, present[i], strict=True) if not ok]
+        detail = f"no raster value for {', '.join(empty)} at lat={lat[i]}, lon={lon[i]}"
+        quality.record("environment", "nan_values", sample_ids[i], path, detail)
+    values = np.nan_to_num(environment)[..., None]
+    return Modality("environment", "scalar", values, present, list(ENVIRONMENT_VARIABLES))

@@ -3,26 +3,26 @@
 GeoPlant ships one pickled tensor per survey (``..._<surveyId>_cube.pt``) inside a zip
 archive. `CubeStore` indexes such files by survey id in a zip (read member by member, never
 extracted) or in a folder. Cubes are pickles from the internet, so they are loaded with
-``torch.load(weights_only=True)`` only: a pickle that asks for anything but tensors (e.g. a
-``__reduce__`` calling ``os.system``) is refused and recorded as ``corrupt_file``.
+``torch.load(weights_only=True)`` only (`miam.inputs.untrusted_tensors`): a pickle that asks for
+anything but tensors (e.g. a ``__reduce__`` calling ``os.system``) is refused and recorded as
+``corrupt_file`` with what was refused, never with torch's advice to load it unsafely.
 
 `year_tokens` turns a cube into one token per year: for a year axis `axis`, the token of year
 ``i`` is ``cube.take(i, axis).ravel()`` (C order over the remaining axes). A token containing
-any NaN/inf is absent (a missing year).
+any NaN, inf or |x| > 1e10 (a fill value) is absent (a missing year).
 """
 
 from __future__ import annotations
 
-import io
-import pickle
 import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from miam.inputs.quality import QualityLog
+from miam.inputs.quality import QualityLog, fill_values
 from miam.inputs.tokenize.store import MemberStore
+from miam.inputs.untrusted_tensors import UnsafeFileError, load_untrusted_tensors, refusal
 
 CUBE_NAME = re.compile(r"_(\d+)_cube\.pt$")
 
@@ -41,8 +41,11 @@ def load_cube(
     a tensor of another shape is ``wrong_shape``.
     """
     try:
-        cube = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        cube = load_untrusted_tensors(data, label)
+    except UnsafeFileError as error:
+        quality.record(modality, "corrupt_file", sample_id, label, refusal(error.__cause__))
+        return None
+    except (RuntimeError, EOFError, ValueError, OSError) as error:
         quality.record(modality, "corrupt_file", sample_id, label, str(error).splitlines()[0])
         return None
     if not isinstance(cube, torch.Tensor):
@@ -74,7 +77,8 @@ class CubeStore(MemberStore):
 
 
 def year_tokens(cube: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """(Y, D) tokens, one per index of `axis`, and (Y,) `present` (False where any NaN/inf)."""
+    """(Y, D) tokens, one per index of `axis`, and (Y,) `present` (False where any NaN or fill
+    value, `miam.inputs.quality.fill_values`)."""
     tokens = np.moveaxis(cube, axis, 0).reshape(cube.shape[axis], -1)
-    present = np.isfinite(tokens).all(axis=1)
+    present = np.isfinite(tokens).all(axis=1) & ~fill_values(tokens).any(axis=1)
     return np.where(present[:, None], tokens, 0.0).astype(np.float32), present
