@@ -164,10 +164,13 @@ def check_paper_config_plans_on_slurm(cluster: list[PlannedJob], local: list[Pla
     profile = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
     cpu_rules = set(profile["set-resources"])
     assert cpu_rules <= rule_names(), "the profile names a rule the workflow lacks"
+    gpu_partition = profile["default-resources"]["slurm_partition"]
+    cpu_partition = next(iter(profile["set-resources"].values()))["slurm_partition"]
     for job in cluster:
         if job.rule != "all":
             on_gpu = job.rule not in cpu_rules
-            assert job.resources["slurm_partition"] == ("gpu" if on_gpu else "cpu"), job.rule
+            partition = gpu_partition if on_gpu else cpu_partition
+            assert job.resources["slurm_partition"] == partition, job.rule
             assert job.resources["gpu"] == ("1" if on_gpu else "0"), job.rule
     # Evaluation (one job per dataset and seed, every model of that seed) runs on a GPU, for
     # the config's time per model.

@@ -454,3 +454,53 @@ def comparison_notes(dataset: dict) -> list[str]:
 def comparison_note(dataset: dict) -> str:
     """The notes of `comparison_notes` as one line for under the main table ('' if none)."""
     return " ".join(f"Degenerate comparison: {note}" for note in comparison_notes(dataset))
+
+
+# The SLURM profile's placeholders: values the user must replace before anything is submitted.
+SLURM_PROFILE = "slurm/config.yaml"
+PLACEHOLDER_PREFIX = "my_"
+SLURM_SETTINGS = ("slurm_account", "slurm_partition")
+
+
+def slurm_placeholders(
+    default_resources: dict[str, object], rule_resources: dict[str, dict[str, object]]
+) -> list[str]:
+    """Where the profile still holds a placeholder (`my_...`) for an account or partition.
+
+    default_resources: the profile's `default-resources` (raw values, as Snakemake parsed them);
+    rule_resources: its `set-resources`, rule -> resources. Returns one line per key, e.g.
+    `default-resources: slurm_account = my_account`, rules grouped per placeholder value.
+    Values typed as `my_...` are the profile's placeholders.
+    """
+
+    def placeholder(value) -> str | None:
+        text = str(value).strip("'\" ")
+        return text if text.startswith(PLACEHOLDER_PREFIX) else None
+
+    found = [
+        f"default-resources: {key} = {placeholder(default_resources[key])}"
+        for key in SLURM_SETTINGS
+        if key in default_resources and placeholder(default_resources[key])
+    ]
+    per_value: dict[tuple[str, str], list[str]] = {}
+    for rule, resources in rule_resources.items():
+        for key in SLURM_SETTINGS:
+            value = placeholder(resources.get(key))
+            if value:
+                per_value.setdefault((key, value), []).append(rule)
+    found += [
+        f"set-resources ({rules[0]}"
+        + (f" and {len(rules) - 1} more" if len(rules) > 1 else "")
+        + f"): {key} = {value}"
+        for (key, value), rules in per_value.items()
+    ]
+    return found
+
+
+def slurm_placeholder_message(found: list[str]) -> str:
+    lines = "\n".join(f"  {line}" for line in found)
+    return (
+        f"{SLURM_PROFILE} still holds placeholders:\n{lines}\n"
+        f"Replace them (the lines marked EDIT in {SLURM_PROFILE}) with your cluster's account "
+        "and partition names (`sacctmgr show assoc user=$USER`, `sinfo -s` list them)."
+    )
