@@ -18,7 +18,9 @@ pipeline.check_config(config)
 
 def raw_resources(resources):
     """A Snakemake resources mapping as the values typed in the profile."""
-    return {name: getattr(value, "raw", value) for name, value in (resources or {}).items()}
+    return {
+        name: getattr(value, "raw", value) for name, value in (resources or {}).items()
+    }
 
 
 # The SLURM profile ships with placeholder account and partitions: say so on every plan (a dry
@@ -38,8 +40,10 @@ onstart:
     executor = workflow.executor_plugin
     if SLURM_PLACEHOLDERS and executor is not None and executor.name == "slurm":
         raise WorkflowError(
-            pipeline.slurm_placeholder_message(SLURM_PLACEHOLDERS) + "\nNothing was submitted."
+            pipeline.slurm_placeholder_message(SLURM_PLACEHOLDERS)
+            + "\nNothing was submitted."
         )
+
 
 for name, settings in config["datasets"].items():
     for note in pipeline.comparison_notes(settings):
