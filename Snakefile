@@ -37,3 +37,11 @@ rule all:
     default_target: True
     input:
         all_targets(),
+    message:
+        "all: every table, page and contribution table of {n} dataset(s) is built".format(
+            n=len(DATASETS)
+        )
+
+
+onsuccess:
+    logger.info(pipeline.where_to_look(DATASETS, "results"))

@@ -206,6 +206,21 @@ def late_fusion_models(dataset):
     return late_fusion
 
 
+RUN_FAMILIES = {
+    "train": ("strategy", "strategies"),
+    "oracle": ("oracle", "oracles"),
+    "unimodal": ("unimodal model", "unimodal models"),
+}
+
+
+def runs_text(runs):
+    """'11 strategies, 12 oracles, 2 unimodal models': what a training job trains."""
+    counts = {family: sum(run[0] == family for run in runs) for family in RUN_FAMILIES}
+    return ", ".join(
+        f"{n} {RUN_FAMILIES[family][n != 1]}" for family, n in counts.items() if n
+    )
+
+
 def rule_name(*parts):
     """A rule name from dataset names and numbers (rule names are Python identifiers)."""
     return "_".join(re.sub(r"\W", "_", str(part)) for part in parts)

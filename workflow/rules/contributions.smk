@@ -31,6 +31,9 @@ rule contributions:
         strategies=STRATEGIES,
         seed=CONTRIBUTION_SEED,
         training=training_settings,
+    message:
+        "contributions of {wildcards.dataset}: Shapley values of the strategy models "
+        "-> results/{wildcards.dataset}/contributions/ (log: {log})"
     script:
         "../scripts/contributions.py"
 
@@ -72,5 +75,7 @@ rule contributions_notebook:
     params:
         strategies=STRATEGIES,
         weak_subsets=[],
+    message:
+        "page contributions of {wildcards.dataset} -> {output.html} (log: {log})"
     script:
         "../scripts/notebook.py"

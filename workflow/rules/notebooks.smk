@@ -39,5 +39,7 @@ rule notebook:
         # Notebook parameters from the config; those from files come from input and output.
         strategies=STRATEGIES,
         weak_subsets=weak_subsets,
+    message:
+        "page {wildcards.notebook} of {wildcards.dataset} -> {output.html} (log: {log})"
     script:
         "../scripts/notebook.py"

@@ -43,5 +43,8 @@ rule tables:
         strategies=STRATEGIES,
         subsets=named_subsets,
         weak_subsets=lambda wildcards: dataset_config(wildcards)["weak_subsets"],
+    message:
+        "tables of {wildcards.dataset}: main, ablations, climate context and claims "
+        "-> results/{wildcards.dataset}/tables/ (log: {log})"
     script:
         "../scripts/tables.py"

@@ -27,6 +27,9 @@ rule tokenize_shard:
         root=reader_root,
         options=reader_options,
         shard=shard_of,
+    message:
+        "tokenize_shard: tokens of block {wildcards.shard} of {wildcards.dataset}'s samples "
+        "(log: {log})"
     script:
         "../scripts/tokenize.py"
 
@@ -63,5 +66,8 @@ rule gather_tokens:
                 dataset_config(wildcards)
             ).items()
         },
+    message:
+        "gather_tokens: {wildcards.dataset}'s token blocks joined -> {output.tokens}, "
+        "data-quality report -> {output.quality_json} (log: {log})"
     script:
         "../scripts/gather_tokens.py"

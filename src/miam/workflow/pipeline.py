@@ -12,6 +12,7 @@ import math
 import string
 from fnmatch import fnmatchcase
 from inspect import Parameter
+from pathlib import Path
 
 from miam.analysis.contribution_settings import contribution_options
 from miam.core.availability import target_availability
@@ -504,3 +505,20 @@ def slurm_placeholder_message(found: list[str]) -> str:
         f"Replace them (the lines marked EDIT in {SLURM_PROFILE}) with your cluster's account "
         "and partition names (`sacctmgr show assoc user=$USER`, `sinfo -s` list them)."
     )
+
+
+def where_to_look(datasets: list[str], results: str) -> str:
+    """What a finished run prints last: the pages, tables and report of each dataset it built."""
+    lines = ["Done. Open the pages in a browser (the comparison page first):"]
+    for name in datasets:
+        folder = Path(results) / name
+        pages = sorted((folder / "reports").glob("*.html"))
+        if pages:
+            lines.append(f"  {name}: {', '.join(str(page) for page in pages)}")
+        if (folder / "tables" / "main.md").exists():
+            lines.append(f"    tables: {folder / 'tables'}/ (main.md, claims.md, ...)")
+    lines += [
+        "One page with every table and figure: snakemake --report report.html",
+        "Refresh the README's results block and docs/results.md: python -m miam.analysis.summary",
+    ]
+    return "\n".join(lines)
