@@ -184,6 +184,26 @@ def test_written_files_contain_every_model_and_subset(tmp_path, evaluations):
     assert "late\\_fusion" in tables.latex_escape("late_fusion")
 
 
+def test_wide_tables_are_split_into_blocks_of_columns_on_their_page():
+    """TaxaBench's 33 columns would be cut off: the HTML page repeats the model names for each
+    block of at most HTML_COLUMNS columns, and names the dataset in its title."""
+    columns = [f"s{i}" for i in range(33)]
+    cells = pd.DataFrame(
+        [
+            {"model": m, "subset": c, "mean": 50.0 + i, "std": 1.0, "n_seeds": 3}
+            for m in ("uniform", "miam")
+            for i, c in enumerate(columns)
+        ]
+    )
+    table = tables.Table("main", "AUC % on the test split", cells, ["uniform", "miam"], columns)
+    table.note = "`deployment` is **measured**."
+    page = tables.to_html_page(table, "toy")
+    assert "<title>main (toy)</title>" in page
+    assert page.count("<table") == 3 and page.count("<th>miam</th>") == 3
+    assert page.count("<th>s") == 33
+    assert "<code>deployment</code> is <b>measured</b>." in page
+
+
 def test_extra_column_is_one_function_of_the_evaluation_rows(evaluations):
     def best_subset(rows):
         named = rows[rows["family"] == "named"]
