@@ -204,6 +204,15 @@ def test_wide_tables_are_split_into_blocks_of_columns_on_their_page():
     assert "<code>deployment</code> is <b>measured</b>." in page
 
 
+def test_line_end_labels_are_spread_apart_around_their_lines():
+    ends = [70.0, 70.05, 70.1, 75.0, 71.0]
+    placed = figures.spread_labels(ends, gap=0.5)
+    assert np.all(np.diff(np.sort(placed)) >= 0.5 - 1e-9)  # no two labels overlap
+    assert list(np.argsort(placed)) == list(np.argsort(ends))  # the order of the lines is kept
+    assert placed[3] == 75.0  # a label with room stays at its line's end
+    assert np.mean(placed[[0, 1, 2, 4]]) == pytest.approx(np.mean([70.0, 70.05, 70.1, 71.0]))
+
+
 def test_extra_column_is_one_function_of_the_evaluation_rows(evaluations):
     def best_subset(rows):
         named = rows[rows["family"] == "named"]

@@ -98,7 +98,7 @@ def grid(
     """
     ncols = max(1, min(ncols, n_panels))
     nrows = max(1, math.ceil(n_panels / ncols))
-    gap_x, gap_y, right, bottom = (0.25 if sharey else 0.7), 0.6, 0.2, 0.5
+    gap_x, gap_y, right, bottom = (0.25 if sharey else 0.7), 0.8, 0.2, 0.5
     width = left + ncols * PANEL_WIDTH + (ncols - 1) * gap_x + right
     height = top + nrows * panel_height + (nrows - 1) * gap_y + bottom
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, sharey=sharey)
@@ -177,8 +177,7 @@ def dot_panels(
         if j % ncols == 0:
             ax.set_yticks(y, rows)
             emphasise_tick_labels(ax)
-        if j >= len(columns) - ncols:
-            ax.set_xlabel(value_label, fontsize=SMALL)
+        ax.set_xlabel(value_label, fontsize=SMALL)  # every panel: rows of panels read alone
     axes[0].set_ylim(-0.7, len(rows) - 0.3)
     return fig
 
@@ -302,13 +301,40 @@ def claims_figure(claims: pd.DataFrame, oracle_columns: Sequence[str] | None = N
     return fig
 
 
+def spread_labels(values: Sequence[float], gap: float) -> np.ndarray:
+    """Label positions near `values`, in the same order, at least `gap` apart: labels of lines
+    that end close together are pushed apart (a cluster stays centred on its lines)."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values)
+    placed = values[order].copy()
+    tolerance = 1e-9 * max(gap, 1.0)
+    for _ in range(len(placed)):  # merge touching clusters until no two labels overlap
+        if np.all(np.diff(placed) >= gap - tolerance):
+            break
+        clusters = [[0]]
+        for i in range(1, len(placed)):
+            if placed[i] - placed[clusters[-1][-1]] < gap + tolerance:
+                clusters[-1].append(i)
+            else:
+                clusters.append([i])
+        for cluster in clusters:
+            centre = values[order][cluster].mean()
+            start = centre - gap * (len(cluster) - 1) / 2
+            placed[cluster] = start + gap * np.arange(len(cluster))
+    spread = np.empty_like(values)
+    spread[order] = placed
+    return spread
+
+
 def context_curve(cells: pd.DataFrame, rows: Sequence[str], value_label: str) -> Figure:
     """Metric vs k (most recent climate years visible), one line per model, bars = ± std.
 
-    MIAM red, the others grey, each line named at its right end.
+    MIAM red, the others grey, each line named at its right end; names of lines that end close
+    together are spread apart, with a thin leader to their line's end.
     """
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
     ordered = [r for r in rows if r != MIAM] + ([MIAM] if MIAM in rows else [])
+    ends = []
     for row in ordered:
         curve = cells[cells["model"] == row].sort_values("k")
         if curve.empty:
@@ -325,21 +351,33 @@ def context_curve(cells: pd.DataFrame, rows: Sequence[str], value_label: str) ->
             zorder=3 if row == MIAM else 2,
         )
         last = curve.iloc[-1]
-        ax.annotate(
-            row,
-            (last["k"], last["mean"]),
-            xytext=(4, 0),
-            textcoords="offset points",
-            fontsize=7,
-            va="center",
-            color=model_colour(row),
-            fontweight="bold" if row == MIAM else "normal",
-        )
+        ends.append((row, float(last["k"]), float(last["mean"])))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("most recent climate years visible (k)")
     ax.set_ylabel(value_label)
     ax.grid(alpha=0.3)
-    ax.margins(x=0.15)
+    ax.margins(x=0.05)
+    if ends:
+        low, high = ax.get_ylim()
+        axis_inches = fig.get_figheight() * ax.get_position().height
+        gap = (8.5 / 72) / axis_inches * (high - low)  # one 7 pt line of text, in data units
+        label_y = spread_labels([y for _, _, y in ends], gap)
+        x_text = max(k for _, k, _ in ends)
+        x_range = x_text - min(cells["k"]) if len(cells) else 1.0
+        for (row, k, y), text_y in zip(ends, label_y, strict=True):
+            ax.annotate(
+                row,
+                (k, y),
+                xytext=(x_text + 0.12 * max(x_range, 1.0), text_y),
+                textcoords="data",
+                fontsize=7,
+                va="center",
+                color=model_colour(row),
+                fontweight="bold" if row == MIAM else "normal",
+                arrowprops={"arrowstyle": "-", "color": model_colour(row), "lw": 0.4},
+                annotation_clip=False,
+            )
+        ax.set_ylim(min(low, label_y.min() - gap), max(high, label_y.max() + gap))
     fig.tight_layout()
     return fig
 
@@ -427,8 +465,7 @@ def model_curves(
         epoch_axis(ax)
         if j % ncols == 0:
             ax.set_ylabel(value_label, fontsize=SMALL)
-        if j >= len(shown) - ncols:
-            ax.set_xlabel("epoch", fontsize=SMALL)
+        ax.set_xlabel("epoch", fontsize=SMALL)
     return fig
 
 
@@ -476,8 +513,7 @@ def expected_p_panels(histories: pd.DataFrame, models: Sequence[str], ncols: int
         epoch_axis(ax)
         if j % ncols == 0:
             ax.set_ylabel("E[p] (masked share)", fontsize=SMALL)
-        if j >= len(shown) - ncols:
-            ax.set_xlabel("epoch (state after it)", fontsize=SMALL)
+        ax.set_xlabel("epoch (state after it)", fontsize=SMALL)
     modality_legend(fig, colours)
     return fig
 
