@@ -87,9 +87,12 @@ def test_readme_block_is_rewritten_from_the_tables(run):
         "| toy-a (AUC %) | 71.5 ± 0.5 | 70.0 ± 0.5 | uniform_hypercube 72.5 ± 0.5 | "
         "late_fusion 75.0 ± 0.5 | 76.0 ± 0.5 | 2 / 1 / 3 |"
     )
+    # the headline claims, as sentences
+    assert "- toy-a: miam − uniform on `avg`: +1.5 pp [+0.9, +2.1] over 3 seeds" in text
     # strengths: the oracle on each modality alone, strongest first
     assert "toy-a: timeseries 86.0, tabular 79.0, satellite 62.0" in text
     assert summary.machine() in text  # the machine the figures come from
+    assert "GB under" in text and "MB of it checkpoint.pt" in text  # the run's disk use
 
 
 def test_results_page_lists_every_model_and_the_headline_claims(run):
