@@ -115,3 +115,13 @@ def test_a_readme_without_the_block_is_refused(run):
         summary.summarize_run(results, readme, page)
     with pytest.raises(ValueError, match="no tables"):
         summary.summarize_run(results / "nothing", readme, page)
+
+
+def test_readme_has_the_two_commands_ci_runs_and_one_results_block():
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text()
+    install = 'pip install torch==2.13.0 -e ".[dev]"'
+    assert f"{install} && snakemake --cores 2" in readme
+    assert f"{install} && python -m pytest -n 2" in readme
+    assert "python -m pytest -n 2" in (repo / ".ci" / "run").read_text()
+    assert readme.count(summary.RESULTS_BEGIN) == 1 and readme.count(summary.RESULTS_END) == 1
