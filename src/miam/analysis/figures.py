@@ -504,9 +504,19 @@ def expected_p_panels(histories: pd.DataFrame, models: Sequence[str], ncols: int
     fig, axes, ncols = grid(len(shown), ncols, 1.6, top=0.7)
     for j, (ax, model) in enumerate(zip(axes, shown, strict=True)):
         runs = histories[histories["model"] == model]
-        for modality in modalities:
-            band(
-                ax, over_seeds(runs, f"expected_p.{modality}"), colours[modality], **marks[modality]
+        curves = [over_seeds(runs, f"expected_p.{modality}") for modality in modalities]
+        for modality, curve in zip(modalities, curves, strict=True):
+            band(ax, curve, colours[modality], **marks[modality])
+        if len(curves) > 1 and all(
+            np.allclose(c["mean"], curves[0]["mean"], atol=1e-6, equal_nan=True) for c in curves
+        ):  # one line hides the others: say so
+            ax.text(
+                0.03,
+                0.05,
+                "all modalities coincide",
+                transform=ax.transAxes,
+                fontsize=7,
+                color=OTHER,
             )
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(model, fontsize=9, color=model_colour(model) if model == MIAM else "black")
