@@ -104,7 +104,7 @@ def test_results_page_lists_every_model_and_the_headline_claims(run):
     assert "6 tested, 2 reproduced, 1 not reproduced, 3 inconclusive" in text
     assert "- miam − uniform on `avg`: +1.5 pp [+0.9, +2.1] over 3 seeds" in text
     # only the measured profile's deployment column is said to equal all inputs
-    assert text.count("equals the score with every input") == 1
+    assert text.count("equals the score with every modality shown") == 1
     assert "differ between CPUs" in text
 
 

@@ -237,7 +237,8 @@ def profile_note(profile: Mapping) -> str:
     if profile["source"] == "measured":
         return (
             "`deployment` uses the data's own availability (measured): deployment looks like "
-            "the test samples as they are, so the column equals the all-inputs column. The "
+            "the test samples as they are, so the column equals the one with every modality "
+            "shown. The "
             "`deployment` strategy, trained for this profile, masks nothing beyond what the data "
             "lacks (q = 0 for every modality): it trains as no masking."
         )

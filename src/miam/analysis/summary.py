@@ -223,7 +223,7 @@ def dataset_section(s: DatasetSummary) -> list[str]:
         lines += [
             "",
             "_`deployment` is the data's own availability here (measured), so it equals the "
-            "score with every input the test samples have (`all`)._",
+            "score with every modality shown (the column of all modalities together)._",
         ]
     counts = s.verdicts()
     headline = [s.claim("miam", "uniform"), s.claim(ORACLE, "miam")]

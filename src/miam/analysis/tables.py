@@ -329,7 +329,11 @@ def to_html(table: Table, columns: Sequence | None = None, highlight: str = "mia
     """
     columns = list(table.columns if columns is None else columns)
     best = table.best()
-    head = "".join(f"<th>{c}</th>" for c in columns)
+    # Long subset names ('image+satellite+audio') wrap after each '+' instead of widening.
+    head = "".join(
+        f'<th style="white-space:normal">{html.escape(str(c)).replace("+", "+<wbr>")}</th>'
+        for c in columns
+    )
     body = []
     for row in table.rows:
         style = ' style="background:#fbeaea"' if row == highlight else ""
@@ -346,9 +350,12 @@ def to_html(table: Table, columns: Sequence | None = None, highlight: str = "mia
     )
 
 
-# Columns per HTML table: wider tables (TaxaBench's 31 subsets) are split into blocks of columns,
-# each repeating the model names, so a page never needs to scroll sideways.
-HTML_COLUMNS = 12
+# Width of an HTML table's value columns, in characters: wider tables (TaxaBench's 31 subsets)
+# are split into blocks of columns, each repeating the model names, so that a page (or the
+# report's frame) never needs to scroll sideways. A column is as wide as its cells ("57.7 ± 2.5")
+# or the longest part of its name between '+' (where the name wraps).
+HTML_WIDTH = 96
+CELL_WIDTH = 11
 PAGE_STYLE = (  # scoped to the page's own div: the report's landing page includes it
     ".miam{font-family:sans-serif;font-size:13px;margin:12px;max-width:1100px}"
     ".miam table{border-collapse:collapse;margin:6px 0 14px}"
@@ -358,21 +365,26 @@ PAGE_STYLE = (  # scoped to the page's own div: the report's landing page includ
 )
 
 
-def html_blocks(
-    table: Table, columns: Sequence | None = None, per_block: int = HTML_COLUMNS
-) -> str:
-    """`to_html` of `columns` (default: all) in blocks of at most `per_block` columns."""
-    columns = list(table.columns if columns is None else columns)
-    return "".join(
-        to_html(table, columns[start : start + per_block])
-        for start in range(0, len(columns), per_block)
-    )
+def column_width(column) -> int:
+    return max(CELL_WIDTH, *(len(part) + 1 for part in str(column).split("+"))) + 2
+
+
+def html_blocks(table: Table, columns: Sequence | None = None, width: int = HTML_WIDTH) -> str:
+    """`to_html` of `columns` (default: all) in blocks of at most `width` characters."""
+    blocks: list[list] = [[]]
+    for column in table.columns if columns is None else columns:
+        used = sum(column_width(c) for c in blocks[-1])
+        if blocks[-1] and used + column_width(column) > width:
+            blocks.append([])
+        blocks[-1].append(column)
+    return "".join(to_html(table, block) for block in blocks if block)
 
 
 def inline_html(text: str) -> str:
     """Markdown-style `code`, **bold** and _italics_ of a note or title, as HTML."""
     text = html.escape(text, quote=False)
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    # monospace, not <code>: the report's style sheet wraps <code> in visible backticks
+    text = re.sub(r"`([^`]+)`", r"<span style='font-family:monospace'>\1</span>", text)
     text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
     return re.sub(r"(?<!\w)_([^_]+)_(?!\w)", r"<i>\1</i>", text)
 
