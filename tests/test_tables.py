@@ -206,6 +206,13 @@ def test_wide_tables_are_split_into_blocks_of_columns_on_their_page():
     assert "<span style='font-family:monospace'>deployment</span> is <b>measured</b>." in page
 
 
+def test_coinciding_lines_are_named():
+    flat, low = pd.Series([0.5, 0.5]), pd.Series([0.3, 0.3])
+    assert figures.coinciding(["a", "b"], [flat, flat]) == "all modalities coincide"
+    assert figures.coinciding(["a", "b", "c"], [low, flat, low]) == "a = c"
+    assert figures.coinciding(["a", "b"], [low, flat]) == ""
+
+
 def test_line_end_labels_are_spread_apart_around_their_lines():
     ends = [70.0, 70.05, 70.1, 75.0, 71.0]
     placed = figures.spread_labels(ends, gap=0.5)

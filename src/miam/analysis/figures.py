@@ -254,7 +254,7 @@ def claims_figure(claims: pd.DataFrame, oracle_columns: Sequence[str] | None = N
     labels = [[claim_label(row) for _, row in chosen.iterrows()] for _, _, chosen in panels]
     left = label_width(label for group in labels for label in group)
     heights = [0.2 * len(chosen) + 0.2 for _, _, chosen in panels]  # inches per panel
-    gap, top, bottom, width = 0.5, 0.6, 0.5, left + 5.5
+    gap, top, bottom, width = 0.75, 0.6, 0.5, left + 5.5
     height = top + sum(heights) + gap * (len(panels) - 1) + bottom
     fig, axes = plt.subplots(
         len(panels),
@@ -292,6 +292,7 @@ def claims_figure(claims: pd.DataFrame, oracle_columns: Sequence[str] | None = N
         ax.set_title(title, fontsize=9, loc="left")
         ax.tick_params(axis="x", labelsize=SMALL)
         ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel("difference (pp)", fontsize=SMALL)  # every panel: each reads alone
     axes[-1, 0].set_xlabel("difference (percentage points), 95 % interval over seeds", fontsize=9)
     handles = [
         Line2D([], [], marker="o", ls="", color=colour, label=verdict)
@@ -496,6 +497,22 @@ def modality_legend(fig: Figure, colours: Mapping[str, tuple], extra: Sequence =
     )
 
 
+def coinciding(names: Sequence[str], curves: Sequence[pd.Series]) -> str:
+    """'all modalities coincide', 'image = satellite = location', or '' when no two of the
+    curves are the same line."""
+    groups: list[list[int]] = []
+    for i, curve in enumerate(curves):
+        for group in groups:
+            if np.allclose(curve, curves[group[0]], atol=1e-6, equal_nan=True):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    if len(curves) > 1 and len(groups) == 1:
+        return "all modalities coincide"
+    return "; ".join(" = ".join(names[i] for i in g) for g in groups if len(g) > 1)
+
+
 def expected_p_panels(histories: pd.DataFrame, models: Sequence[str], ncols: int = 4) -> Figure:
     """One panel per strategy: E[p_m] per modality over epochs (mean ± std over seeds)."""
     modalities = per_modality(histories, "expected_p")
@@ -507,13 +524,13 @@ def expected_p_panels(histories: pd.DataFrame, models: Sequence[str], ncols: int
         curves = [over_seeds(runs, f"expected_p.{modality}") for modality in modalities]
         for modality, curve in zip(modalities, curves, strict=True):
             band(ax, curve, colours[modality], **marks[modality])
-        if len(curves) > 1 and all(
-            np.allclose(c["mean"], curves[0]["mean"], atol=1e-6, equal_nan=True) for c in curves
-        ):  # one line hides the others: say so
+        note = coinciding(modalities, [curve["mean"] for curve in curves])
+        if note:  # one line hides others: say which, away from the lines
+            level = float(np.nanmean([curve["mean"].mean() for curve in curves]))
             ax.text(
                 0.03,
-                0.05,
-                "all modalities coincide",
+                0.88 if level < 0.5 else 0.05,
+                note,
                 transform=ax.transAxes,
                 fontsize=7,
                 color=OTHER,
