@@ -211,6 +211,7 @@ def test_coinciding_lines_are_named():
     assert figures.coinciding(["a", "b"], [flat, flat]) == "all modalities coincide"
     assert figures.coinciding(["a", "b", "c"], [low, flat, low]) == "a = c"
     assert figures.coinciding(["a", "b"], [low, flat]) == ""
+    assert figures.coinciding(["a", "b"], [low, low + 0.01]) == "all modalities coincide"
 
 
 def test_line_end_labels_are_spread_apart_around_their_lines():

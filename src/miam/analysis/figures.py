@@ -497,13 +497,13 @@ def modality_legend(fig: Figure, colours: Mapping[str, tuple], extra: Sequence =
     )
 
 
-def coinciding(names: Sequence[str], curves: Sequence[pd.Series]) -> str:
+def coinciding(names: Sequence[str], curves: Sequence[pd.Series], within: float = 0.02) -> str:
     """'all modalities coincide', 'image = satellite = location', or '' when no two of the
-    curves are the same line."""
+    curves are drawn on top of each other (everywhere within `within`: 2 % of a [0, 1] axis)."""
     groups: list[list[int]] = []
     for i, curve in enumerate(curves):
         for group in groups:
-            if np.allclose(curve, curves[group[0]], atol=1e-6, equal_nan=True):
+            if np.allclose(curve, curves[group[0]], rtol=0, atol=within, equal_nan=True):
                 group.append(i)
                 break
         else:
