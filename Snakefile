@@ -38,8 +38,8 @@ rule all:
     input:
         all_targets(),
     message:
-        "all: every table, page and contribution table of {n} dataset(s) is built".format(
-            n=len(DATASETS)
+        job_message(
+            f"all: every table, page and contribution table of {len(DATASETS)} dataset(s)"
         )
 
 

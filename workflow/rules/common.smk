@@ -221,6 +221,11 @@ def runs_text(runs):
     )
 
 
+def job_message(text):
+    """A job's console line, unless the config asks for Snakemake's full job details."""
+    return None if config["jobs"]["print_details"] else text
+
+
 def rule_name(*parts):
     """A rule name from dataset names and numbers (rule names are Python identifiers)."""
     return "_".join(re.sub(r"\W", "_", str(part)) for part in parts)

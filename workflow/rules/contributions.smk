@@ -32,8 +32,10 @@ rule contributions:
         seed=CONTRIBUTION_SEED,
         training=training_settings,
     message:
-        "contributions of {wildcards.dataset}: Shapley values of the strategy models "
-        "-> results/{wildcards.dataset}/contributions/ (log: {log})"
+        job_message(
+            "contributions of {wildcards.dataset}: Shapley values of the strategy models "
+            "-> results/{wildcards.dataset}/contributions/ (log: {log})"
+        )
     script:
         "../scripts/contributions.py"
 
@@ -76,6 +78,8 @@ rule contributions_notebook:
         strategies=STRATEGIES,
         weak_subsets=[],
     message:
-        "page contributions of {wildcards.dataset} -> {output.html} (log: {log})"
+        job_message(
+            "page contributions of {wildcards.dataset} -> {output.html} (log: {log})"
+        )
     script:
         "../scripts/notebook.py"

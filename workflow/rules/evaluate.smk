@@ -37,7 +37,7 @@ for dataset in DATASETS:
             dataset=dataset,
             training=pipeline.run_settings(config, dataset, "training"),
         message:
-            (
+            job_message(
                 f"{rule_name('evaluate', dataset)}: seed {{wildcards.seed}} of {dataset}: "
                 f"{len(evaluated)} models on their subsets, then late fusion (log: {{log}})"
             )

@@ -40,6 +40,8 @@ rule notebook:
         strategies=STRATEGIES,
         weak_subsets=weak_subsets,
     message:
-        "page {wildcards.notebook} of {wildcards.dataset} -> {output.html} (log: {log})"
+        job_message(
+            "page {wildcards.notebook} of {wildcards.dataset} -> {output.html} (log: {log})"
+        )
     script:
         "../scripts/notebook.py"

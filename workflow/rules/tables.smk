@@ -61,7 +61,9 @@ rule tables:
         subsets=named_subsets,
         weak_subsets=lambda wildcards: dataset_config(wildcards)["weak_subsets"],
     message:
-        "tables of {wildcards.dataset}: main, ablations, climate context and claims "
-        "-> results/{wildcards.dataset}/tables/ (log: {log})"
+        job_message(
+            "tables of {wildcards.dataset}: main, ablations, climate context and claims "
+            "-> results/{wildcards.dataset}/tables/ (log: {log})"
+        )
     script:
         "../scripts/tables.py"

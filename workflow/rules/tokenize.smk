@@ -28,8 +28,10 @@ rule tokenize_shard:
         options=reader_options,
         shard=shard_of,
     message:
-        "tokenize_shard: tokens of block {wildcards.shard} of {wildcards.dataset}'s samples "
-        "(log: {log})"
+        job_message(
+            "tokenize_shard: tokens of block {wildcards.shard} of {wildcards.dataset}'s samples "
+            "(log: {log})"
+        )
     script:
         "../scripts/tokenize.py"
 
@@ -67,7 +69,9 @@ rule gather_tokens:
             ).items()
         },
     message:
-        "gather_tokens: {wildcards.dataset}'s token blocks joined -> {output.tokens}, "
-        "data-quality report -> {output.quality_json} (log: {log})"
+        job_message(
+            "gather_tokens: {wildcards.dataset}'s token blocks joined -> {output.tokens}, "
+            "data-quality report -> {output.quality_json} (log: {log})"
+        )
     script:
         "../scripts/gather_tokens.py"
