@@ -19,6 +19,7 @@ import math
 import os
 import platform
 import re
+import textwrap
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +33,7 @@ from miam.analysis.tables import METRIC_LABELS, ORACLE, format_cell, read_long
 RESULTS_BEGIN = "<!-- results:begin -->"
 RESULTS_END = "<!-- results:end -->"
 SUMMARY_COLUMNS = ("avg", "deployment")
+WIDTH = 100  # prose lines of the generated Markdown
 NOT_MASKING = {ORACLE, *LATE_FUSION_MODELS}
 
 
@@ -179,17 +181,18 @@ def readme_block(summaries: list[DatasetSummary], produced: str, disk: str) -> s
         headline = [s.claim("miam", "uniform"), s.claim(ORACLE, "miam")]
         described = [claims.describe(row) for row in headline if row is not None]
         if described:
-            lines.append(f"- {s.name}: " + "; ".join(described) + ".")
-    lines += [
-        "",
+            text = f"- {s.name}: " + "; ".join(described) + "."
+            wrapped = textwrap.fill(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False)
+            lines.append(wrapped)
+    notes = (
         f"Scores: the mean over the named input subsets (`avg`), mean ± std over "
         f"{', '.join(sorted({str(s.n_seeds) for s in summaries}))} seeds. "
         "Modality strengths the run measured (each modality's oracle alone): "
         + "; ".join(f"{s.name}: {strengths_text(s)}" for s in summaries)
         + f". Disk: {disk}. Produced {produced}; every model, subset and claim: "
-        "[docs/results.md](docs/results.md).",
-        RESULTS_END,
-    ]
+        "[docs/results.md](docs/results.md)."
+    )
+    lines += ["", textwrap.fill(notes, WIDTH, break_on_hyphens=False), RESULTS_END]
     return "\n".join(lines)
 
 
