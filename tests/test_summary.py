@@ -59,6 +59,9 @@ def write_dataset(results: Path, name: str, source: str = "config") -> None:
     availability = dict.fromkeys(STRENGTHS, 1.0)
     profile = {"source": source, "target": availability, "data": {"train": availability}}
     (results / name / "deployment_profile.json").write_text(json.dumps(profile))
+    (results / name / "quality").mkdir()
+    quality = {"n_issues": 3, "counts": {"satellite": {"missing_file": 2, "corrupt_file": 1}}}
+    (results / name / "quality" / "summary.json").write_text(json.dumps(quality))
 
 
 @pytest.fixture
@@ -107,6 +110,9 @@ def test_results_page_lists_every_model_and_the_headline_claims(run):
     # only the measured profile's deployment column is said to equal all inputs
     assert text.count("equals the score with every modality shown") == 1
     assert "differ between CPUs" in text
+    assert (
+        "3 inputs could not be used" in text and "satellite 2 missing_file, 1 corrupt_file" in text
+    )
 
 
 def test_a_readme_without_the_block_is_refused(run):

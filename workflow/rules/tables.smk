@@ -6,6 +6,8 @@ rule tables:
     input:
         evaluations=model_evaluations,
         profile="results/{dataset}/deployment_profile.json",
+        # said on the summary page
+        quality="results/{dataset}/quality/summary.json",
     output:
         # The files miam.analysis.tables.write_table writes for each table; the report shows
         # the HTML page of each (a Markdown or CSV file would be a download there).

@@ -1,9 +1,11 @@
 """Write the paper's tables of one dataset (miam.analysis.tables) as CSV, Markdown and LaTeX, and
 the claims table (miam.analysis.claims): each claim of the paper with its paired difference."""
 
+import json
 from pathlib import Path
 
 from miam.analysis import claims, deployment_score, tables
+from miam.analysis import summary as summary_text
 from miam.runs.runlog import log_to
 from miam.workflow import pipeline
 
@@ -39,6 +41,9 @@ summary.write_text(
         f"summary ({dataset})",
         claims.summary_html(
             tested, built["main"], ["avg", "deployment", *snakemake.params.weak_subsets]
+        )
+        + tables.markdown_html(
+            summary_text.quality_text(json.loads(Path(snakemake.input.quality).read_text()))
         ),
     ),
     encoding="utf-8",

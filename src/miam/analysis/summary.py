@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import math
 import os
 import platform
@@ -58,6 +59,7 @@ class DatasetSummary:
     strengths: dict[str, tuple[float, float]]  # modality -> oracle (mean, std), strongest first
     claims: pd.DataFrame  # claims.csv rows
     deployment_source: str  # "measured" or "config"
+    quality: str  # quality_text of quality/summary.json
     tables_date: str
 
     def cell(self, model: str, column: str) -> tuple[float, float]:
@@ -116,6 +118,7 @@ def load_dataset(folder: Path) -> DatasetSummary:
         strengths=strengths,
         claims=claims.read_claims(tables_dir / "claims.csv"),
         deployment_source=str(profile["source"]),
+        quality=quality_text(json.loads((folder / "quality" / "summary.json").read_text())),
         tables_date=modified.strftime("%Y-%m-%d %H:%M UTC"),
     )
 
@@ -145,6 +148,20 @@ def disk_use(results: Path) -> str:
             checkpoints += size if path.name == "checkpoint.pt" else 0
     return (
         f"{total / 1e9:.2f} GB under `{results}/` ({checkpoints / 1e6:.0f} MB of it checkpoint.pt)"
+    )
+
+
+def quality_text(quality: dict) -> str:
+    """A dataset's data-quality summary (`quality/summary.json`) as one sentence."""
+    if not quality.get("n_issues"):
+        return "Data quality: every input could be read."
+    per_modality = "; ".join(
+        f"{modality} " + ", ".join(f"{n} {reason}" for reason, n in reasons.items())
+        for modality, reasons in quality["counts"].items()
+    )
+    return (
+        f"Data quality: {quality['n_issues']} inputs could not be used and became absent tokens "
+        f"(each with its file in `quality/issues.csv`): {per_modality}."
     )
 
 
@@ -237,6 +254,8 @@ def dataset_section(s: DatasetSummary) -> list[str]:
         + ". Headline:",
         "",
         *[f"- {claims.describe(row)}" for row in headline if row is not None],
+        "",
+        s.quality,
         "",
         f"Every column: `results/{s.name}/tables/main.md`; every claim: "
         f"`results/{s.name}/tables/claims.md`; the pages: `results/{s.name}/reports/`.",
