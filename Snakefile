@@ -37,3 +37,11 @@ rule all:
     default_target: True
     input:
         all_targets(),
+    message:
+        job_message(
+            f"all: every table, page and contribution table of {len(DATASETS)} dataset(s)"
+        )
+
+
+onsuccess:
+    logger.info(pipeline.where_to_look(DATASETS, "results"))

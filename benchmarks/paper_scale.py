@@ -3,7 +3,7 @@
     python benchmarks/paper_scale.py [--scales tiny,demo,paper] [--datasets geoplant,taxabench]
         [--workdir results/scale] [--cores N] [--train-steps 12] [--eval-samples 256]
 
-    # the README's scaling table: the defaults, on a 2-core machine
+    # docs/performance.md's scaling table: the defaults, on a 2-core machine
     python benchmarks/paper_scale.py
     # one more size, e.g. GeoPlant at half the paper's surveys (rows are added to the table)
     python benchmarks/paper_scale.py --datasets geoplant --scales paper:45000

@@ -279,8 +279,8 @@ def test_validation_split_on_request():
 
 
 def test_written_files(tmp_path, table):
-    csv, markdown = claims.write_claims(table, tmp_path)
-    assert (csv.name, markdown.name) == ("claims.csv", "claims.md")
+    csv, markdown, page = claims.write_claims(table, tmp_path)
+    assert (csv.name, markdown.name, page.name) == ("claims.csv", "claims.md", "claims.html")
     back = claims.read_claims(csv)
     assert list(back.columns) == claims.COLUMNS
     assert len(back) == len(table.rows)
@@ -295,6 +295,11 @@ def test_written_files(tmp_path, table):
     counts = claims.verdict_counts(table)
     assert sum(counts.values()) == len(table.rows)
     assert f"{counts['reproduced']} reproduced" in text
+    # The report shows the HTML page inline: the same claims, as HTML tables.
+    shown = page.read_text()
+    assert "<title>claims (toy)</title>" in shown and "<b>reproduced</b>" in shown
+    assert shown.count("<table>") == text.count("| claim |")
+    assert "<td>miam − uniform</td><td>64.0</td><td>61.0</td><td>+3.0</td>" in shown
 
 
 def test_a_claim_reads_as_a_sentence(table):

@@ -773,5 +773,8 @@ def test_local_sources_plan_a_checksum_job_sized_by_attempt_on_a_cpu_node(datase
     assert first.output == "results/plots/source/manifest.json"
     for name in ["mem_mb", "runtime"]:
         assert int(second.resources[name]) == 2 * int(first.resources[name])
-    assert cluster.resources["slurm_partition"] == "cpu" and cluster.resources["gpu"] == "0"
+    profile = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
+    cpu_partition = profile["set-resources"]["checksum_source"]["slurm_partition"]
+    assert cluster.resources["slurm_partition"] == cpu_partition
+    assert cluster.resources["gpu"] == "0"
     assert not any(job.rule == "generate_dataset" for job in plans[0])

@@ -115,3 +115,20 @@ def test_package_builds_no_results_path():
     for path in PACKAGE.rglob("*.py"):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             assert not re.search(r"[\"'{/]results/", line), f"{path}:{number}: {line.strip()}"
+
+
+def test_slurm_profile_placeholders_are_named_until_edited():
+    """The shipped profile's account and partitions are placeholders, each named with its key;
+    the workflow refuses to submit with them (workflow/rules/common.smk, onstart)."""
+    profile = yaml.safe_load((REPO / pipeline.SLURM_PROFILE).read_text())
+    found = pipeline.slurm_placeholders(profile["default-resources"], profile["set-resources"])
+    assert found == [
+        "default-resources: slurm_account = my_account",
+        "default-resources: slurm_partition = my_gpu_partition",
+        f"set-resources (generate_dataset and {len(profile['set-resources']) - 1} more): "
+        "slurm_partition = my_cpu_partition",
+    ]
+    message = pipeline.slurm_placeholder_message(found)
+    assert pipeline.SLURM_PROFILE in message and "EDIT" in message
+    edited = {"slurm_account": '"lab42"', "slurm_partition": "gpu", "gpu": 1}
+    assert pipeline.slurm_placeholders(edited, {"tables": {"slurm_partition": "cpu"}}) == []

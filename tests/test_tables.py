@@ -169,7 +169,7 @@ def test_written_files_contain_every_model_and_subset(tmp_path, evaluations):
     paths = tables.write_table(table, tmp_path / "tables")
     assert [p.name for p in paths] == [f"main{s}" for s in tables.FILE_SUFFIXES]
     for path in paths:
-        text = path.read_text()
+        text = path.read_text().replace("<wbr>", "")  # HTML headers may wrap after a '+'
         for name in [*table.rows, *SUBSETS]:
             assert tables.latex_escape(name) in text or name in text, (path.name, name)
     wide = pd.read_csv(tmp_path / "tables" / "main.csv")
@@ -182,6 +182,45 @@ def test_written_files_contain_every_model_and_subset(tmp_path, evaluations):
     assert len(long) == len(table.rows) * len(table.columns)
     assert list(long["subset"][: len(table.columns)]) == table.columns
     assert "late\\_fusion" in tables.latex_escape("late_fusion")
+
+
+def test_wide_tables_are_split_into_blocks_of_columns_on_their_page():
+    """TaxaBench's 33 columns would be cut off: the HTML page repeats the model names for each
+    block of columns that fits HTML_WIDTH characters, and names the dataset in its title."""
+    columns = [f"s{i}" for i in range(30)] + ["image+satellite+audio"] * 3
+    cells = pd.DataFrame(
+        [
+            {"model": m, "subset": c, "mean": 50.0 + i, "std": 1.0, "n_seeds": 3}
+            for m in ("uniform", "miam")
+            for i, c in enumerate(columns)
+        ]
+    )
+    table = tables.Table("main", "AUC % on the test split", cells, ["uniform", "miam"], columns)
+    table.note = "`deployment` is **measured**."
+    page = tables.to_html_page(table, "toy")
+    assert "<title>main (toy)</title>" in page
+    per_block = tables.HTML_WIDTH // (tables.CELL_WIDTH + 2)  # 7 short columns a block
+    blocks = -(-30 // per_block) + 1  # 5 blocks of short names, the three long ones in one
+    assert page.count("<table") == blocks and page.count("<th>miam</th>") == blocks
+    assert page.count('white-space:normal">s') == 30 and "image+<wbr>satellite+<wbr>" in page
+    assert "<span style='font-family:monospace'>deployment</span> is <b>measured</b>." in page
+
+
+def test_coinciding_lines_are_named():
+    flat, low = pd.Series([0.5, 0.5]), pd.Series([0.3, 0.3])
+    assert figures.coinciding(["a", "b"], [flat, flat]) == "all modalities coincide"
+    assert figures.coinciding(["a", "b", "c"], [low, flat, low]) == "a = c"
+    assert figures.coinciding(["a", "b"], [low, flat]) == ""
+    assert figures.coinciding(["a", "b"], [low, low + 0.01]) == "all modalities coincide"
+
+
+def test_line_end_labels_are_spread_apart_around_their_lines():
+    ends = [70.0, 70.05, 70.1, 75.0, 71.0]
+    placed = figures.spread_labels(ends, gap=0.5)
+    assert np.all(np.diff(np.sort(placed)) >= 0.5 - 1e-9)  # no two labels overlap
+    assert list(np.argsort(placed)) == list(np.argsort(ends))  # the order of the lines is kept
+    assert placed[3] == 75.0  # a label with room stays at its line's end
+    assert np.mean(placed[[0, 1, 2, 4]]) == pytest.approx(np.mean([70.0, 70.05, 70.1, 71.0]))
 
 
 def test_extra_column_is_one_function_of_the_evaluation_rows(evaluations):
@@ -425,8 +464,11 @@ def test_notebook_runs_and_its_html_embeds_the_figures(tmp_path, capfd, notebook
     claims.write_claims(
         claims.claims_table(frame, STRATEGIES, SUBSETS, ["sat"]), tmp_path / "tables"
     )
+    profile = {"source": "config", "target": {"tab": 1.0, "sat": 0.5}, "data": {}}
+    (tmp_path / "deployment_profile.json").write_text(json.dumps(profile))
     reports = run_notebook_script(tmp_path, notebook, tmp_path / "tables", evaluations, histories)
     html = (reports / f"{notebook}.html").read_text()
+    assert f"<title>{notebook}: toy</title>" in html  # the page names its dataset
     embedded = re.findall(r'<img [^>]*src="data:image/png;base64,', html)
     assert len(embedded) == len(figure_names)
     assert len(re.findall(r'<img [^>]*alt="[^"]+"', html)) == len(figure_names)
@@ -448,10 +490,11 @@ def test_every_notebook_parameter_must_be_injected(path):
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "workflow" / "report").glob("*.rst")))
-def test_report_captions_render_without_restructuredtext_warnings(path):
+def test_report_captions_render_without_restructuredtext_warnings(path, tmp_path):
     """As `snakemake --report` renders them: Jinja with the job's wildcards, then docutils. The
     contributions notebook's rule has no `notebook` wildcard; an empty ``{{ }}`` literal there
-    was a warning per figure."""
+    was a warning per figure. The landing page (workflow.rst) includes each dataset's
+    summary.html, found among the report's results (`categories`)."""
     import io
 
     import jinja2
@@ -462,8 +505,14 @@ def test_report_captions_render_without_restructuredtext_warnings(path):
         {"dataset": "toy", "name": "claims", "notebook": "comparison"},
         {"dataset": "toy", "name": "modalities"},  # contributions: no notebook wildcard
     ):
+        summary = tmp_path / "summary.html"
+        summary.write_text("<p>toy: 3 claims tested</p>")
+        categories = {"Summary": {"": [SimpleNamespace(path=summary)]}}
         snakemake = SimpleNamespace(wildcards=Wildcards(fromdict=wildcards), config={})
-        text = jinja2.Template(path.read_text()).render(snakemake=snakemake)
+        template = jinja2.Template(path.read_text())
+        text = template.render(snakemake=snakemake, categories=categories)
         warnings = io.StringIO()
-        publish_parts(text, writer="html", settings_overrides={"warning_stream": warnings})
+        body = publish_parts(text, writer="html", settings_overrides={"warning_stream": warnings})
         assert warnings.getvalue() == "", (path.name, wildcards, warnings.getvalue())
+        if path.name == "workflow.rst":
+            assert "<p>toy: 3 claims tested</p>" in body["html_body"]

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +106,14 @@ class PlannedJob:
 
 def dry_run(configfile: str, *args: str) -> list[PlannedJob]:
     """Every job `snakemake -n` plans from nothing (--forceall: results of earlier runs in the
-    repository change nothing), each with the resources it would ask for."""
-    done = snakemake(REPO, "-n", "--forceall", "--configfile", configfile, *args)
+    repository change nothing), each with the resources it would ask for (printed with
+    `jobs.print_details`; by default a job prints one line)."""
+    config = yaml.safe_load((REPO / configfile).read_text())
+    config.setdefault("jobs", {})["print_details"] = True
+    with tempfile.TemporaryDirectory() as folder:
+        detailed = Path(folder) / Path(configfile).name
+        detailed.write_text(yaml.safe_dump(config))
+        done = snakemake(REPO, "-n", "--forceall", "--configfile", str(detailed), *args)
     jobs, job = [], None
     for line in (done.stdout + done.stderr).splitlines():
         if match := re.match(r"^(?:local)?rule (\w+):$", line):
@@ -164,10 +171,13 @@ def check_paper_config_plans_on_slurm(cluster: list[PlannedJob], local: list[Pla
     profile = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())
     cpu_rules = set(profile["set-resources"])
     assert cpu_rules <= rule_names(), "the profile names a rule the workflow lacks"
+    gpu_partition = profile["default-resources"]["slurm_partition"]
+    cpu_partition = next(iter(profile["set-resources"].values()))["slurm_partition"]
     for job in cluster:
         if job.rule != "all":
             on_gpu = job.rule not in cpu_rules
-            assert job.resources["slurm_partition"] == ("gpu" if on_gpu else "cpu"), job.rule
+            partition = gpu_partition if on_gpu else cpu_partition
+            assert job.resources["slurm_partition"] == partition, job.rule
             assert job.resources["gpu"] == ("1" if on_gpu else "0"), job.rule
     # Evaluation (one job per dataset and seed, every model of that seed) runs on a GPU, for
     # the config's time per model.
@@ -192,7 +202,11 @@ def test_tiny_end_to_end_run(tmp_path):
     # CI keeps this run (MIAM_E2E_DIR): the SLURM test (tests/slurm/run_test.sh) compares the
     # results it builds through SLURM with this run's.
     workdir = copy_repo(Path(os.environ.get("MIAM_E2E_DIR") or tmp_path / "repo"))
-    snakemake(workdir, "--configfile", "config/test.yaml")
+    done = snakemake(workdir, "--configfile", "config/test.yaml")
+    # A console a person can follow: one short line per job, and the pages named at the end.
+    console = (done.stdout + done.stderr).splitlines()
+    assert max(map(len, console)) <= 300, max(console, key=len)[:400]
+    assert any(line.startswith("Done. Open the pages") for line in console)
     config = yaml.safe_load(TEST_CONFIG.read_text())
     for name, dataset in config["datasets"].items():
         results = workdir / "results" / name

@@ -63,6 +63,10 @@ copy_workflow() { # a clean copy without results, so neither run sees the other'
 # Both runs start from one snapshot of the workflow, taken now: files edited while the test
 # runs change neither.
 copy_workflow "$workflow" "$work/snapshot"
+# The profile ships with placeholders (my_account, my_gpu_partition, my_cpu_partition) and
+# refuses to submit with them: the test cluster's account and partitions replace them.
+sed -i -e 's/"my_account"/"ci"/' -e 's/"my_gpu_partition"/"gpu"/' -e 's/"my_cpu_partition"/"cpu"/' \
+    "$work/snapshot/slurm/config.yaml"
 
 run_snakemake() { # directory, snakemake arguments...
     local dir=$1

@@ -3,6 +3,7 @@
 import os
 import re
 
+from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
@@ -13,6 +14,37 @@ from miam.analysis.contribution_settings import contribution_options
 
 validate(config, schema="../schemas/config.schema.yaml")
 pipeline.check_config(config)
+
+
+def raw_resources(resources):
+    """A Snakemake resources mapping as the values typed in the profile."""
+    return {
+        name: getattr(value, "raw", value) for name, value in (resources or {}).items()
+    }
+
+
+# The SLURM profile ships with placeholder account and partitions: say so on every plan (a dry
+# run too), and refuse to submit anything with them (onstart runs before the first job).
+SLURM_PLACEHOLDERS = pipeline.slurm_placeholders(
+    raw_resources(workflow.resource_settings.default_resources),
+    {
+        name: raw_resources(resources)
+        for name, resources in workflow.resource_settings.overwrite_resources.items()
+    },
+)
+if SLURM_PLACEHOLDERS:
+    logger.warning(pipeline.slurm_placeholder_message(SLURM_PLACEHOLDERS))
+
+
+onstart:
+    executor = workflow.executor_plugin
+    if SLURM_PLACEHOLDERS and executor is not None and executor.name == "slurm":
+        raise WorkflowError(
+            pipeline.slurm_placeholder_message(SLURM_PLACEHOLDERS)
+            + "\nNothing was submitted."
+        )
+
+
 for name, settings in config["datasets"].items():
     for note in pipeline.comparison_notes(settings):
         logger.warning(f"datasets.{name}: {note}")
@@ -172,6 +204,26 @@ def late_fusion_models(dataset):
         }
 
     return late_fusion
+
+
+RUN_FAMILIES = {
+    "train": ("strategy", "strategies"),
+    "oracle": ("oracle", "oracles"),
+    "unimodal": ("unimodal model", "unimodal models"),
+}
+
+
+def runs_text(runs):
+    """'11 strategies, 12 oracles, 2 unimodal models': what a training job trains."""
+    counts = {family: sum(run[0] == family for run in runs) for family in RUN_FAMILIES}
+    return ", ".join(
+        f"{n} {RUN_FAMILIES[family][n != 1]}" for family, n in counts.items() if n
+    )
+
+
+def job_message(text):
+    """A job's console line, unless the config asks for Snakemake's full job details."""
+    return None if config["jobs"]["print_details"] else text
 
 
 def rule_name(*parts):

@@ -31,6 +31,11 @@ rule contributions:
         strategies=STRATEGIES,
         seed=CONTRIBUTION_SEED,
         training=training_settings,
+    message:
+        job_message(
+            "contributions of {wildcards.dataset}: Shapley values of the strategy models "
+            "-> results/{wildcards.dataset}/contributions/ (log: {log})"
+        )
     script:
         "../scripts/contributions.py"
 
@@ -72,5 +77,9 @@ rule contributions_notebook:
     params:
         strategies=STRATEGIES,
         weak_subsets=[],
+    message:
+        job_message(
+            "page contributions of {wildcards.dataset} -> {output.html} (log: {log})"
+        )
     script:
         "../scripts/notebook.py"

@@ -36,5 +36,10 @@ for dataset in DATASETS:
             late_fusion=late_fusion_models(dataset),
             dataset=dataset,
             training=pipeline.run_settings(config, dataset, "training"),
+        message:
+            job_message(
+                f"{rule_name('evaluate', dataset)}: seed {{wildcards.seed}} of {dataset}: "
+                f"{len(evaluated)} models on their subsets, then late fusion (log: {{log}})"
+            )
         script:
             "../scripts/evaluate.py"

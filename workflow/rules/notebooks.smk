@@ -39,5 +39,9 @@ rule notebook:
         # Notebook parameters from the config; those from files come from input and output.
         strategies=STRATEGIES,
         weak_subsets=weak_subsets,
+    message:
+        job_message(
+            "page {wildcards.notebook} of {wildcards.dataset} -> {output.html} (log: {log})"
+        )
     script:
         "../scripts/notebook.py"

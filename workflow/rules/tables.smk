@@ -1,3 +1,4 @@
+from miam.analysis.claims import CLAIMS_SUFFIXES
 from miam.analysis.tables import FILE_SUFFIXES, TABLE_NAMES
 
 
@@ -5,31 +6,48 @@ rule tables:
     input:
         evaluations=model_evaluations,
         profile="results/{dataset}/deployment_profile.json",
+        # the health gate's notes, said under the tables and on the summary page
         quality="results/{dataset}/quality/summary.json",
     output:
-        # The files miam.analysis.tables.write_table writes for each table.
+        # The files miam.analysis.tables.write_table writes for each table; the report shows
+        # the HTML page of each (a Markdown or CSV file would be a download there).
         [
-            report(
-                f"results/{{dataset}}/tables/{name}{suffix}",
-                caption=f"../report/table_{name}.rst",
-                category="Tables",
-                subcategory="{dataset}",
-                labels={"table": name, "file": suffix.lstrip("_.")},
+            (
+                report(
+                    f"results/{{dataset}}/tables/{name}{suffix}",
+                    caption=f"../report/table_{name}.rst",
+                    category="Tables",
+                    subcategory="{dataset}",
+                    labels={"table": name},
+                )
+                if suffix == ".html"
+                else f"results/{{dataset}}/tables/{name}{suffix}"
             )
             for name in TABLE_NAMES
             for suffix in FILE_SUFFIXES
         ],
         # The files miam.analysis.claims.write_claims writes: the paper's claims, tested on this run.
         claims=[
-            report(
-                f"results/{{dataset}}/tables/claims.{suffix}",
-                caption="../report/table_claims.rst",
-                category="Tables",
-                subcategory="{dataset}",
-                labels={"table": "claims", "file": suffix},
+            (
+                report(
+                    f"results/{{dataset}}/tables/claims.{suffix}",
+                    caption="../report/table_claims.rst",
+                    category="Tables",
+                    subcategory="{dataset}",
+                    labels={"table": "claims"},
+                )
+                if suffix == "html"
+                else f"results/{{dataset}}/tables/claims.{suffix}"
             )
-            for suffix in ("csv", "md")
+            for suffix in CLAIMS_SUFFIXES
         ],
+        # The verdicts, headline claims and summary columns: the report's first page.
+        summary=report(
+            "results/{dataset}/tables/summary.html",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"dataset": "{dataset}"},
+        ),
     log:
         "results/{dataset}/logs/tables.log",
     benchmark:
@@ -44,5 +62,10 @@ rule tables:
         strategies=STRATEGIES,
         subsets=named_subsets,
         weak_subsets=lambda wildcards: dataset_config(wildcards)["weak_subsets"],
+    message:
+        job_message(
+            "tables of {wildcards.dataset}: main, ablations, climate context and claims "
+            "-> results/{wildcards.dataset}/tables/ (log: {log})"
+        )
     script:
         "../scripts/tables.py"

@@ -27,6 +27,11 @@ rule tokenize_shard:
         root=reader_root,
         options=reader_options,
         shard=shard_of,
+    message:
+        job_message(
+            "tokenize_shard: tokens of block {wildcards.shard} of {wildcards.dataset}'s samples "
+            "(log: {log})"
+        )
     script:
         "../scripts/tokenize.py"
 
@@ -37,12 +42,8 @@ rule gather_tokens:
     output:
         tokens=directory("results/{dataset}/tokens"),
         quality_csv="results/{dataset}/quality/issues.csv",
-        quality_json=report(
-            "results/{dataset}/quality/summary.json",
-            caption="../report/quality.rst",
-            category="Data quality",
-            labels={"dataset": "{dataset}"},
-        ),
+        # counted on the report's summary page (rule tables)
+        quality_json="results/{dataset}/quality/summary.json",
     log:
         "results/{dataset}/logs/tokenize/gather.log",
     benchmark:
@@ -66,5 +67,10 @@ rule gather_tokens:
                 dataset_config(wildcards)
             ).items()
         },
+    message:
+        job_message(
+            "gather_tokens: {wildcards.dataset}'s token blocks joined -> {output.tokens}, "
+            "data-quality report -> {output.quality_json} (log: {log})"
+        )
     script:
         "../scripts/gather_tokens.py"

@@ -28,5 +28,12 @@ for dataset in DATASETS:
                 runtime=job_size("train", "runtime", len(runs)),
             params:
                 runs=run_arguments(dataset, runs),
+            # The console shows this line instead of the job's 60-130 output paths.
+            message:
+                job_message(
+                    f"{rule_name('train', dataset, job)}: training job {job} of {dataset}, "
+                    f"seed {{wildcards.seed}}: {runs_text(runs)}, one after another "
+                    "(log: {log})"
+                )
             script:
                 "../scripts/train.py"

@@ -9,6 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import nbformat
 import papermill
 from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
@@ -68,6 +69,9 @@ papermill.execute_notebook(
     log_output=True,
     cwd=os.getcwd(),
 )
+executed = nbformat.read(snakemake.output.notebook, as_version=4)
+# The page's title (browser tab, bookmarks) names the page and the dataset.
+executed.metadata["title"] = f"{Path(snakemake.input.notebook).stem}: {snakemake.wildcards.dataset}"
 exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-html, _ = exporter.from_filename(snakemake.output.notebook)
+html, _ = exporter.from_notebook_node(executed)
 Path(snakemake.output.html).write_text(html, encoding="utf-8")

@@ -47,6 +47,11 @@ from miam.analysis.tables import (
     METRIC_LABELS,
     ORACLE,
     PRINCIPLE_LADDER,
+    Table,
+    html_blocks,
+    html_page,
+    inline_html,
+    markdown_html,
     primary_metric,
 )
 
@@ -59,6 +64,8 @@ ORACLE_MARGIN = 2.0  # pp
 CONFIDENCE = 0.95
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+# The files `write_claims` writes, `claims.<suffix>`; the workflow declares exactly these.
+CLAIMS_SUFFIXES = ("csv", "md", "html")
 # Claim kinds: a beats b (a - b > 0), or a - b stays below the oracle margin.
 BEATS, BELOW_MARGIN = "beats", "below margin"
 GROUPS = {
@@ -504,14 +511,41 @@ def to_markdown(table: ClaimsTable) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_html(table: ClaimsTable, main: Table, columns: Sequence[str]) -> str:
+    """The run's result on one dataset in a few lines, for the top of the report: the verdict
+    counts, the headline claims (MIAM against uniform masking, the gap to the oracle) and every
+    model on the summary `columns` of the main table."""
+    rows = table.rows
+    counts = verdict_counts(table)
+    headline = rows[((rows["a"] == MIAM) & (rows["b"] == "uniform")) | (rows["group"] == "oracle")]
+    headline = headline[headline["column"].isin([AVERAGE, WEAK_MEAN])]
+    text = [
+        f"**{table.dataset}**: {len(rows)} of the paper's claims tested on "
+        f"{len(table.seeds)} seeds: "
+        + ", ".join(f"{n} {v}" for v, n in counts.items())
+        + " (every claim: `claims.html`).",
+        "",
+        *[f"- {describe(row)}" for _, row in headline.iterrows()],
+    ]
+    shown = [c for c in columns if c in main.columns]
+    return (
+        markdown_html("\n".join(text))
+        + f"<p>{inline_html(main.title)}:</p>"
+        + html_blocks(main, shown)
+    )
+
+
 def write_claims(table: ClaimsTable, folder: str | Path) -> list[Path]:
-    """Write `claims.csv` (one row per claim, COLUMNS) and `claims.md` into `folder`."""
+    """Write `claims.csv` (one row per claim, COLUMNS), `claims.md` and `claims.html` (the same
+    as a page for the report) into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    csv, markdown = folder / "claims.csv", folder / "claims.md"
+    csv, markdown, page = (folder / f"claims.{suffix}" for suffix in CLAIMS_SUFFIXES)
     table.rows.to_csv(csv, index=False)
-    markdown.write_text(to_markdown(table), encoding="utf-8")
-    return [csv, markdown]
+    text = to_markdown(table)
+    markdown.write_text(text, encoding="utf-8")
+    page.write_text(html_page(f"claims ({table.dataset})", markdown_html(text)), encoding="utf-8")
+    return [csv, markdown, page]
 
 
 def read_claims(path: str | Path) -> pd.DataFrame:

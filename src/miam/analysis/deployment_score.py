@@ -229,3 +229,22 @@ def deployment_profile(dataset: dict, tokens: str | Path | TokenSet, split: str 
         "target": target_availability(setting, data["train"]),
         "data": data,
     }
+
+
+def profile_note(profile: Mapping) -> str:
+    """What the `deployment` column and the `deployment` strategy mean under this profile, for
+    the note under a table."""
+    if profile["source"] == "measured":
+        return (
+            "`deployment` uses the data's own availability (measured): deployment looks like "
+            "the test samples as they are, so the column equals the one with every modality "
+            "shown. The "
+            "`deployment` strategy, trained for this profile, masks nothing beyond what the data "
+            "lacks (q = 0 for every modality): it trains as no masking."
+        )
+    target = ", ".join(f"{m} {a:g}" for m, a in profile["target"].items())
+    return (
+        f"`deployment`: the expected score when each modality is available independently with "
+        f"the profile's probability ({target}). The `deployment` strategy trains for it: it "
+        "hides modality m with q = max(0, 1 − a_target / a_data) on top of what the data lacks."
+    )

@@ -98,7 +98,7 @@ def grid(
     """
     ncols = max(1, min(ncols, n_panels))
     nrows = max(1, math.ceil(n_panels / ncols))
-    gap_x, gap_y, right, bottom = (0.25 if sharey else 0.7), 0.6, 0.2, 0.5
+    gap_x, gap_y, right, bottom = (0.25 if sharey else 0.7), 0.8, 0.2, 0.5
     width = left + ncols * PANEL_WIDTH + (ncols - 1) * gap_x + right
     height = top + nrows * panel_height + (nrows - 1) * gap_y + bottom
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, sharey=sharey)
@@ -177,8 +177,7 @@ def dot_panels(
         if j % ncols == 0:
             ax.set_yticks(y, rows)
             emphasise_tick_labels(ax)
-        if j >= len(columns) - ncols:
-            ax.set_xlabel(value_label, fontsize=SMALL)
+        ax.set_xlabel(value_label, fontsize=SMALL)  # every panel: rows of panels read alone
     axes[0].set_ylim(-0.7, len(rows) - 0.3)
     return fig
 
@@ -255,7 +254,7 @@ def claims_figure(claims: pd.DataFrame, oracle_columns: Sequence[str] | None = N
     labels = [[claim_label(row) for _, row in chosen.iterrows()] for _, _, chosen in panels]
     left = label_width(label for group in labels for label in group)
     heights = [0.2 * len(chosen) + 0.2 for _, _, chosen in panels]  # inches per panel
-    gap, top, bottom, width = 0.5, 0.6, 0.5, left + 5.5
+    gap, top, bottom, width = 0.75, 0.6, 0.5, left + 5.5
     height = top + sum(heights) + gap * (len(panels) - 1) + bottom
     fig, axes = plt.subplots(
         len(panels),
@@ -293,6 +292,7 @@ def claims_figure(claims: pd.DataFrame, oracle_columns: Sequence[str] | None = N
         ax.set_title(title, fontsize=9, loc="left")
         ax.tick_params(axis="x", labelsize=SMALL)
         ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel("difference (pp)", fontsize=SMALL)  # every panel: each reads alone
     axes[-1, 0].set_xlabel("difference (percentage points), 95 % interval over seeds", fontsize=9)
     handles = [
         Line2D([], [], marker="o", ls="", color=colour, label=verdict)
@@ -302,13 +302,40 @@ def claims_figure(claims: pd.DataFrame, oracle_columns: Sequence[str] | None = N
     return fig
 
 
+def spread_labels(values: Sequence[float], gap: float) -> np.ndarray:
+    """Label positions near `values`, in the same order, at least `gap` apart: labels of lines
+    that end close together are pushed apart (a cluster stays centred on its lines)."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values)
+    placed = values[order].copy()
+    tolerance = 1e-9 * max(gap, 1.0)
+    for _ in range(len(placed)):  # merge touching clusters until no two labels overlap
+        if np.all(np.diff(placed) >= gap - tolerance):
+            break
+        clusters = [[0]]
+        for i in range(1, len(placed)):
+            if placed[i] - placed[clusters[-1][-1]] < gap + tolerance:
+                clusters[-1].append(i)
+            else:
+                clusters.append([i])
+        for cluster in clusters:
+            centre = values[order][cluster].mean()
+            start = centre - gap * (len(cluster) - 1) / 2
+            placed[cluster] = start + gap * np.arange(len(cluster))
+    spread = np.empty_like(values)
+    spread[order] = placed
+    return spread
+
+
 def context_curve(cells: pd.DataFrame, rows: Sequence[str], value_label: str) -> Figure:
     """Metric vs k (most recent climate years visible), one line per model, bars = ± std.
 
-    MIAM red, the others grey, each line named at its right end.
+    MIAM red, the others grey, each line named at its right end; names of lines that end close
+    together are spread apart, with a thin leader to their line's end.
     """
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
     ordered = [r for r in rows if r != MIAM] + ([MIAM] if MIAM in rows else [])
+    ends = []
     for row in ordered:
         curve = cells[cells["model"] == row].sort_values("k")
         if curve.empty:
@@ -325,21 +352,33 @@ def context_curve(cells: pd.DataFrame, rows: Sequence[str], value_label: str) ->
             zorder=3 if row == MIAM else 2,
         )
         last = curve.iloc[-1]
-        ax.annotate(
-            row,
-            (last["k"], last["mean"]),
-            xytext=(4, 0),
-            textcoords="offset points",
-            fontsize=7,
-            va="center",
-            color=model_colour(row),
-            fontweight="bold" if row == MIAM else "normal",
-        )
+        ends.append((row, float(last["k"]), float(last["mean"])))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("most recent climate years visible (k)")
     ax.set_ylabel(value_label)
     ax.grid(alpha=0.3)
-    ax.margins(x=0.15)
+    ax.margins(x=0.05)
+    if ends:
+        low, high = ax.get_ylim()
+        axis_inches = fig.get_figheight() * ax.get_position().height
+        gap = (8.5 / 72) / axis_inches * (high - low)  # one 7 pt line of text, in data units
+        label_y = spread_labels([y for _, _, y in ends], gap)
+        x_text = max(k for _, k, _ in ends)
+        x_range = x_text - min(cells["k"]) if len(cells) else 1.0
+        for (row, k, y), text_y in zip(ends, label_y, strict=True):
+            ax.annotate(
+                row,
+                (k, y),
+                xytext=(x_text + 0.12 * max(x_range, 1.0), text_y),
+                textcoords="data",
+                fontsize=7,
+                va="center",
+                color=model_colour(row),
+                fontweight="bold" if row == MIAM else "normal",
+                arrowprops={"arrowstyle": "-", "color": model_colour(row), "lw": 0.4},
+                annotation_clip=False,
+            )
+        ax.set_ylim(min(low, label_y.min() - gap), max(high, label_y.max() + gap))
     fig.tight_layout()
     return fig
 
@@ -427,8 +466,7 @@ def model_curves(
         epoch_axis(ax)
         if j % ncols == 0:
             ax.set_ylabel(value_label, fontsize=SMALL)
-        if j >= len(shown) - ncols:
-            ax.set_xlabel("epoch", fontsize=SMALL)
+        ax.set_xlabel("epoch", fontsize=SMALL)
     return fig
 
 
@@ -459,6 +497,22 @@ def modality_legend(fig: Figure, colours: Mapping[str, tuple], extra: Sequence =
     )
 
 
+def coinciding(names: Sequence[str], curves: Sequence[pd.Series], within: float = 0.02) -> str:
+    """'all modalities coincide', 'image = satellite = location', or '' when no two of the
+    curves are drawn on top of each other (everywhere within `within`: 2 % of a [0, 1] axis)."""
+    groups: list[list[int]] = []
+    for i, curve in enumerate(curves):
+        for group in groups:
+            if np.allclose(curve, curves[group[0]], rtol=0, atol=within, equal_nan=True):
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    if len(curves) > 1 and len(groups) == 1:
+        return "all modalities coincide"
+    return "; ".join(" = ".join(names[i] for i in g) for g in groups if len(g) > 1)
+
+
 def expected_p_panels(histories: pd.DataFrame, models: Sequence[str], ncols: int = 4) -> Figure:
     """One panel per strategy: E[p_m] per modality over epochs (mean ± std over seeds)."""
     modalities = per_modality(histories, "expected_p")
@@ -467,17 +521,26 @@ def expected_p_panels(histories: pd.DataFrame, models: Sequence[str], ncols: int
     fig, axes, ncols = grid(len(shown), ncols, 1.6, top=0.7)
     for j, (ax, model) in enumerate(zip(axes, shown, strict=True)):
         runs = histories[histories["model"] == model]
-        for modality in modalities:
-            band(
-                ax, over_seeds(runs, f"expected_p.{modality}"), colours[modality], **marks[modality]
+        curves = [over_seeds(runs, f"expected_p.{modality}") for modality in modalities]
+        for modality, curve in zip(modalities, curves, strict=True):
+            band(ax, curve, colours[modality], **marks[modality])
+        note = coinciding(modalities, [curve["mean"] for curve in curves])
+        if note:  # one line hides others: say which, away from the lines
+            level = float(np.nanmean([curve["mean"].mean() for curve in curves]))
+            ax.text(
+                0.03,
+                0.88 if level < 0.5 else 0.05,
+                note,
+                transform=ax.transAxes,
+                fontsize=7,
+                color=OTHER,
             )
         ax.set_ylim(-0.03, 1.03)
         ax.set_title(model, fontsize=9, color=model_colour(model) if model == MIAM else "black")
         epoch_axis(ax)
         if j % ncols == 0:
             ax.set_ylabel("E[p] (masked share)", fontsize=SMALL)
-        if j >= len(shown) - ncols:
-            ax.set_xlabel("epoch (state after it)", fontsize=SMALL)
+        ax.set_xlabel("epoch (state after it)", fontsize=SMALL)
     modality_legend(fig, colours)
     return fig
 

@@ -8,7 +8,9 @@ is computed from the evaluation rows (the average over subsets, a deployment sco
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ from miam.core.metrics import PRIMARY_METRIC
 ORACLE = "oracle"
 KEYS = ["dataset", "model", "seed", "split", "family", "subset", "metric"]
 # The files of one table, named `<table name><suffix>`; the workflow declares exactly these.
-FILE_SUFFIXES = (".csv", "_long.csv", ".md", ".tex")
+FILE_SUFFIXES = (".csv", "_long.csv", ".md", ".tex", ".html")
 TABLE_NAMES = ("main", "ablation_principles", "ablation_corners", "climate_context")
 # The paper's ablation ladder, and its corner-weight ablation (uniform w_c, then the 1/4-1/4 one).
 PRINCIPLE_LADDER = ("uniform", "uniform_hypercube", "beta_hypercube", "miam")
@@ -327,7 +329,11 @@ def to_html(table: Table, columns: Sequence | None = None, highlight: str = "mia
     """
     columns = list(table.columns if columns is None else columns)
     best = table.best()
-    head = "".join(f"<th>{c}</th>" for c in columns)
+    # Long subset names ('image+satellite+audio') wrap after each '+' instead of widening.
+    head = "".join(
+        f'<th style="white-space:normal">{html.escape(str(c)).replace("+", "+<wbr>")}</th>'
+        for c in columns
+    )
     body = []
     for row in table.rows:
         style = ' style="background:#fbeaea"' if row == highlight else ""
@@ -342,6 +348,85 @@ def to_html(table: Table, columns: Sequence | None = None, highlight: str = "mia
         f"<thead><tr><th>model</th>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
         "</table></div>"
     )
+
+
+# Width of an HTML table's value columns, in characters: wider tables (TaxaBench's 31 subsets)
+# are split into blocks of columns, each repeating the model names, so that a page (or the
+# report's frame) never needs to scroll sideways. A column is as wide as its cells ("57.7 ± 2.5")
+# or the longest part of its name between '+' (where the name wraps).
+HTML_WIDTH = 96
+CELL_WIDTH = 11
+PAGE_STYLE = (  # scoped to the page's own div: the report's landing page includes it
+    ".miam{font-family:sans-serif;font-size:13px;margin:12px;max-width:1100px}"
+    ".miam table{border-collapse:collapse;margin:6px 0 14px}"
+    ".miam th,.miam td{padding:2px 7px;border-bottom:1px solid #ddd;text-align:right;"
+    "white-space:nowrap}"
+    ".miam tbody th{text-align:left}"
+)
+
+
+def column_width(column) -> int:
+    return max(CELL_WIDTH, *(len(part) + 1 for part in str(column).split("+"))) + 2
+
+
+def html_blocks(table: Table, columns: Sequence | None = None, width: int = HTML_WIDTH) -> str:
+    """`to_html` of `columns` (default: all) in blocks of at most `width` characters."""
+    blocks: list[list] = [[]]
+    for column in table.columns if columns is None else columns:
+        used = sum(column_width(c) for c in blocks[-1])
+        if blocks[-1] and used + column_width(column) > width:
+            blocks.append([])
+        blocks[-1].append(column)
+    return "".join(to_html(table, block) for block in blocks if block)
+
+
+def inline_html(text: str) -> str:
+    """Markdown-style `code`, **bold** and _italics_ of a note or title, as HTML."""
+    text = html.escape(text, quote=False)
+    # monospace, not <code>: the report's style sheet wraps <code> in visible backticks
+    text = re.sub(r"`([^`]+)`", r"<span style='font-family:monospace'>\1</span>", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"(?<!\w)_([^_]+)_(?!\w)", r"<i>\1</i>", text)
+
+
+def markdown_html(text: str) -> str:
+    """The Markdown this package writes (paragraphs, pipe tables, `- ` lists, inline marks) as
+    HTML, so that a `.md` table or claims page can be shown inline by the report."""
+    parts: list[str] = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = block.splitlines()
+        if all(line.startswith("|") for line in lines) and len(lines) >= 2:
+            cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+            head = "".join(f"<th>{inline_html(c)}</th>" for c in cells[0])
+            body = "".join(
+                "<tr>" + "".join(f"<td>{inline_html(c)}</td>" for c in row) + "</tr>"
+                for row in cells[2:]
+            )
+            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif all(line.startswith("- ") for line in lines):
+            items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines)
+            parts.append(f"<ul>{items}</ul>")
+        else:
+            parts.append(f"<p>{inline_html(' '.join(lines))}</p>")
+    return "".join(parts)
+
+
+def html_page(title: str, body: str) -> str:
+    """A standalone HTML page (the report shows HTML inline; Markdown would be a download)."""
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{PAGE_STYLE}</style></head><body><div class='miam'>{body}</div></body></html>\n"
+    )
+
+
+def to_html_page(table: Table, dataset: str = "") -> str:
+    """The table as a page: its title, the cells in blocks of columns, its note."""
+    where = f" ({dataset})" if dataset else ""
+    body = f"<h3>{html.escape(table.name)}{html.escape(where)}: {inline_html(table.title)}</h3>"
+    body += html_blocks(table) if table.rows else "<p>No rows.</p>"
+    if table.note:
+        body += f"<p><i>{inline_html(table.note)}</i></p>"
+    return html_page(f"{table.name}{where}", body)
 
 
 LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {
@@ -395,14 +480,16 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(table: Table, folder: str | Path) -> list[Path]:
-    """Write `<name>.csv` (wide), `<name>_long.csv`, `<name>.md`, `<name>.tex` into `folder`."""
+def write_table(table: Table, folder: str | Path, dataset: str = "") -> list[Path]:
+    """Write `<name>.csv` (wide), `<name>_long.csv`, `<name>.md`, `<name>.tex` and `<name>.html`
+    (a page for the report, titled with `dataset`) into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{table.name}{suffix}" for suffix in FILE_SUFFIXES]
-    wide, long, markdown, latex = paths
+    wide, long, markdown, latex, page = paths
     wide_frame(table).to_csv(wide, index=False)
     long_frame(table).to_csv(long, index=False)
     markdown.write_text(to_markdown(table), encoding="utf-8")
     latex.write_text(to_latex(table), encoding="utf-8")
+    page.write_text(to_html_page(table, dataset), encoding="utf-8")
     return paths

@@ -4,7 +4,7 @@ A synthetic generator `<name>` is `miam.inputs.datasets.synthetic_<name>.generat
 `<name>` is `miam.inputs.tokenize.<name>.tokenize_<name>`, with its modalities listed in
 `miam.workflow.pipeline.READER_MODALITIES` (the generic reader's are declared in its options). Most
 new datasets need no reader: the generic one reads them as the config describes; a new layout is
-one reader module plus those entries (README, "A reader of your own").
+one reader module plus those entries (docs/own-data.md, "A reader of your own").
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import math
 import string
 from fnmatch import fnmatchcase
 from inspect import Parameter
+from pathlib import Path
 
 from miam.analysis.contribution_settings import contribution_options
 from miam.core.availability import target_availability
@@ -456,3 +457,70 @@ def comparison_notes(dataset: dict) -> list[str]:
 def comparison_note(dataset: dict) -> str:
     """The notes of `comparison_notes` as one line for under the main table ('' if none)."""
     return " ".join(f"Degenerate comparison: {note}" for note in comparison_notes(dataset))
+
+
+# The SLURM profile's placeholders: values the user must replace before anything is submitted.
+SLURM_PROFILE = "slurm/config.yaml"
+PLACEHOLDER_PREFIX = "my_"
+SLURM_SETTINGS = ("slurm_account", "slurm_partition")
+
+
+def slurm_placeholders(
+    default_resources: dict[str, object], rule_resources: dict[str, dict[str, object]]
+) -> list[str]:
+    """Where the profile still holds a placeholder (`my_...`) for an account or partition.
+
+    default_resources: the profile's `default-resources` (raw values, as Snakemake parsed them);
+    rule_resources: its `set-resources`, rule -> resources. Returns one line per key, e.g.
+    `default-resources: slurm_account = my_account`, rules grouped per placeholder value.
+    Values typed as `my_...` are the profile's placeholders.
+    """
+
+    def placeholder(value) -> str | None:
+        text = str(value).strip("'\" ")
+        return text if text.startswith(PLACEHOLDER_PREFIX) else None
+
+    found = [
+        f"default-resources: {key} = {placeholder(default_resources[key])}"
+        for key in SLURM_SETTINGS
+        if key in default_resources and placeholder(default_resources[key])
+    ]
+    per_value: dict[tuple[str, str], list[str]] = {}
+    for rule, resources in rule_resources.items():
+        for key in SLURM_SETTINGS:
+            value = placeholder(resources.get(key))
+            if value:
+                per_value.setdefault((key, value), []).append(rule)
+    found += [
+        f"set-resources ({rules[0]}"
+        + (f" and {len(rules) - 1} more" if len(rules) > 1 else "")
+        + f"): {key} = {value}"
+        for (key, value), rules in per_value.items()
+    ]
+    return found
+
+
+def slurm_placeholder_message(found: list[str]) -> str:
+    lines = "\n".join(f"  {line}" for line in found)
+    return (
+        f"{SLURM_PROFILE} still holds placeholders:\n{lines}\n"
+        f"Replace them (the lines marked EDIT in {SLURM_PROFILE}) with your cluster's account "
+        "and partition names (`sacctmgr show assoc user=$USER`, `sinfo -s` list them)."
+    )
+
+
+def where_to_look(datasets: list[str], results: str) -> str:
+    """What a finished run prints last: the pages, tables and report of each dataset it built."""
+    lines = ["Done. Open the pages in a browser (the comparison page first):"]
+    for name in datasets:
+        folder = Path(results) / name
+        pages = sorted((folder / "reports").glob("*.html"))
+        if pages:
+            lines.append(f"  {name}: {', '.join(str(page) for page in pages)}")
+        if (folder / "tables" / "main.md").exists():
+            lines.append(f"    tables: {folder / 'tables'}/ (main.md, claims.md, ...)")
+    lines += [
+        "One page with every table and figure: snakemake --report report.html",
+        "Refresh the README's results block and docs/results.md: python -m miam.analysis.summary",
+    ]
+    return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 The workflow checks these options when it parses, before any job runs, so this module imports
 nothing but the standard library (no pandas, rasterio or torch). `tokenize.generic` reads
-the data they describe. The options, with their defaults (README, "Add your own dataset")::
+the data they describe. The options, with their defaults (docs/own-data.md)::
 
     table: plots.gpkg        # the sample table, relative to the source folder (default: the
                              # source itself when it is a file)
