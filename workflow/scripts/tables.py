@@ -3,7 +3,7 @@ the claims table (miam.analysis.claims): each claim of the paper with its paired
 
 from pathlib import Path
 
-from miam.analysis import claims, tables
+from miam.analysis import claims, deployment_score, tables
 from miam.runs.runlog import log_to
 from miam.workflow import pipeline
 
@@ -13,8 +13,8 @@ subsets = snakemake.params.subsets  # name -> spec, in column order
 strategies = snakemake.params.strategies
 extra_columns = {
     "avg": tables.named_average,  # the paper's uniform mean over the named columns
-    "deployment": deployment.deployment_column(
-        deployment.read_profile(snakemake.input.profile), subsets
+    "deployment": deployment_score.deployment_column(
+        deployment_score.read_profile(snakemake.input.profile), subsets
     ),
 }
 folder = Path(snakemake.output[0]).parent
