@@ -115,3 +115,25 @@ def test_package_builds_no_results_path():
     for path in PACKAGE.rglob("*.py"):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             assert not re.search(r"[\"'{/]results/", line), f"{path}:{number}: {line.strip()}"
+
+
+def typed_results_paths() -> dict[str, list[str]]:
+    """Each results path typed as a string in the Snakefile or a rule file (placeholders as
+    {}) -> where: file and line."""
+    found: dict[str, list[str]] = {}
+    for path in [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for typed in re.findall(r"""["'](results/[^"'\s]*)["']""", line):
+                pattern = re.sub(r"\{+[^{}]*\}+", "{}", typed)
+                found.setdefault(pattern, []).append(f"{path.name}:{number}")
+    return found
+
+
+def test_no_results_path_is_typed_twice():
+    """One helper per family of paths (common.smk) builds every path that rules share."""
+    typed = typed_results_paths()
+    assert "results/{}/tokens" in typed  # the search sees f-strings with placeholders
+    twice = {pattern: where for pattern, where in typed.items() if len(where) > 1}
+    assert not twice, twice
+    folders = [(a, b) for a in typed for b in typed if b.startswith(a + "/")]
+    assert not folders, f"a path typed inside another's folder: {folders}"

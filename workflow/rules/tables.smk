@@ -1,15 +1,16 @@
+from miam.analysis.claims import CLAIMS_FILES
 from miam.analysis.tables import FILE_SUFFIXES, TABLE_NAMES
 
 
 rule tables:
     input:
         evaluations=model_evaluations,
-        profile="results/{dataset}/deployment_profile.json",
+        profile=deployment_profile_json(),
     output:
         # The files miam.analysis.tables.write_table writes for each table.
         [
             report(
-                f"results/{{dataset}}/tables/{name}{suffix}",
+                table_file("{dataset}", f"{name}{suffix}"),
                 caption=f"../report/table_{name}.rst",
                 category="Tables",
                 subcategory="{dataset}",
@@ -21,13 +22,13 @@ rule tables:
         # The files miam.analysis.claims.write_claims writes: the paper's claims, tested on this run.
         claims=[
             report(
-                f"results/{{dataset}}/tables/claims.{suffix}",
+                table_file("{dataset}", file),
                 caption="../report/table_claims.rst",
                 category="Tables",
                 subcategory="{dataset}",
-                labels={"table": "claims", "file": suffix},
+                labels={"table": "claims", "file": file.split(".")[-1]},
             )
-            for suffix in ("csv", "md")
+            for file in CLAIMS_FILES
         ],
     log:
         "results/{dataset}/logs/tables.log",

@@ -8,8 +8,8 @@ rule tokenize_shard:
     input:
         reader_inputs,
     output:
-        tokens=directory("results/{dataset}/shards/{shard}/tokens"),
-        quality="results/{dataset}/shards/{shard}/issues.csv",
+        tokens=directory(shard_file("{dataset}", "{shard}", "tokens")),
+        quality=shard_file("{dataset}", "{shard}", "issues.csv"),
     log:
         "results/{dataset}/logs/tokenize/shard{shard}.log",
     benchmark:
@@ -35,7 +35,7 @@ rule gather_tokens:
     input:
         unpack(token_shards),
     output:
-        tokens=directory("results/{dataset}/tokens"),
+        tokens=directory(tokens_folder()),
         quality_csv="results/{dataset}/quality/issues.csv",
         quality_json=report(
             "results/{dataset}/quality/summary.json",

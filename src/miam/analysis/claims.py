@@ -57,6 +57,8 @@ WEAK_MEAN = "weak mean"
 EQUIVALENCE_MARGIN = 0.5  # pp
 ORACLE_MARGIN = 2.0  # pp
 CONFIDENCE = 0.95
+# What `write_claims` writes into the tables folder (the tables rule declares them).
+CLAIMS_FILES = ("claims.csv", "claims.md")
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 # Claim kinds: a beats b (a - b > 0), or a - b stays below the oracle margin.
@@ -508,7 +510,7 @@ def write_claims(table: ClaimsTable, folder: str | Path) -> list[Path]:
     """Write `claims.csv` (one row per claim, COLUMNS) and `claims.md` into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    csv, markdown = folder / "claims.csv", folder / "claims.md"
+    csv, markdown = (folder / name for name in CLAIMS_FILES)
     table.rows.to_csv(csv, index=False)
     markdown.write_text(to_markdown(table), encoding="utf-8")
     return [csv, markdown]
