@@ -25,12 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from miam.core.availability import modality_availability, target_availability
+from miam.core.availability import MEASURED, modality_availability, target_availability
 from miam.core.data import DeviceData, Normalizer, derive_seed, generator
 from miam.core.masking import Strategy, make_strategy, token_visibility
 from miam.core.metrics import PRIMARY_METRIC, scored_classes
 from miam.core.model import ModelConfig, MultimodalTransformer
 from miam.core.optim import AdamW, lr_factor
+from miam.core.options import check_names
 from miam.core.split import split_indices
 from miam.core.subsets import SubsetSpec
 from miam.core.tokens import TokenSet
@@ -83,13 +84,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict | None) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values or {}) - known
-        if unknown:
-            raise ValueError(
-                f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        config = cls(**(values or {}))
+        values = values or {}
+        check_names(values, [f.name for f in fields(cls)], "training", "training")
+        config = cls(**values)
         if config.select_on not in SELECTION_RULES:
             raise ValueError(f"select_on {config.select_on!r} not in {SELECTION_RULES}")
         if not 0 <= config.select_from < 1:
@@ -122,7 +119,7 @@ def build_strategy(spec: dict | None, data: DeviceData, train_index: np.ndarray)
         measured = dict(
             zip(modality_names, modality_availability(present, train_index), strict=True)
         )
-        target = target_availability(params.get("availability", "measured"), measured)
+        target = target_availability(params.get("availability", MEASURED), measured)
         params["availability"] = list(target.values())
         params["data_availability"] = list(measured.values())
     return make_strategy(kind, len(modality_names), modality_names=modality_names, **params)
