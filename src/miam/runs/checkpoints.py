@@ -87,3 +87,9 @@ def write_history(out_dir: Path, history: list[dict]) -> None:
 
 def write_metrics(out_dir: Path, metrics: dict) -> None:
     (Path(out_dir) / METRICS).write_text(json.dumps(metrics, indent=1))
+
+
+def read_metrics(out_dir: Path) -> dict | None:
+    """A run's metrics.json, or None where there is none."""
+    path = Path(out_dir) / METRICS
+    return json.loads(path.read_text()) if path.exists() else None
