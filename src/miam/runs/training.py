@@ -325,16 +325,15 @@ class Run:
 
 
 def prepare_run(
+    config: TrainConfig,
     seed: int,
     strategy: dict | None,
     subset: SubsetSpec | None,
     model: dict | None,
-    training: dict | None,
     selection_subsets: dict[str, SubsetSpec] | None,
     prepared: PreparedData,
 ) -> Run:
     """The run's model (seeded from `seed`), optimiser and strategy on `prepared` data."""
-    config = TrainConfig.from_dict(training)
     model_config = ModelConfig(**(model or {}))
     data, index, device = prepared.data, prepared.index, prepared.device
     if subset is not None:  # oracle: the other tokens do not exist for it
@@ -598,7 +597,7 @@ def train_run(
     device = pick_device(config.device)
     if prepared is None or prepared.device != device:
         prepared = prepare_data(tokens, split, device)
-    run = prepare_run(seed, strategy, subset, model, training, selection_subsets, prepared)
+    run = prepare_run(config, seed, strategy, subset, model, selection_subsets, prepared)
     progress = resume(run, out_dir)
     started = last_checkpoint = last_console = time.perf_counter()
     for epoch in range(progress.first_epoch, config.epochs):
