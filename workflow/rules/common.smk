@@ -41,7 +41,7 @@ wildcard_constraints:
 
 
 # --- the results tree: every path that more than one rule or function uses, built here once
-# (tests/test_workflow.py checks that the rule files type none twice). Keys left out stay
+# (tests/test_pipeline.py checks that the rule files type none twice). Keys left out stay
 # wildcards.
 
 
@@ -94,10 +94,12 @@ def table_file(dataset, file):
 
 
 def report_file(dataset, notebook, suffix):
-    """An executed notebook (suffix .ipynb), its HTML (.html) or its figures' folder ("")."""
-    if not suffix:
-        return f"results/{dataset}/reports/figures/{notebook}"
+    """An executed notebook (suffix .ipynb) or its HTML (.html)."""
     return f"results/{dataset}/reports/{notebook}{suffix}"
+
+
+def figures_folder(dataset, notebook):
+    return f"results/{dataset}/reports/figures/{notebook}"
 
 
 def contribution_csv(dataset, table):

@@ -49,7 +49,7 @@ rule contributions_notebook:
             labels={"notebook": "contributions"},
         ),
         figures=report(
-            directory(report_file("{dataset}", "contributions", "")),
+            directory(figures_folder("{dataset}", "contributions")),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
             category="Figures",

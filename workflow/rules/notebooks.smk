@@ -16,7 +16,7 @@ rule notebook:
             labels={"notebook": "{notebook}"},
         ),
         figures=report(
-            directory(report_file("{dataset}", "{notebook}", "")),
+            directory(figures_folder("{dataset}", "{notebook}")),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
             category="Figures",
