@@ -130,10 +130,10 @@ def stage_train(tokens: str, split: str, out: str, steps: int, threads: int) -> 
     from miam.core.masking import token_visibility
     from miam.core.model import ModelConfig
     from miam.core.optim import AdamW
+    from miam.runs.checkpoints import atomic_save
     from miam.runs.runtime import autocast
     from miam.runs.training import (
         TrainConfig,
-        atomic_save,
         build_model,
         build_strategy,
         loss_function,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ast
+import functools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from miam.core.split import write_split
 from miam.core.tokens import Modality, TokenSet
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def toy_tokens(
@@ -67,3 +71,24 @@ def static_imports(tree: ast.AST, package: str) -> set[str]:
                 base = ".".join([*parent, base] if base else parent)
             names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
     return names
+
+
+@functools.cache
+def workflow_rules(configfile: str = "config/test.yaml") -> dict[str, tuple[Path | None, ...]]:
+    """Rule name -> (its conda environment file, its script) as Snakemake parses the workflow
+    with `configfile`: the rules written in `for` loops too, under their generated names."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
+
+    def path(rule, relative) -> Path | None:
+        return (Path(rule.basedir) / relative).resolve() if relative else None
+
+    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+        # The workflow object, as `snakemake --list-rules` parses it (that only prints names).
+        workflow = api.workflow(
+            resource_settings=ResourceSettings(),
+            config_settings=ConfigSettings(configfiles=[REPO / configfile]),
+            snakefile=REPO / "Snakefile",
+            workdir=REPO,
+        )._workflow
+        return {r.name: (path(r, r.conda_env), path(r, r.script)) for r in workflow.rules}

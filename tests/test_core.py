@@ -9,6 +9,7 @@ import torch
 from helpers import toy_tokens, write_toy
 from sklearn.metrics import roc_auc_score
 
+import miam.runs.checkpoints as checkpoints
 import miam.runs.runtime as runtime
 import miam.runs.training as training
 from miam.core.data import DeviceData, Normalizer
@@ -183,7 +184,7 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, monkeypatch):
     )
     training.train_run(tokens_dir, split, tmp_path / "straight", **args)
 
-    real_save, saves = training.atomic_save, []
+    real_save, saves = checkpoints.atomic_save, []
 
     def killed_after_two_epochs(obj, path):
         real_save(obj, path)
@@ -191,11 +192,11 @@ def test_resume_after_kill_gives_identical_weights(tmp_path, monkeypatch):
         if len(saves) == 2:
             raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(training, "atomic_save", killed_after_two_epochs)
+    monkeypatch.setattr(checkpoints, "atomic_save", killed_after_two_epochs)
     with pytest.raises(KeyboardInterrupt):
         training.train_run(tokens_dir, split, tmp_path / "killed", **args)
     assert not (tmp_path / "killed" / "model.pt").exists()
-    monkeypatch.setattr(training, "atomic_save", real_save)
+    monkeypatch.setattr(checkpoints, "atomic_save", real_save)
     training.train_run(tokens_dir, split, tmp_path / "killed", **args)
 
     straight = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
@@ -210,13 +211,13 @@ def test_checkpoints_are_written_at_most_every_checkpoint_seconds_and_after_the_
     tmp_path, monkeypatch
 ):
     tokens_dir, split = write_toy(tmp_path)
-    real_save, saved = training.atomic_save, []
+    real_save, saved = checkpoints.atomic_save, []
 
     def counted(obj, path):
         saved.append((Path(path).name, obj.get("epoch")))
         real_save(obj, path)
 
-    monkeypatch.setattr(training, "atomic_save", counted)
+    monkeypatch.setattr(checkpoints, "atomic_save", counted)
     args = dict(seed=0, strategy={"kind": "uniform"}, model=SMALL_MODEL)
     hourly = {"epochs": 3, "batch_size": 64, "checkpoint_seconds": 3600}
     training.train_run(tokens_dir, split, tmp_path / "run", training=hourly, **args)

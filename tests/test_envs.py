@@ -3,7 +3,9 @@
 No conda channel is reachable where CI runs, so `--sdm conda` is not exercised; instead every
 third-party module that a rule's script, the `miam` modules it reaches and (for notebook rules)
 the notebooks import must be listed in the rule's environment file, and the files must not
-point at paths, which break once Snakemake deploys its own copy of the file.
+point at paths, which break once Snakemake deploys its own copy of the file. Each rule's
+environment and script come from Snakemake's own parse of the workflow (`helpers.workflow_rules`),
+so the rules written in `for` loops (training, evaluation) are checked like the others.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import static_imports
+from helpers import REPO, static_imports, workflow_rules
 
-REPO = Path(__file__).resolve().parents[1]
-RULES = REPO / "workflow" / "rules"
+RULES = workflow_rules()
 PACKAGE = REPO / "src"
 # conda-forge names of packages whose PyPI name differs.
 CONDA_NAMES = {"pysoundfile": "soundfile", "pytorch": "torch"}
@@ -30,15 +31,11 @@ CONDA_NAMES = {"pysoundfile": "soundfile", "pytorch": "torch"}
 def rule_environments() -> dict[Path, set[Path]]:
     """Environment file -> the scripts of the rules that use it."""
     found: dict[Path, set[Path]] = {}
-    for path in RULES.glob("*.smk"):
-        for block in re.split(r"^rule ", path.read_text(), flags=re.M)[1:]:
-            conda = re.search(r'^    conda:\n        "([^"]+)"', block, re.M)
-            script = re.search(r'^    script:\n        "([^"]+)"', block, re.M)
-            assert conda and script, (
-                f"{path.name}: rule {block.split(':')[0]} lacks conda or script"
-            )
-            env = (RULES / conda[1]).resolve()
-            found.setdefault(env, set()).add((RULES / script[1]).resolve())
+    for name, (env, script) in RULES.items():
+        if name == "all":  # the default target runs nothing
+            continue
+        assert env and script, f"rule {name} lacks conda or script"
+        found.setdefault(env, set()).add(script)
     return found
 
 
@@ -117,15 +114,57 @@ def listed_packages(env: Path) -> set[str]:
 DISTRIBUTIONS = importlib.metadata.packages_distributions()
 
 
-@pytest.mark.parametrize("env", sorted(rule_environments()), ids=lambda path: path.name)
-def test_environment_lists_every_module_its_rules_import(env):
-    listed = listed_packages(env)
+def missing_from(listed: set[str], scripts: set[Path]) -> list[str]:
+    """The third-party modules the scripts reach that no entry of `listed` provides."""
     missing = []
-    for module in sorted(third_party_imports(rule_environments()[env])):
+    for module in sorted(third_party_imports(scripts)):
         candidates = {d.lower().replace("_", "-") for d in DISTRIBUTIONS.get(module, [module])}
         if not candidates & listed:
             missing.append(f"{module} ({', '.join(sorted(candidates))})")
+    return missing
+
+
+@pytest.mark.parametrize("env", sorted(rule_environments()), ids=lambda path: path.name)
+def test_environment_lists_every_module_its_rules_import(env):
+    missing = missing_from(listed_packages(env), rule_environments()[env])
     assert not missing, f"{env.name} lacks {missing}"
+
+
+@pytest.mark.parametrize("kind", ["train", "evaluate"])
+def test_a_planted_omission_in_a_looped_rule_environment_is_found(kind):
+    """The rules written in `for` loops are seen: leaving any of their imports out of their
+    environment fails the check."""
+    rules = [name for name in RULES if name.startswith(f"{kind}_")]
+    assert rules, f"no {kind}_<dataset> rule seen"
+    env, script = RULES[rules[0]]
+    reached = third_party_imports({script})
+    assert "torch" in reached
+    for module in reached:
+        provided = {d.lower().replace("_", "-") for d in DISTRIBUTIONS.get(module, [module])}
+        planted = listed_packages(env) - provided
+        assert any(m.startswith(f"{module} ") for m in missing_from(planted, {script})), module
+
+
+def test_the_extras_list_every_module_the_workflow_imports():
+    """`pip install -e .[data,workflow]` runs every rule's script, as the environments do."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = pyproject["optional-dependencies"]
+    declared = pyproject["dependencies"] + extras["data"] + extras["workflow"]
+    listed = {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].lower() for d in declared}
+    scripts = set().union(*rule_environments().values())
+    missing = missing_from({name.replace("_", "-") for name in listed}, scripts)
+    assert not missing, f"pyproject.toml's extras lack {missing}"
+
+
+def test_the_lowest_torch_declared_is_the_one_tested():
+    """pyproject's lower bound is the version CI installs (.ci/run) and the envs pin."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    bound = next(d for d in pyproject["dependencies"] if d.startswith("torch"))
+    lowest = bound.split(">=")[1]
+    assert f"torch=={lowest}" in (REPO / ".ci" / "run").read_text()
+    for env in (REPO / "envs").glob("*.yaml"):
+        pins = re.findall(r"torch([=<>!~]=?[\d.]+)", env.read_text())
+        assert pins in ([], [f"=={lowest}"]), f"{env.name}: torch{pins}"
 
 
 @pytest.mark.parametrize("env", sorted((REPO / "envs").glob("*.yaml")), ids=lambda p: p.name)

@@ -536,7 +536,7 @@ def context(pattern: str) -> dict:
 BAD = [
     (
         {**GEOPLANT, "reader_options": {"min_occurence": 3}, "modality_subsets": True},
-        "datasets.plots.reader_options: the geoplant reader has no option min_occurence",
+        r"datasets.plots.reader_options: unknown option\(s\) min_occurence for the geoplant reader",
     ),
     (
         {**GEOPLANT, "subsets": {"s2": {"satellite": ["r5c5"]}}},

@@ -35,20 +35,46 @@ def test_schema_lists_every_strategy_kind():
     assert kinds["enum"] == list(pipeline.STRATEGY_PARAMETERS)
 
 
+def library_defaults(cls) -> dict:
+    """A settings dataclass's defaults, or a function's keyword defaults."""
+    if dataclasses.is_dataclass(cls):
+        return {f.name: f.default for f in dataclasses.fields(cls)}
+    return {
+        name: p.default
+        for name, p in inspect.signature(cls).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
 @pytest.mark.parametrize(
-    ("key", "module", "name"),
+    ("where", "module", "name", "without_default"),
     [
-        ("model", "miam.core.model", "ModelConfig"),
-        ("training", "miam.runs.training", "TrainConfig"),
+        ("model", "miam.core.model", "ModelConfig", ()),
+        ("training", "miam.runs.training", "TrainConfig", ()),
+        # model_seed picks the workflow's models; analyses default per reader.
+        (
+            "contributions",
+            "miam.analysis.contribution_settings",
+            "ContributionSettings",
+            ("model_seed", "analyses"),
+        ),
+        ("datasets.*.split", "miam.core.split", "split_samples", ()),
     ],
 )
-def test_schema_defaults_are_the_library_defaults(key, module, name):
-    cls = getattr(importlib.import_module(module), name)
-    defaults = {k: v["default"] for k, v in SCHEMA["properties"][key]["properties"].items()}
-    assert defaults == {f.name: f.default for f in dataclasses.fields(cls)}
-    # Every key with a default is one the block accepts, and the dataset blocks get none.
-    assert set(defaults) == set(SCHEMA["$defs"][key]["properties"])
-    assert all("default" not in v for v in SCHEMA["$defs"][key]["properties"].values())
+def test_schema_defaults_are_the_library_defaults(where, module, name, without_default):
+    block = SCHEMA
+    for key in where.split("."):
+        block = block["additionalProperties"] if key == "*" else block["properties"][key]
+    library = library_defaults(getattr(importlib.import_module(module), name))
+    if name == "ContributionSettings":
+        del library["analyses"]  # a default_factory: the reader's analyses
+    schema = {k: v["default"] for k, v in block["properties"].items() if "default" in v}
+    assert schema == library
+    assert set(block["properties"]) - set(schema) == set(without_default)
+    if where in SCHEMA["$defs"]:
+        # Every key with a default is one the block accepts, and the dataset blocks get none.
+        assert set(schema) == set(SCHEMA["$defs"][where]["properties"])
+        assert all("default" not in v for v in SCHEMA["$defs"][where]["properties"].values())
 
 
 def strategy_error(spec: dict) -> str:
@@ -132,3 +158,25 @@ def test_slurm_profile_placeholders_are_named_until_edited():
     assert pipeline.SLURM_PROFILE in message and "EDIT" in message
     edited = {"slurm_account": '"lab42"', "slurm_partition": "gpu", "gpu": 1}
     assert pipeline.slurm_placeholders(edited, {"tables": {"slurm_partition": "cpu"}}) == []
+
+
+def typed_results_paths() -> dict[str, list[str]]:
+    """Each results path typed as a string in the Snakefile or a rule file (placeholders as
+    {}) -> where: file and line."""
+    found: dict[str, list[str]] = {}
+    for path in [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for typed in re.findall(r"""["'](results/[^"'\s]*)["']""", line):
+                pattern = re.sub(r"\{+[^{}]*\}+", "{}", typed)
+                found.setdefault(pattern, []).append(f"{path.name}:{number}")
+    return found
+
+
+def test_no_results_path_is_typed_twice():
+    """One helper per family of paths (common.smk) builds every path that rules share."""
+    typed = typed_results_paths()
+    assert "results/{}/tokens" in typed  # the search sees f-strings with placeholders
+    twice = {pattern: where for pattern, where in typed.items() if len(where) > 1}
+    assert not twice, twice
+    folders = [(a, b) for a in typed for b in typed if b.startswith(a + "/")]
+    assert not folders, f"a path typed inside another's folder: {folders}"

@@ -34,3 +34,17 @@ def test_every_script_logs_to_its_rule_log_first():
         ]
         assert calls, f"{path.name} calls nothing"
         assert ast.unparse(calls[0]) == "log_to(snakemake.log[0])", path.name
+
+
+def test_only_lines_marked_for_the_console_reach_stderr(tmp_path):
+    log = tmp_path / "job.log"
+    code = (
+        "import logging\n"
+        "from miam.runs.runlog import CONSOLE, log_to\n"
+        f"log_to({str(log)!r})\n"
+        "logging.getLogger('miam.x').info('detail')\n"
+        "logging.getLogger('miam.x').info('progress', extra={CONSOLE: True})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == "progress\n"
+    assert "detail" in log.read_text() and "progress" in log.read_text()

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 from fixtures_real import build_geoplant_fixture, build_taxabench_fixture
+from helpers import toy_tokens
 
 from miam.core.tokens import TokenSet, shard_rows
+from miam.inputs.gather import gather_shards
 from miam.inputs.quality import QualityLog
 from miam.inputs.sources import tokenize
 
@@ -135,3 +137,64 @@ def test_workflow_plans_one_tokenize_shard_job_per_shard_and_one_gather(tmp_path
     assert counts == {"generate_dataset": "1", "tokenize_shard": "3", "gather_tokens": "1"}
     for shard in range(3):
         assert f"results/tiny-taxabench/shards/{shard}/tokens" in result.stdout
+
+
+def write_shards(tmp_path: Path, tokens: TokenSet, issues: list[dict], n_shards: int):
+    """`tokens` cut into `n_shards` saved shards, each with the issues of its own samples."""
+    folders, reports = [], []
+    for k in range(n_shards):
+        rows = np.arange(tokens.n_samples)[shard_rows(tokens.n_samples, k, n_shards)]
+        folder = tmp_path / f"{n_shards}" / f"shard{k}"
+        tokens.take(rows).save(folder / "tokens")
+        quality = QualityLog()
+        ids = set(tokens.samples["sample_id"].iloc[rows])
+        for issue in reversed(issues):  # a shard records in its own order
+            if issue["sample_id"] in ids:
+                quality.record(**issue)
+        quality.frame().to_csv(folder / "issues.csv", index=False)
+        folders.append(folder / "tokens")
+        reports.append(folder / "issues.csv")
+    return folders, reports
+
+
+def test_gathered_shards_and_report_do_not_depend_on_the_number_of_shards(tmp_path):
+    tokens = toy_tokens(n=50)
+    issues = [
+        {"modality": "ts", "reason": "nan_values", "sample_id": f"s{i}", "path": "", "detail": ""}
+        for i in (3, 30, 45)
+    ]
+    outputs = {}
+    for n_shards in (1, 3):
+        out = tmp_path / f"out{n_shards}"
+        out.mkdir()
+        gather_shards(
+            *write_shards(tmp_path, tokens, issues, n_shards),
+            out / "tokens",
+            out / "issues.csv",
+            out / "summary.json",
+            dataset="toy",
+            allow_absent=[],
+            health_gate={},
+            subsets={"datasets.toy.subsets.years": {"ts": ["year/*"]}},
+        )
+        outputs[n_shards] = out
+    assert_same_tokens(TokenSet.load(outputs[1] / "tokens"), TokenSet.load(outputs[3] / "tokens"))
+    for report in ("issues.csv", "summary.json"):
+        assert (outputs[1] / report).read_text() == (outputs[3] / report).read_text()
+    assert len(pd.read_csv(outputs[3] / "issues.csv")) == 3
+
+
+def test_a_subset_matching_no_token_fails_the_gather_naming_its_key(tmp_path):
+    folders, reports = write_shards(tmp_path, toy_tokens(n=20), [], 2)
+    with pytest.raises(ValueError, match=r"datasets\.toy\.subsets\.bad"):
+        gather_shards(
+            folders,
+            reports,
+            tmp_path / "tokens",
+            tmp_path / "issues.csv",
+            tmp_path / "summary.json",
+            dataset="toy",
+            allow_absent=[],
+            health_gate={},
+            subsets={"datasets.toy.subsets.bad": {"ts": ["month/*"]}},
+        )

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from helpers import workflow_rules
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -45,6 +46,39 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 def test_lint_is_clean():
     done = snakemake(REPO, "--lint", "--configfile", str(TEST_CONFIG))
     assert "Congratulations" in done.stdout + done.stderr
+
+
+# How the documents cite rules: rule `a`; rules `a`, `b` and `c`; `a` rule; --until a b.
+# A generated name is cited with placeholders: `train_<dataset>_<k>`.
+CITED = r"`[\w<>]+`(?:(?:,? (?:and|or) |, )`[\w<>]+`)*"
+CITATIONS = [rf"\brules? ({CITED})", rf"({CITED}) rules?\b", r"--until((?: [\w<>]+)+)"]
+
+
+def cited_rules() -> dict[str, str]:
+    """Rule name cited -> the document citing it: the README, docs/, every other Markdown file
+    of the repository and the config schema's descriptions."""
+    documents = [*REPO.glob("*.md"), *REPO.glob("docs/*.md"), SCHEMA]
+    documents += [*REPO.glob("tests/**/*.md"), *REPO.glob("src/**/*.md")]
+    cited = {}
+    for path in documents:
+        for pattern in CITATIONS:
+            for found in re.finditer(pattern, path.read_text()):
+                names = found.group(1)
+                for name in re.findall(r"`([\w<>]+)`", names) or names.split():
+                    cited[name] = str(path.relative_to(REPO))
+    return cited
+
+
+def test_documents_cite_only_rules_that_exist():
+    rules = set(workflow_rules("config/test.yaml")) | set(workflow_rules("config/config.yaml"))
+    cited = cited_rules()
+    assert {"tables", "notebook"} <= set(cited)  # the search sees the README's citations
+    dead = {
+        name: where
+        for name, where in cited.items()
+        if not any(re.fullmatch(re.sub(r"<\w+>", r"\\w+", name), rule) for rule in rules)
+    }
+    assert not dead, f"documents name rules the workflow does not have: {dead}"
 
 
 def edited_config(edit) -> dict:

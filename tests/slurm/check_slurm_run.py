@@ -104,7 +104,7 @@ def placement_by_profile(profile: dict, rule: str) -> Placement:
     return Placement(partition=resources["slurm_partition"], gpus=int(resources.get("gpu", 0)))
 
 
-# What miam.runs.training logs when it continues from a checkpoint instead of starting over.
+# What miam.runs.checkpoints logs (RESUMING) when a run continues from its checkpoint.
 RESUMED = "resuming from"
 
 

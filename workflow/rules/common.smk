@@ -11,6 +11,7 @@ from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.workflow import pipeline
 from miam.analysis.contribution_settings import TABLES as CONTRIBUTION_TABLES
 from miam.analysis.contribution_settings import contribution_options
+from miam.runs.checkpoints import HISTORY, METRICS, MODEL, RUN_FILES
 
 validate(config, schema="../schemas/config.schema.yaml")
 pipeline.check_config(config)
@@ -71,6 +72,77 @@ wildcard_constraints:
     subset=r"[A-Za-z0-9_+.-]+",
 
 
+# --- the results tree: every path that more than one rule or function uses, built here once
+# (tests/test_pipeline.py checks that the rule files type none twice). Keys left out stay
+# wildcards.
+
+
+def raw_folder(dataset="{dataset}"):
+    """A generated dataset, in its real layout (and a download's default folder)."""
+    return f"results/{dataset}/raw"
+
+
+def shard_file(dataset, shard, file):
+    """`tokens` or `issues.csv` of one tokenize_shard job."""
+    return f"results/{dataset}/shards/{shard}/{file}"
+
+
+def tokens_folder(dataset="{dataset}"):
+    return f"results/{dataset}/tokens"
+
+
+def quality_file(dataset, file):
+    """The data-quality report: `issues.csv` (one row per issue) and `summary.json`."""
+    return f"results/{dataset}/quality/{file}"
+
+
+def split_csv(dataset="{dataset}"):
+    return f"results/{dataset}/split.csv"
+
+
+def deployment_profile_json(dataset="{dataset}"):
+    return f"results/{dataset}/deployment_profile.json"
+
+
+def run_folder(dataset, family, name, seed="{seed}"):
+    """results/{dataset}/{train,oracle,unimodal}/{name}/seed{seed}: one model's files, named
+    by miam.runs.checkpoints."""
+    return f"results/{dataset}/{family}/{name}/seed{seed}"
+
+
+def run_file(dataset, family, name, file, seed="{seed}"):
+    return f"{run_folder(dataset, family, name, seed)}/{file}"
+
+
+def evaluation_csv(dataset, family, name=None, seed="{seed}"):
+    """results/{dataset}/eval/{family}[/{name}]/seed{seed}.csv: one model's tidy rows."""
+    folder = f"{family}/{name}" if name else family
+    return f"results/{dataset}/eval/{folder}/seed{seed}.csv"
+
+
+def combiner_file(dataset, seed="{seed}"):
+    """The learned late fusion's cross-fitted combiner."""
+    return f"results/{dataset}/late_fusion_learned/seed{seed}/combiner.pt"
+
+
+def table_file(dataset, file):
+    """results/{dataset}/tables/{file}: the paper's tables and the claims table."""
+    return f"results/{dataset}/tables/{file}"
+
+
+def report_file(dataset, notebook, suffix):
+    """An executed notebook (suffix .ipynb) or its HTML (.html)."""
+    return f"results/{dataset}/reports/{notebook}{suffix}"
+
+
+def figures_folder(dataset, notebook):
+    return f"results/{dataset}/reports/figures/{notebook}"
+
+
+def contribution_csv(dataset, table):
+    return f"results/{dataset}/contributions/{table}.csv"
+
+
 # --- settings of one job, from its wildcards ---
 
 
@@ -104,18 +176,11 @@ def dataset_contribution_options(wildcards):
 
 # --- model runs and the jobs that train them ---
 
-RUN_FILES = ["model.pt", "history.csv", "metrics.json"]
-
-
-def run_folder(dataset, family, name):
-    """results/{dataset}/{train,oracle,unimodal}/{name}/seed{seed}: one model's outputs."""
-    return f"results/{dataset}/{family}/{name}/seed{{seed}}"
-
 
 def run_outputs(dataset, runs, file=None):
-    """The files of `runs` ((family, name) pairs) with `{seed}` left as a wildcard."""
+    """`file`, or all RUN_FILES, of `runs` ((family, name) pairs), `{seed}` left a wildcard."""
     files = [file] if file else RUN_FILES
-    return [f"{run_folder(dataset, *run)}/{f}" for run in runs for f in files]
+    return [run_file(dataset, *run, f) for run in runs for f in files]
 
 
 def run_arguments(dataset, runs):
@@ -132,9 +197,7 @@ def run_arguments(dataset, runs):
         return [
             common
             | {
-                "out_dir": run_folder(dataset, family, name).format(
-                    seed=wildcards.seed
-                ),
+                "out_dir": run_folder(dataset, family, name, wildcards.seed),
                 "strategy": (
                     pipeline.strategy_spec(config, dataset, name)
                     if family == "train"
@@ -153,12 +216,6 @@ def run_arguments(dataset, runs):
     return arguments
 
 
-def evaluation_csv(dataset, family, name=None):
-    """results/{dataset}/eval/{family}[/{name}]/seed{seed}.csv: one model's tidy rows."""
-    folder = f"{family}/{name}" if name else family
-    return f"results/{dataset}/eval/{folder}/seed{{seed}}.csv"
-
-
 def evaluated_models(dataset, runs):
     """Input function: what `miam.analysis.evaluation_jobs.evaluate_seed` evaluates for one seed."""
     settings = config["datasets"][dataset]
@@ -168,16 +225,14 @@ def evaluated_models(dataset, runs):
     def models(wildcards):
         return [
             {
-                "model": f"{run_folder(dataset, family, name)}/model.pt".format(
-                    **wildcards
-                ),
+                "model": run_file(dataset, family, name, MODEL, wildcards.seed),
                 "row": name if family == "train" else "oracle",
                 "subsets": (
                     every_subset
                     if family == "train"
                     else {name: ("named", named[name])}
                 ),
-                "output": evaluation_csv(dataset, family, name).format(**wildcards),
+                "output": evaluation_csv(dataset, family, name, wildcards.seed),
             }
             for family, name in runs
         ]
@@ -192,13 +247,13 @@ def late_fusion_models(dataset):
     def late_fusion(wildcards):
         return {
             "models": [
-                f"{run_folder(dataset, *run)}/model.pt".format(**wildcards)
+                run_file(dataset, *run, MODEL, wildcards.seed)
                 for run in pipeline.unimodal_models(settings).values()
             ],
             "subsets": pipeline.evaluation_subsets(settings),
-            "combiner": f"results/{dataset}/late_fusion_learned/seed{wildcards.seed}/combiner.pt",
+            "combiner": combiner_file(dataset, wildcards.seed),
             **{
-                row: evaluation_csv(dataset, row).format(**wildcards)
+                row: evaluation_csv(dataset, row, seed=wildcards.seed)
                 for row in LATE_FUSION_MODELS
             },
         }
@@ -241,7 +296,7 @@ def job_size(kind, resource, factor=1):
     return lambda wildcards, attempt: int(first * attempt)
 
 
-# --- paths of results that cross rules ---
+# --- what the tables, notebooks and contributions read ---
 
 
 def oracle_subsets(dataset):
@@ -251,27 +306,27 @@ def oracle_subsets(dataset):
 
 
 def strategy_evaluations(wildcards):
-    return expand(
-        "results/{{dataset}}/eval/train/{strategy}/seed{seed}.csv",
-        strategy=STRATEGIES,
-        seed=SEEDS,
-    )
+    return [
+        evaluation_csv(wildcards.dataset, "train", strategy, seed)
+        for strategy in STRATEGIES
+        for seed in SEEDS
+    ]
 
 
 def oracle_evaluations(wildcards):
-    return expand(
-        "results/{{dataset}}/eval/oracle/{subset}/seed{seed}.csv",
-        subset=oracle_subsets(wildcards.dataset),
-        seed=SEEDS,
-    )
+    return [
+        evaluation_csv(wildcards.dataset, "oracle", subset, seed)
+        for subset in oracle_subsets(wildcards.dataset)
+        for seed in SEEDS
+    ]
 
 
 def late_fusion_evaluations(wildcards):
-    return expand(
-        "results/{{dataset}}/eval/{model}/seed{seed}.csv",
-        model=LATE_FUSION_MODELS,
-        seed=SEEDS,
-    )
+    return [
+        evaluation_csv(wildcards.dataset, model, seed=seed)
+        for model in LATE_FUSION_MODELS
+        for seed in SEEDS
+    ]
 
 
 def model_evaluations(wildcards):
@@ -284,44 +339,41 @@ def model_evaluations(wildcards):
 
 
 def training_runs(wildcards, file):
-    """`file` (history.csv, metrics.json) of every strategy model of the dataset."""
-    return expand(
-        "results/{{dataset}}/train/{strategy}/seed{seed}/{file}",
-        strategy=STRATEGIES,
-        seed=SEEDS,
-        file=file,
-    )
+    """`file` (HISTORY, METRICS) of every strategy model of the dataset."""
+    return [
+        run_file(wildcards.dataset, "train", strategy, file, seed)
+        for strategy in STRATEGIES
+        for seed in SEEDS
+    ]
 
 
 def training_histories(wildcards):
-    return training_runs(wildcards, "history.csv")
+    return training_runs(wildcards, HISTORY)
 
 
 def training_metrics(wildcards):
-    return training_runs(wildcards, "metrics.json")
+    return training_runs(wildcards, METRICS)
 
 
 def contribution_models(wildcards):
-    return expand(
-        "results/{{dataset}}/train/{strategy}/seed{seed}/model.pt",
-        strategy=STRATEGIES,
-        seed=CONTRIBUTION_SEED,
-    )
+    return [
+        run_file(wildcards.dataset, "train", strategy, MODEL, CONTRIBUTION_SEED)
+        for strategy in STRATEGIES
+    ]
 
 
 def all_targets():
     """What `snakemake` builds without targets: per dataset its tables, notebooks and
     contribution tables."""
-    return (
-        expand("results/{dataset}/tables/main.md", dataset=DATASETS)
-        + expand(
-            "results/{dataset}/reports/{notebook}.html",
-            dataset=DATASETS,
-            notebook=[*NOTEBOOKS, "contributions"],
-        )
-        + expand(
-            "results/{dataset}/contributions/{table}.csv",
-            dataset=DATASETS,
-            table=CONTRIBUTION_TABLES,
-        )
-    )
+    return [
+        path
+        for dataset in DATASETS
+        for path in [
+            table_file(dataset, "main.md"),
+            *[
+                report_file(dataset, nb, ".html")
+                for nb in [*NOTEBOOKS, "contributions"]
+            ],
+            *[contribution_csv(dataset, table) for table in CONTRIBUTION_TABLES],
+        ]
+    ]

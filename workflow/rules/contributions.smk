@@ -7,13 +7,10 @@
 rule contributions:
     input:
         models=contribution_models,
-        tokens="results/{dataset}/tokens",
-        split="results/{dataset}/split.csv",
+        tokens=tokens_folder(),
+        split=split_csv(),
     output:
-        **{
-            table: f"results/{{dataset}}/contributions/{table}.csv"
-            for table in CONTRIBUTION_TABLES
-        },
+        **{table: contribution_csv("{dataset}", table) for table in CONTRIBUTION_TABLES},
     log:
         "results/{dataset}/logs/contributions.log",
     benchmark:
@@ -48,16 +45,16 @@ rule contributions_notebook:
         evaluations=[],
         histories=[],
     output:
-        notebook="results/{dataset}/reports/contributions.ipynb",
+        notebook=report_file("{dataset}", "contributions", ".ipynb"),
         html=report(
-            "results/{dataset}/reports/contributions.html",
+            report_file("{dataset}", "contributions", ".html"),
             caption="../report/notebooks.rst",
             category="Notebooks",
             subcategory="{dataset}",
             labels={"notebook": "contributions"},
         ),
         figures=report(
-            directory("results/{dataset}/reports/figures/contributions"),
+            directory(figures_folder("{dataset}", "contributions")),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
             category="Figures",

@@ -13,7 +13,7 @@
 
 rule generate_dataset:
     output:
-        directory("results/{dataset}/raw"),
+        directory(raw_folder()),
     log:
         "results/{dataset}/logs/generate_dataset.log",
     benchmark:

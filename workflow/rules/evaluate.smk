@@ -13,14 +13,14 @@ for dataset in DATASETS:
         name:
             rule_name("evaluate", dataset)
         input:
-            models=run_outputs(dataset, runs, "model.pt"),
-            tokens=f"results/{dataset}/tokens",
-            split=f"results/{dataset}/split.csv",
+            models=run_outputs(dataset, runs, MODEL),
+            tokens=tokens_folder(dataset),
+            split=split_csv(dataset),
         output:
             evaluations=[evaluation_csv(dataset, *run) for run in evaluated],
             late_fusion=evaluation_csv(dataset, "late_fusion"),
             late_fusion_learned=evaluation_csv(dataset, "late_fusion_learned"),
-            combiner=f"results/{dataset}/late_fusion_learned/seed{{seed}}/combiner.pt",
+            combiner=combiner_file(dataset),
         log:
             f"results/{dataset}/logs/evaluate/seed{{seed}}.log",
         benchmark:

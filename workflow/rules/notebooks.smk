@@ -7,16 +7,16 @@ rule notebook:
         # Beside each history: the best epoch, which the dynamics plots mark.
         metrics=training_metrics,
     output:
-        notebook="results/{dataset}/reports/{notebook}.ipynb",
+        notebook=report_file("{dataset}", "{notebook}", ".ipynb"),
         html=report(
-            "results/{dataset}/reports/{notebook}.html",
+            report_file("{dataset}", "{notebook}", ".html"),
             caption="../report/notebooks.rst",
             category="Notebooks",
             subcategory="{dataset}",
             labels={"notebook": "{notebook}"},
         ),
         figures=report(
-            directory("results/{dataset}/reports/figures/{notebook}"),
+            directory(figures_folder("{dataset}", "{notebook}")),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
             category="Figures",

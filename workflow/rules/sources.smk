@@ -31,7 +31,7 @@ def data_dir(name):
     source = config["datasets"][name]["source"]
     if source["kind"] == "local":
         return os.path.normpath(source["path"])
-    return os.path.normpath(source.get("data_dir") or f"results/{name}/raw")
+    return os.path.normpath(source.get("data_dir") or raw_folder(name))
 
 
 def source_manifest(name):
@@ -135,10 +135,9 @@ def shard_of(wildcards):
 
 def token_shards(wildcards):
     shards = range(config["datasets"][wildcards.dataset]["shards"])
-    folder = "results/{{dataset}}/shards/{shard}"
     return {
-        "tokens": expand(f"{folder}/tokens", shard=shards),
-        "quality": expand(f"{folder}/issues.csv", shard=shards),
+        key: [shard_file(wildcards.dataset, shard, file) for shard in shards]
+        for key, file in [("tokens", "tokens"), ("quality", "issues.csv")]
     }
 
 

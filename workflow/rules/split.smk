@@ -1,8 +1,8 @@
 rule split:
     input:
-        tokens="results/{dataset}/tokens",
+        tokens=tokens_folder(),
     output:
-        "results/{dataset}/split.csv",
+        split_csv(),
     log:
         "results/{dataset}/logs/split.log",
     benchmark:
@@ -23,10 +23,10 @@ rule split:
 # (miam.core.availability); read by the tables' deployment column.
 rule deployment_profile:
     input:
-        tokens="results/{dataset}/tokens",
-        split="results/{dataset}/split.csv",
+        tokens=tokens_folder(),
+        split=split_csv(),
     output:
-        "results/{dataset}/deployment_profile.json",
+        deployment_profile_json(),
     log:
         "results/{dataset}/logs/deployment_profile.log",
     benchmark:

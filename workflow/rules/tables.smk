@@ -1,27 +1,27 @@
-from miam.analysis.claims import CLAIMS_SUFFIXES
+from miam.analysis.claims import CLAIMS_FILES
 from miam.analysis.tables import FILE_SUFFIXES, TABLE_NAMES
 
 
 rule tables:
     input:
         evaluations=model_evaluations,
-        profile="results/{dataset}/deployment_profile.json",
+        profile=deployment_profile_json(),
         # the health gate's notes, said under the tables and on the summary page
-        quality="results/{dataset}/quality/summary.json",
+        quality=quality_file("{dataset}", "summary.json"),
     output:
         # The files miam.analysis.tables.write_table writes for each table; the report shows
         # the HTML page of each (a Markdown or CSV file would be a download there).
         [
             (
                 report(
-                    f"results/{{dataset}}/tables/{name}{suffix}",
+                    table_file("{dataset}", f"{name}{suffix}"),
                     caption=f"../report/table_{name}.rst",
                     category="Tables",
                     subcategory="{dataset}",
                     labels={"table": name},
                 )
                 if suffix == ".html"
-                else f"results/{{dataset}}/tables/{name}{suffix}"
+                else table_file("{dataset}", f"{name}{suffix}")
             )
             for name in TABLE_NAMES
             for suffix in FILE_SUFFIXES
@@ -30,20 +30,20 @@ rule tables:
         claims=[
             (
                 report(
-                    f"results/{{dataset}}/tables/claims.{suffix}",
+                    table_file("{dataset}", file),
                     caption="../report/table_claims.rst",
                     category="Tables",
                     subcategory="{dataset}",
                     labels={"table": "claims"},
                 )
-                if suffix == "html"
-                else f"results/{{dataset}}/tables/claims.{suffix}"
+                if file.endswith(".html")
+                else table_file("{dataset}", file)
             )
-            for suffix in CLAIMS_SUFFIXES
+            for file in CLAIMS_FILES
         ],
         # The verdicts, headline claims and summary columns: the report's first page.
         summary=report(
-            "results/{dataset}/tables/summary.html",
+            table_file("{dataset}", "summary.html"),
             caption="../report/summary.rst",
             category="Summary",
             labels={"dataset": "{dataset}"},

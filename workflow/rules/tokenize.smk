@@ -8,8 +8,8 @@ rule tokenize_shard:
     input:
         reader_inputs,
     output:
-        tokens=directory("results/{dataset}/shards/{shard}/tokens"),
-        quality="results/{dataset}/shards/{shard}/issues.csv",
+        tokens=directory(shard_file("{dataset}", "{shard}", "tokens")),
+        quality=shard_file("{dataset}", "{shard}", "issues.csv"),
     log:
         "results/{dataset}/logs/tokenize/shard{shard}.log",
     benchmark:
@@ -40,10 +40,10 @@ rule gather_tokens:
     input:
         unpack(token_shards),
     output:
-        tokens=directory("results/{dataset}/tokens"),
-        quality_csv="results/{dataset}/quality/issues.csv",
+        tokens=directory(tokens_folder()),
+        quality_csv=quality_file("{dataset}", "issues.csv"),
         # counted on the report's summary page (rule tables)
-        quality_json="results/{dataset}/quality/summary.json",
+        quality_json=quality_file("{dataset}", "summary.json"),
     log:
         "results/{dataset}/logs/tokenize/gather.log",
     benchmark:

@@ -9,8 +9,8 @@ for dataset in DATASETS:
             name:
                 rule_name("train", dataset, job)
             input:
-                tokens=f"results/{dataset}/tokens",
-                split=f"results/{dataset}/split.csv",
+                tokens=tokens_folder(dataset),
+                split=split_csv(dataset),
             output:
                 run_outputs(dataset, runs),
             log:

@@ -62,10 +62,10 @@ WEAK_MEAN = "weak mean"
 EQUIVALENCE_MARGIN = 0.5  # pp
 ORACLE_MARGIN = 2.0  # pp
 CONFIDENCE = 0.95
+# What `write_claims` writes into the tables folder (the tables rule declares exactly these).
+CLAIMS_FILES = ("claims.csv", "claims.md", "claims.html")
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
-# The files `write_claims` writes, `claims.<suffix>`; the workflow declares exactly these.
-CLAIMS_SUFFIXES = ("csv", "md", "html")
 # Claim kinds: a beats b (a - b > 0), or a - b stays below the oracle margin.
 BEATS, BELOW_MARGIN = "beats", "below margin"
 GROUPS = {
@@ -540,7 +540,7 @@ def write_claims(table: ClaimsTable, folder: str | Path) -> list[Path]:
     as a page for the report) into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    csv, markdown, page = (folder / f"claims.{suffix}" for suffix in CLAIMS_SUFFIXES)
+    csv, markdown, page = (folder / name for name in CLAIMS_FILES)
     table.rows.to_csv(csv, index=False)
     text = to_markdown(table)
     markdown.write_text(text, encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from miam.core.options import check_names
 from miam.inputs.tokenize import generic_spec
 
 GroupSpec = "str | list[str] | dict[str, list[str]]"
@@ -97,12 +98,7 @@ class ContributionSettings:
     @classmethod
     def from_dict(cls, values: dict | None, reader: str) -> ContributionSettings:
         values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(
-                f"unknown contributions option(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
+        check_names(values, [f.name for f in fields(cls)], "contributions", "contributions")
         if "analyses" not in values:
             values["analyses"] = {
                 name: {**spec, "required": False}

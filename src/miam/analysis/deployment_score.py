@@ -35,7 +35,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from miam.core.availability import extra_drop, modality_availability, target_availability
+from miam.core.availability import (
+    MEASURED,
+    deployment_availability,
+    extra_drop,
+    modality_availability,
+    target_availability,
+)
 from miam.core.split import split_indices
 from miam.core.tokens import TokenSet
 
@@ -205,7 +211,7 @@ def read_profile(path: str | Path) -> dict:
 def extra_availability(profile: Mapping, split: str) -> dict[str, float]:
     """k_m = min(1, a_target,m / a_data,m) on `split`, per modality in model order."""
     data = profile["data"][split]
-    target = data if profile["source"] == "measured" else profile["target"]
+    target = data if profile["source"] == MEASURED else profile["target"]
     drop = extra_drop([target[m] for m in data], list(data.values()))
     return {m: 1.0 - q for m, q in zip(data, drop, strict=True)}
 
@@ -223,9 +229,9 @@ def deployment_profile(dataset: dict, tokens: str | Path | TokenSet, split: str 
         name: dict(zip(token_set.modality_names, modality_availability(present, rows), strict=True))
         for name, rows in split_indices(split).items()
     }
-    setting = dataset.get("deployment", {}).get("availability", "measured")
+    setting = deployment_availability(dataset)
     return {
-        "source": "measured" if setting == "measured" else "config",
+        "source": MEASURED if setting == MEASURED else "config",
         "target": target_availability(setting, data["train"]),
         "data": data,
     }

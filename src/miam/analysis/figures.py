@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator, NullFormatter
 
 from miam.analysis.tables import ORACLE
+from miam.runs import checkpoints
 
 MIAM = "miam"
 HIGHLIGHT = "#c0392b"  # MIAM
@@ -387,15 +387,16 @@ def context_curve(cells: pd.DataFrame, rows: Sequence[str], value_label: str) ->
 
 
 def load_histories(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Concatenate `.../<model>/seed<seed>/history.csv` files with model, seed and best_epoch.
+    """Concatenate runs' history files (`.../<model>/seed<seed>/history.csv`, see
+    miam.runs.checkpoints) with model, seed and best_epoch.
 
-    best_epoch comes from the `metrics.json` beside each history (NaN when there is none).
+    best_epoch comes from the run's metrics beside each history (NaN when there are none).
     """
     frames = []
     for path in map(Path, paths):
         history = pd.read_csv(path)
-        metrics = path.with_name("metrics.json")
-        best = json.loads(metrics.read_text())["best_epoch"] if metrics.exists() else math.nan
+        metrics = checkpoints.read_metrics(path.parent)
+        best = math.nan if metrics is None else metrics["best_epoch"]
         history.insert(0, "model", path.parent.parent.name)
         history.insert(1, "seed", int(path.parent.name.removeprefix("seed")))
         history["best_epoch"] = best

@@ -19,6 +19,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+# The deployment target when a dataset's config names none: the data's own availability.
+MEASURED = "measured"
+
+
+def deployment_availability(dataset: Mapping) -> str | Mapping[str, float]:
+    """A dataset config entry's `deployment.availability`: {modality: probability} or
+    MEASURED (the default)."""
+    return dataset.get("deployment", {}).get("availability", MEASURED)
+
 
 def modality_availability(present_by_modality: Sequence[np.ndarray], rows=None) -> list[float]:
     """Per modality, the share of samples (`rows` of them; all by default) with a present token.
@@ -43,10 +52,10 @@ def target_availability(
         {modality: probability}, modalities not named always available.
     data: the data's availability per modality.
     """
-    if setting == "measured":
+    if setting == MEASURED:
         return dict(data)
     if isinstance(setting, str):
-        raise ValueError(f'availability must be "measured" or a mapping, got {setting!r}')
+        raise ValueError(f"availability must be {MEASURED!r} or a mapping, got {setting!r}")
     unknown = sorted(set(setting) - set(data))
     if unknown:
         raise ValueError(f"availability of unknown modalities {unknown}; known: {list(data)}")

@@ -1,4 +1,6 @@
-"""Logging for workflow jobs: plain timestamped lines into the rule's log file.
+"""Logging for workflow jobs: plain timestamped lines into the rule's log file, and the few
+lines marked `extra={CONSOLE: True}` (a training run's progress) on stderr too, which Snakemake
+shows on its console.
 
 `log_to` also sends an uncaught exception, with its traceback, to that file before Python
 prints it to stderr as usual, so a failed job's `{log}` (what `--show-failed-logs` prints and
@@ -10,6 +12,9 @@ import sys
 
 log = logging.getLogger(__name__)
 
+# The `extra` key of a record that goes to the console as well as to the log file.
+CONSOLE = "console"
+
 
 def log_to(path: str) -> None:
     logging.basicConfig(
@@ -18,6 +23,9 @@ def log_to(path: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    console = logging.StreamHandler(sys.stderr)
+    console.addFilter(lambda record: getattr(record, CONSOLE, False))
+    logging.getLogger().addHandler(console)
     logging.captureWarnings(True)
     sys.excepthook = log_uncaught
 

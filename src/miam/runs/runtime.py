@@ -14,6 +14,7 @@ import torch
 
 from miam.core.data import Normalizer
 from miam.core.model import ModalityLayout, ModelConfig, MultimodalTransformer
+from miam.runs.checkpoints import read_model
 
 
 def pick_device(name: str) -> torch.device:
@@ -45,7 +46,7 @@ def autocast(device: torch.device):
 
 def load_model(path: str | Path, device: torch.device | str = "cpu"):
     """(model, normalizer, checkpoint dict) from a `model.pt` that `train_run` wrote."""
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    checkpoint = read_model(path, device)
     layout = [ModalityLayout(**m) for m in checkpoint["layout"]]
     net = MultimodalTransformer(layout, checkpoint["n_outputs"], ModelConfig(**checkpoint["model"]))
     net.load_state_dict(checkpoint["weights"])

@@ -5,39 +5,47 @@ into token visibility, step AdamW. After it: validation with all inputs and with
 alone (s_m), `strategy.observe(s)`, one log row, one checkpoint. Every random stream is seeded
 from (seed, purpose, epoch), so a run killed after epoch k and resumed ends with the same
 weights as one never stopped (on CPU; CUDA kernels are not bit-deterministic).
+
+`train_run` reads as its steps: `prepare_run` (model, optimiser, strategy, `plan_validation`),
+`resume`, then per epoch `train_epoch`, `validate_epoch`, `keep_if_best`, `log_epoch` and
+`save_checkpoint`, and at the end `write_outputs`. The files are `miam.runs.checkpoints`'.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
-import os
 import time
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from miam.core.availability import modality_availability, target_availability
+from miam.core.availability import MEASURED, modality_availability, target_availability
 from miam.core.data import DeviceData, Normalizer, derive_seed, generator
 from miam.core.masking import Strategy, make_strategy, token_visibility
 from miam.core.metrics import PRIMARY_METRIC, scored_classes
 from miam.core.model import ModelConfig, MultimodalTransformer
 from miam.core.optim import AdamW, lr_factor
+from miam.core.options import check_names
 from miam.core.split import split_indices
+from miam.core.subsets import SubsetSpec
 from miam.core.tokens import TokenSet
+from miam.runs import checkpoints
 from miam.runs.evaluation import evaluate_subsets
+from miam.runs.runlog import CONSOLE
 from miam.runs.runtime import autocast, pick_device
 
 log = logging.getLogger(__name__)
 
-# Bumped whenever what a checkpoint holds changes, so an old one is never half-loaded.
-CHECKPOINT_FORMAT = 2
+# A run's epoch line goes to the console too (runlog.log_to) after its last epoch and after any
+# epoch ending at least this long after the previous such line: a long run shows it is alive,
+# many short runs do not flood the screen.
+CONSOLE_SECONDS = 10.0
 
 
 @dataclass
@@ -69,18 +77,16 @@ class TrainConfig:
     # A checkpoint is written after an epoch once this many seconds have passed since the last
     # one, and after the last epoch: a kill loses at most this much work (0: every epoch).
     checkpoint_seconds: float = 60.0
+    # Checkpoints are removed once every run of a job has finished; True keeps them.
+    keep_checkpoints: bool = False
     device: str = "auto"  # "auto": CUDA when available, else CPU
     threads: int = 0  # CPU threads for torch; 0 leaves torch's default
 
     @classmethod
     def from_dict(cls, values: dict | None) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values or {}) - known
-        if unknown:
-            raise ValueError(
-                f"unknown training option(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        config = cls(**(values or {}))
+        values = values or {}
+        check_names(values, [f.name for f in fields(cls)], "training", "training")
+        config = cls(**values)
         if config.select_on not in SELECTION_RULES:
             raise ValueError(f"select_on {config.select_on!r} not in {SELECTION_RULES}")
         if not 0 <= config.select_from < 1:
@@ -113,7 +119,7 @@ def build_strategy(spec: dict | None, data: DeviceData, train_index: np.ndarray)
         measured = dict(
             zip(modality_names, modality_availability(present, train_index), strict=True)
         )
-        target = target_availability(params.get("availability", "measured"), measured)
+        target = target_availability(params.get("availability", MEASURED), measured)
         params["availability"] = list(target.values())
         params["data_availability"] = list(measured.values())
     return make_strategy(kind, len(modality_names), modality_names=modality_names, **params)
@@ -133,12 +139,6 @@ def loss_function(task: str, train_targets: torch.Tensor):
         return F.binary_cross_entropy_with_logits(logits, targets, weight=weight)
 
     return weighted_bce
-
-
-def atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def data_fingerprint(tokens: str | Path, split: str | Path) -> str:
@@ -204,7 +204,9 @@ def train_runs(tokens: str | Path, split: str | Path, runs: list[dict]) -> list[
         selection_subsets). A failing run is logged with its traceback and the others still
         train; the error is raised at the end, naming every failed run. A run that finished
         before (its checkpoint holds the last epoch) only rewrites its outputs, so a retried
-        job trains only what is missing.
+        job trains only what is missing: the checkpoints stay until every run has finished
+        (Snakemake deletes all outputs of a failed job), then go unless
+        `training.keep_checkpoints`.
     """
     prepared, results, failed = None, [], []
     for number, run in enumerate(runs, 1):
@@ -219,7 +221,351 @@ def train_runs(tokens: str | Path, split: str | Path, runs: list[dict]) -> list[
             failed.append(str(run["out_dir"]))
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(runs)} runs failed: {', '.join(failed)}")
+    for run in runs:
+        if not TrainConfig.from_dict(run.get("training")).keep_checkpoints:
+            checkpoints.remove_checkpoint(run["out_dir"])
     return results
+
+
+@dataclass
+class ValidationPlan:
+    """What a run validates after each epoch, and when its strategy observes the unimodal
+    scores s_m."""
+
+    # name -> spec: "all" (every input), "named:<subset>" (the selection subsets, from
+    # `first_candidate` on), "observed:<modality>" (s_m, when measured on every validation sample)
+    epoch_subsets: dict[str, SubsetSpec]
+    first_candidate: int  # the first epoch (0-based) whose weights may be kept
+    observed: dict[str, SubsetSpec]  # "observed:<modality>" -> {modality: "all"}
+    observation_rows: np.ndarray  # the validation samples s_m is measured on between epochs
+    observe_at: set[int]  # steps (1-based) after which s_m is measured apart from validation
+    observe_with_validation: bool  # the epoch's validation pass also measures s_m
+
+    def subsets(self, candidate: bool) -> dict[str, SubsetSpec]:
+        """The subsets validated after an epoch; the named ones only where it is a candidate."""
+        return {
+            name: spec
+            for name, spec in self.epoch_subsets.items()
+            if candidate or not name.startswith("named:")
+        }
+
+
+def plan_validation(
+    config: TrainConfig,
+    data: DeviceData,
+    val_index: np.ndarray,
+    masking: Strategy | None,
+    selection_subsets: dict[str, SubsetSpec] | None,
+    seed: int,
+    steps_per_epoch: int,
+) -> ValidationPlan:
+    epoch_subsets = {"all": {m.name: "all" for m in data.layout}}
+    first_candidate = 0
+    if selection_subsets:
+        epoch_subsets |= {f"named:{name}": spec for name, spec in selection_subsets.items()}
+        first_candidate = int(config.select_from * config.epochs)
+    observed = (
+        {f"observed:{name}": spec for name, spec in unimodal_subsets(data).items()}
+        if masking is not None
+        else {}
+    )
+    observation_rows = score_rows(val_index, config.score_samples, seed)
+    # Every strategy logs s_m once per epoch, after its last step; only those that learn from
+    # it (MIAM, OPM) have it measured between epochs too.
+    learns_from_scores = masking is not None and type(masking).observe is not Strategy.observe
+    observe_at = (
+        score_points(steps_per_epoch, config.scores_per_epoch)
+        if learns_from_scores
+        else {steps_per_epoch}
+    )
+    # The epoch's last observation is on the weights the epoch ends with: when it is measured
+    # on every validation sample, the epoch's validation pass measures it too.
+    observe_with_validation = masking is not None and len(observation_rows) == len(val_index)
+    if observe_with_validation:
+        epoch_subsets |= observed
+        observe_at.discard(steps_per_epoch)
+    return ValidationPlan(
+        epoch_subsets,
+        first_candidate,
+        observed,
+        observation_rows,
+        observe_at,
+        observe_with_validation,
+    )
+
+
+@dataclass
+class Run:
+    """One run's data, model, optimiser and strategy, fixed before its first epoch."""
+
+    config: TrainConfig
+    seed: int
+    device: torch.device
+    data: DeviceData
+    index: dict[str, np.ndarray]
+    train_index: torch.Tensor
+    normalizer: Normalizer
+    classes: np.ndarray | None
+    net: MultimodalTransformer
+    optimizer: AdamW
+    masking: Strategy | None
+    criterion: Callable
+    metric: str
+    steps_per_epoch: int
+    validation: ValidationPlan
+    # A checkpoint is resumed only by the same run, on the same data, in the same format.
+    spec: dict
+
+    def lr(self) -> float:
+        """The learning rate of the next step: warm-up, then cosine decay to 0."""
+        total_steps = self.steps_per_epoch * self.config.epochs
+        return self.config.lr * lr_factor(
+            self.optimizer.steps, total_steps, self.config.warmup_fraction
+        )
+
+
+def prepare_run(
+    config: TrainConfig,
+    seed: int,
+    strategy: dict | None,
+    subset: SubsetSpec | None,
+    model: dict | None,
+    selection_subsets: dict[str, SubsetSpec] | None,
+    prepared: PreparedData,
+) -> Run:
+    """The run's model (seeded from `seed`), optimiser and strategy on `prepared` data."""
+    model_config = ModelConfig(**(model or {}))
+    data, index, device = prepared.data, prepared.index, prepared.device
+    if subset is not None:  # oracle: the other tokens do not exist for it
+        data = data.restricted(subset)
+    train_index = torch.as_tensor(index["train"], device=device)
+    masking = build_strategy(strategy, data, index["train"])
+    torch.manual_seed(derive_seed(seed, "init"))
+    net = build_model(data, model_config).to(device)
+    steps_per_epoch = math.ceil(len(train_index) / config.batch_size)
+    # An oracle sees only its own subset: it selects on that, not on the named subsets.
+    selection = selection_subsets if subset is None else None
+    return Run(
+        config=config,
+        seed=seed,
+        device=device,
+        data=data,
+        index=index,
+        train_index=train_index,
+        normalizer=prepared.normalizer,
+        classes=prepared.classes,
+        net=net,
+        optimizer=AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay),
+        masking=masking,
+        criterion=loss_function(data.task, data.targets[train_index]),
+        metric=PRIMARY_METRIC[data.task],
+        steps_per_epoch=steps_per_epoch,
+        validation=plan_validation(
+            config, data, index["val"], masking, selection, seed, steps_per_epoch
+        ),
+        spec={
+            "checkpoint_format": checkpoints.CHECKPOINT_FORMAT,
+            "data": prepared.fingerprint,
+            "strategy": masking.spec() if masking else None,
+            "subset": subset,
+            "model": model_config.to_dict(),
+            # How often checkpoints are written, and whether they are kept, does not change
+            # what is trained.
+            "training": asdict(config) | {"checkpoint_seconds": None, "keep_checkpoints": None},
+            "seed": seed,
+        },
+    )
+
+
+@dataclass
+class Progress:
+    """What a run has done: its history rows, the best epoch so far, where it goes on."""
+
+    history: list[dict] = field(default_factory=list)
+    best: dict = field(default_factory=lambda: {"epoch": -1, "score": -math.inf, "weights": None})
+    first_epoch: int = 0
+
+
+def resume(run: Run, out_dir: Path) -> Progress:
+    """The run's state after the epoch its checkpoint holds, or a fresh start."""
+    checkpoint = checkpoints.load_checkpoint(out_dir, run.spec, run.device)
+    if checkpoint is None:
+        return Progress()
+    run.net.load_state_dict(checkpoint["weights"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    if run.masking is not None:
+        run.masking.load_state_dict(checkpoint["strategy_state"])
+    return Progress(checkpoint["history"], checkpoint["best"], checkpoint["epoch"] + 1)
+
+
+def observe_unimodal_scores(run: Run, frame=None) -> tuple[list[float], list[float]]:
+    """s_m and its standard error on the observation samples, measured unless `frame` (the
+    epoch's validation) holds them; passed to the strategy."""
+    if frame is None:
+        frame = evaluate_subsets(
+            run.net,
+            run.data,
+            run.validation.observation_rows,
+            run.validation.observed,
+            run.config.eval_batch_size,
+            run.classes,
+            standard_errors=True,
+        )
+    frame = frame[frame.metric == run.metric].set_index("subset")
+    scores = [float(frame.loc[f"observed:{m.name}", "value"]) for m in run.data.layout]
+    errors = [float(frame.loc[f"observed:{m.name}", "standard_error"]) for m in run.data.layout]
+    run.masking.observe(scores, errors)
+    return scores, errors
+
+
+def train_epoch(run: Run, epoch: int) -> tuple[float, list[tuple[list[float], list[float]]]]:
+    """One pass over the training split: its mean loss, and the s_m observed during it."""
+    net, masking, data, config, device = run.net, run.masking, run.data, run.config, run.device
+    net.train()
+    if masking is not None:
+        masking.set_progress(epoch, config.epochs)
+    torch.manual_seed(derive_seed(run.seed, "dropout", epoch))
+    loader = generator(run.seed, "loader", epoch, device=device)
+    mask_generator = generator(run.seed, "mask", epoch, device=device)
+    order = run.train_index[torch.randperm(len(run.train_index), generator=loader, device=device)]
+    total_loss = torch.zeros((), device=device)  # summed on the device: no sync per step
+    observations = []
+    for step, batch in enumerate(order.split(config.batch_size), 1):
+        present = data.present[batch]
+        if masking is None:
+            visible = present
+        else:
+            p = masking.sample(len(batch), mask_generator)
+            visible = token_visibility(p, data.tokens_per_modality, present, mask_generator)
+        with autocast(device):
+            logits = net(data.batch(batch), visible, config.length_buckets)
+        loss = run.criterion(logits.float(), data.targets[batch])
+        run.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+        run.optimizer.step(run.lr())
+        total_loss += loss.detach() * len(batch)
+        if masking is not None and step in run.validation.observe_at:
+            observations.append(observe_unimodal_scores(run))
+    return total_loss.item() / len(run.train_index), observations
+
+
+def validate_epoch(run: Run, epoch: int, loss: float, observations: list, started: float) -> dict:
+    """The epoch's history row: validation scores, the last s_m, the strategy's state, and
+    `selection_score` (what the kept epoch is chosen on; NaN before `select_from`)."""
+    plan, metric, layout = run.validation, run.metric, run.data.layout
+    candidate = epoch >= plan.first_candidate
+    scores = evaluate_subsets(
+        run.net,
+        run.data,
+        run.index["val"],
+        plan.subsets(candidate),
+        run.config.eval_batch_size,
+        run.classes,
+        standard_errors=plan.observe_with_validation,
+    )
+    if plan.observe_with_validation:
+        observations.append(observe_unimodal_scores(run, scores))
+    primary = scores[scores.metric == metric].set_index("subset")["value"]
+    named = [float(v) for name, v in primary.items() if name.startswith("named:")]
+    unimodal, errors = observations[-1] if observations else ([], [])
+    row = {
+        "epoch": epoch + 1,
+        "loss": loss,
+        f"val_{metric}": float(primary["all"]),
+        **({f"val_{metric}_named_mean": float(np.mean(named))} if named else {}),
+        **{f"s.{m.name}": s for m, s in zip(layout, unimodal, strict=False)},
+        **{f"s_se.{m.name}": e for m, e in zip(layout, errors, strict=False)},
+        "observations": len(observations),
+        **(run.masking.state() if run.masking else {}),
+        "lr": run.lr(),
+        "seconds": time.perf_counter() - started,
+    }
+    selection = {
+        "full": row[f"val_{metric}"],
+        "subsets": float(np.mean(named)) if named else row[f"val_{metric}"],
+        "last": float(epoch),
+    }[run.config.select_on]
+    row["selection_score"] = selection if candidate else math.nan
+    return row
+
+
+def keep_if_best(run: Run, progress: Progress, row: dict) -> None:
+    """The epoch's weights become the kept ones when its selection score beats the best so far
+    (a NaN score, an epoch that is no candidate, never does)."""
+    if row["selection_score"] > progress.best["score"]:
+        progress.best = {
+            "epoch": row["epoch"],
+            "score": row["selection_score"],
+            "weights": {k: v.detach().clone() for k, v in run.net.state_dict().items()},
+        }
+
+
+def log_epoch(run: Run, out_dir: Path, row: dict, console: bool) -> None:
+    """One line per epoch in the job's log; on the console too when `console` (runlog.log_to)."""
+    metric = run.metric
+    unimodal = [
+        f" s.{m.name} {row[f's.{m.name}']:.3f}" for m in run.data.layout if f"s.{m.name}" in row
+    ]
+    log.info(
+        "%s epoch %d/%d loss %.4f val %s %.4f%s, %.1f s",
+        out_dir,
+        row["epoch"],
+        run.config.epochs,
+        row["loss"],
+        metric,
+        row[f"val_{metric}"],
+        "".join(unimodal),
+        row["seconds"],
+        extra={CONSOLE: console},
+    )
+
+
+def save_checkpoint(run: Run, progress: Progress, epoch: int, out_dir: Path) -> None:
+    state = {
+        "run_spec": run.spec,
+        "epoch": epoch,
+        "weights": run.net.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "strategy_state": run.masking.state_dict() if run.masking else {},
+        "history": progress.history,
+        "best": progress.best,
+    }
+    checkpoints.save_checkpoint(out_dir, state)
+
+
+def write_outputs(run: Run, progress: Progress, out_dir: Path, seconds: float) -> dict:
+    """model.pt (the kept epoch's weights), history.csv and metrics.json; returns the metrics."""
+    best, config, metric = progress.best, run.config, run.metric
+    run.net.load_state_dict(best["weights"])
+    model = {
+        "weights": best["weights"],
+        "normalizer": run.normalizer.state_dict(),
+        "layout": [asdict(m) for m in run.data.layout],
+        "n_outputs": run.net.head[-1].out_features,
+        "task": run.data.task,
+        **run.spec,
+        "best_epoch": best["epoch"],
+        "validation_score": best["score"],
+    }
+    checkpoints.write_model(out_dir, model)
+    checkpoints.write_history(out_dir, progress.history)
+    kept = progress.history[best["epoch"] - 1]
+    trained = len(run.train_index) * (config.epochs - progress.first_epoch)
+    metrics = {
+        "best_epoch": best["epoch"],
+        "selected_on": config.select_on,
+        "selection_score": kept["selection_score"],
+        f"best_val_{metric}": kept[f"val_{metric}"],
+        "scored_classes": None if run.classes is None else len(run.classes),
+        "epochs": config.epochs,
+        "train_samples": len(run.train_index),
+        "device": str(run.device),
+        "seconds": seconds,
+        "train_samples_per_second": trained / seconds if seconds else None,
+    }
+    checkpoints.write_metrics(out_dir, metrics)
+    return metrics
 
 
 def train_run(
@@ -234,7 +580,7 @@ def train_run(
     selection_subsets: dict[str, dict] | None = None,
     prepared: PreparedData | None = None,
 ) -> dict:
-    """Train and write `out_dir`/{model.pt, history.csv, metrics.json}; resume from checkpoint.pt.
+    """Train and write `out_dir`'s run files (miam.runs.checkpoints); resume from its checkpoint.
 
     strategy: {"kind": name, **params} from config; None for an oracle.
     subset: for an oracle, the subset spec its inputs are restricted to.
@@ -245,241 +591,27 @@ def train_run(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    train_config = TrainConfig.from_dict(training)
-    model_config = ModelConfig(**(model or {}))
-    if train_config.threads:
-        torch.set_num_threads(train_config.threads)
-    device = pick_device(train_config.device)
-
+    config = TrainConfig.from_dict(training)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = pick_device(config.device)
     if prepared is None or prepared.device != device:
         prepared = prepare_data(tokens, split, device)
-    index, normalizer, data = prepared.index, prepared.normalizer, prepared.data
-    if subset is not None:  # oracle: the other tokens do not exist for it
-        data = data.restricted(subset)
-    train_index = torch.as_tensor(index["train"], device=device)
-    masking = build_strategy(strategy, data, index["train"])
-
-    torch.manual_seed(derive_seed(seed, "init"))
-    net = build_model(data, model_config).to(device)
-    optimizer = AdamW(net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
-    steps_per_epoch = math.ceil(len(train_index) / train_config.batch_size)
-    total_steps = steps_per_epoch * train_config.epochs
-
-    def current_lr() -> float:
-        return train_config.lr * lr_factor(
-            optimizer.steps, total_steps, train_config.warmup_fraction
-        )
-
-    criterion = loss_function(data.task, data.targets[train_index])
-    metric = PRIMARY_METRIC[data.task]
-    classes = prepared.classes
-    full_input = {m.name: "all" for m in data.layout}
-    # Validated once per epoch on every validation sample: all inputs, and the selection
-    # subsets in the epochs that are candidates (`select_from`).
-    epoch_subsets = {"all": full_input}
-    first_candidate = 0
-    if subset is None and selection_subsets:
-        epoch_subsets |= {f"named:{name}": spec for name, spec in selection_subsets.items()}
-        first_candidate = int(train_config.select_from * train_config.epochs)
-    observed = (
-        {f"observed:{name}": spec for name, spec in unimodal_subsets(data).items()}
-        if masking is not None
-        else {}
-    )
-    observation_rows = score_rows(index["val"], train_config.score_samples, seed)
-    # Every strategy logs s_m once per epoch, after its last step; only those that learn from
-    # it (MIAM, OPM) have it measured between epochs too.
-    learns_from_scores = masking is not None and type(masking).observe is not Strategy.observe
-    observe_at = (
-        score_points(steps_per_epoch, train_config.scores_per_epoch)
-        if learns_from_scores
-        else {steps_per_epoch}
-    )
-    # The epoch's last observation is on the weights the epoch ends with: when it is measured
-    # on every validation sample, the epoch's validation pass measures it too.
-    observe_with_validation = masking is not None and len(observation_rows) == len(index["val"])
-    if observe_with_validation:
-        epoch_subsets |= observed
-        observe_at.discard(steps_per_epoch)
-
-    def observe_unimodal_scores(frame=None) -> tuple[list[float], list[float]]:
-        """s_m and its standard error on the observation samples, measured unless `frame`
-        (the epoch's validation) holds them; passed to the strategy."""
-        if frame is None:
-            frame = evaluate_subsets(
-                net,
-                data,
-                observation_rows,
-                observed,
-                train_config.eval_batch_size,
-                classes,
-                standard_errors=True,
-            )
-        frame = frame[frame.metric == metric].set_index("subset")
-        scores = [float(frame.loc[f"observed:{m.name}", "value"]) for m in data.layout]
-        errors = [float(frame.loc[f"observed:{m.name}", "standard_error"]) for m in data.layout]
-        masking.observe(scores, errors)
-        return scores, errors
-
-    run_spec = {
-        # A checkpoint is resumed only by the same run, on the same data, in the same format.
-        "checkpoint_format": CHECKPOINT_FORMAT,
-        "data": prepared.fingerprint,
-        "strategy": masking.spec() if masking else None,
-        "subset": subset,
-        "model": model_config.to_dict(),
-        # How often checkpoints are written does not change what is trained.
-        "training": asdict(train_config) | {"checkpoint_seconds": None},
-        "seed": seed,
-    }
-    checkpoint_path = out_dir / "checkpoint.pt"
-    history: list[dict] = []
-    best = {"epoch": -1, "score": -math.inf, "weights": None}
-    first_epoch = 0
-    if checkpoint_path.exists():
-        checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if checkpoint["run_spec"] == json.loads(json.dumps(run_spec)):
-            net.load_state_dict(checkpoint["weights"])
-            optimizer.load_state_dict(checkpoint["optimizer"])
-            if masking is not None:
-                masking.load_state_dict(checkpoint["strategy_state"])
-            history, best = checkpoint["history"], checkpoint["best"]
-            first_epoch = checkpoint["epoch"] + 1
-            log.info("resuming from %s after epoch %d", checkpoint_path, checkpoint["epoch"])
-        else:
-            log.info("ignoring %s: it was written for another configuration", checkpoint_path)
-
-    started = last_checkpoint = time.perf_counter()
-    for epoch in range(first_epoch, train_config.epochs):
+    run = prepare_run(config, seed, strategy, subset, model, selection_subsets, prepared)
+    progress = resume(run, out_dir)
+    started = last_checkpoint = last_console = time.perf_counter()
+    for epoch in range(progress.first_epoch, config.epochs):
         epoch_started = time.perf_counter()
-        net.train()
-        if masking is not None:
-            masking.set_progress(epoch, train_config.epochs)
-        torch.manual_seed(derive_seed(seed, "dropout", epoch))
-        loader = generator(seed, "loader", epoch, device=device)
-        mask_generator = generator(seed, "mask", epoch, device=device)
-        order = train_index[torch.randperm(len(train_index), generator=loader, device=device)]
-        batches = order.split(train_config.batch_size)
-        total_loss = torch.zeros((), device=device)  # summed on the device: no sync per step
-        observations = []
-        for step, batch in enumerate(batches, 1):
-            present = data.present[batch]
-            if masking is None:
-                visible = present
-            else:
-                p = masking.sample(len(batch), mask_generator)
-                visible = token_visibility(p, data.tokens_per_modality, present, mask_generator)
-            with autocast(device):
-                logits = net(data.batch(batch), visible, train_config.length_buckets)
-            loss = criterion(logits.float(), data.targets[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), train_config.grad_clip)
-            optimizer.step(current_lr())
-            total_loss += loss.detach() * len(batch)
-            if masking is not None and step in observe_at:
-                observations.append(observe_unimodal_scores())
-
-        candidate = epoch >= first_candidate
-        scores = evaluate_subsets(
-            net,
-            data,
-            index["val"],
-            {
-                name: spec
-                for name, spec in epoch_subsets.items()
-                if candidate or not name.startswith("named:")
-            },
-            train_config.eval_batch_size,
-            classes,
-            standard_errors=observe_with_validation,
-        )
-        if observe_with_validation:
-            observations.append(observe_unimodal_scores(scores))
-        primary = scores[scores.metric == metric].set_index("subset")["value"]
-        named = [float(v) for name, v in primary.items() if name.startswith("named:")]
-        unimodal, errors = observations[-1] if observations else ([], [])
-        row = {
-            "epoch": epoch + 1,
-            "loss": total_loss.item() / len(train_index),
-            f"val_{metric}": float(primary["all"]),
-            **({f"val_{metric}_named_mean": float(np.mean(named))} if named else {}),
-            **{f"s.{m.name}": s for m, s in zip(data.layout, unimodal, strict=False)},
-            **{f"s_se.{m.name}": e for m, e in zip(data.layout, errors, strict=False)},
-            "observations": len(observations),
-            **(masking.state() if masking else {}),
-            "lr": current_lr(),
-            "seconds": time.perf_counter() - epoch_started,
-        }
-        history.append(row)
-        log.info(
-            "epoch %d/%d loss %.4f val %s %.4f%s",
-            epoch + 1,
-            train_config.epochs,
-            row["loss"],
-            metric,
-            row[f"val_{metric}"],
-            "".join(f" s.{m.name} {s:.3f}" for m, s in zip(data.layout, unimodal, strict=False)),
-        )
-        selection = {
-            "full": row[f"val_{metric}"],
-            "subsets": float(np.mean(named)) if named else row[f"val_{metric}"],
-            "last": float(epoch),
-        }[train_config.select_on]
-        row["selection_score"] = selection if candidate else math.nan
-        if candidate and selection > best["score"]:
-            best = {
-                "epoch": epoch + 1,
-                "score": selection,
-                "weights": {k: v.detach().clone() for k, v in net.state_dict().items()},
-            }
-        due = time.perf_counter() - last_checkpoint >= train_config.checkpoint_seconds
-        if not (due or epoch + 1 == train_config.epochs):
-            continue
-        last_checkpoint = time.perf_counter()
-        atomic_save(
-            {
-                "run_spec": run_spec,
-                "epoch": epoch,
-                "weights": net.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "strategy_state": masking.state_dict() if masking else {},
-                "history": history,
-                "best": best,
-            },
-            checkpoint_path,
-        )
-
-    net.load_state_dict(best["weights"])
-    atomic_save(
-        {
-            "weights": best["weights"],
-            "normalizer": normalizer.state_dict(),
-            "layout": [asdict(m) for m in data.layout],
-            "n_outputs": net.head[-1].out_features,
-            "task": data.task,
-            **run_spec,
-            "best_epoch": best["epoch"],
-            "validation_score": best["score"],
-        },
-        out_dir / "model.pt",
-    )
-    pd.DataFrame(history).to_csv(out_dir / "history.csv", index=False)
-    elapsed = time.perf_counter() - started
-    kept = history[best["epoch"] - 1]
-    metrics = {
-        "best_epoch": best["epoch"],
-        "selected_on": train_config.select_on,
-        "selection_score": kept["selection_score"],
-        f"best_val_{metric}": kept[f"val_{metric}"],
-        "scored_classes": None if classes is None else len(classes),
-        "epochs": train_config.epochs,
-        "train_samples": len(train_index),
-        "device": str(device),
-        "seconds": elapsed,
-        "train_samples_per_second": (
-            len(train_index) * (train_config.epochs - first_epoch) / elapsed if elapsed else None
-        ),
-    }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+        loss, observations = train_epoch(run, epoch)
+        row = validate_epoch(run, epoch, loss, observations, epoch_started)
+        progress.history.append(row)
+        keep_if_best(run, progress, row)
+        last = epoch + 1 == config.epochs
+        console = last or time.perf_counter() - last_console >= CONSOLE_SECONDS
+        log_epoch(run, out_dir, row, console)
+        if console:
+            last_console = time.perf_counter()
+        if last or time.perf_counter() - last_checkpoint >= config.checkpoint_seconds:
+            save_checkpoint(run, progress, epoch, out_dir)
+            last_checkpoint = time.perf_counter()
+    return write_outputs(run, progress, out_dir, time.perf_counter() - started)

@@ -1,1 +1,2 @@
-"""What the Snakemake workflow derives from its config (runs, jobs, subsets, options)."""
+"""The Snakemake workflow's own parts: what it derives from its config (`pipeline`) and how it
+renders its report notebooks (`notebooks`)."""

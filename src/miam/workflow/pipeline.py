@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import string
 from fnmatch import fnmatchcase
-from inspect import Parameter
 from pathlib import Path
 
 from miam.analysis.contribution_settings import contribution_options
-from miam.core.availability import target_availability
+from miam.core.availability import deployment_availability, target_availability
+from miam.core.options import REQUIRED, check_names, filled_options
 from miam.core.subsets import SubsetSpec, modality_subsets
 from miam.inputs.tokenize import generic_spec
 
@@ -55,11 +55,9 @@ GEOPLANT_TILE_SIZE = 64
 GEOPLANT_BANDS = ("R", "G", "B", "NIR")
 
 
-# Marks a strategy parameter without a default (the config, or the workflow, must give it).
-REQUIRED = Parameter.empty
-
 # Keyword parameters of each masking strategy (`kind`) and their defaults, in the order of
-# miam.core.masking.STRATEGIES; `modality_names` is the trainer's, not the config's.
+# miam.core.masking.STRATEGIES (REQUIRED: the config, or the workflow, gives it); `modality_names`
+# is the trainer's, not the config's.
 STRATEGY_PARAMETERS: dict[str, dict[str, object]] = {
     "constant": {"rate": 0.75},
     "uniform": {},
@@ -208,8 +206,7 @@ def strategy_spec(config: dict, dataset: str, strategy: str) -> dict:
     """The strategy's config entry; `deployment` takes the dataset's profile unless it has one."""
     spec = dict(config["strategies"][strategy])
     if spec["kind"] == "deployment" and "availability" not in spec:
-        profile = config["datasets"][dataset].get("deployment", {})
-        spec["availability"] = profile.get("availability", "measured")
+        spec["availability"] = deployment_availability(config["datasets"][dataset])
     return spec
 
 
@@ -245,10 +242,7 @@ def check_config(config: dict) -> None:
             check_climate_context(f"{where}.climate_context", context, names, tokens)
         check_split(f"{where}.split", dataset)
         try:
-            target_availability(
-                dataset.get("deployment", {}).get("availability", "measured"),
-                dict.fromkeys(names, 1.0),
-            )
+            target_availability(deployment_availability(dataset), dict.fromkeys(names, 1.0))
         except ValueError as error:
             raise ValueError(f"{where}.deployment.availability: {error}") from error
         for strategy in config["strategies"]:
@@ -264,12 +258,7 @@ def check_reader_options(dataset: dict, where: str) -> None:
     if reader == "generic":
         generic_spec.parse_options(options, f"{where}.reader_options")
         return
-    unknown = sorted(set(options) - set(READER_OPTIONS[reader]))
-    if unknown:
-        raise ValueError(
-            f"{where}.reader_options: the {reader} reader has no option {', '.join(unknown)}; "
-            f"its options: {', '.join(READER_OPTIONS[reader])}"
-        )
+    check_names(options, READER_OPTIONS[reader], f"{where}.reader_options", f"the {reader} reader")
 
 
 def check_subset_tokens(where: str, spec: SubsetSpec, dataset: dict, tokens: dict) -> None:
@@ -382,15 +371,8 @@ def check_strategy(name: str, spec: dict) -> None:
         )
     accepted = STRATEGY_PARAMETERS[kind]
     given = {key: value for key, value in spec.items() if key != "kind"}
-    unknown = sorted(set(given) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"strategies.{name}: masking strategy {kind!r} got unknown parameter(s) "
-            f"{', '.join(unknown)}; accepted: {', '.join(accepted) or 'none'}"
-        )
+    filled_options(given, accepted, f"strategies.{name}", f"masking strategy {kind!r}")
     for key, default in accepted.items():
-        if default is REQUIRED and key not in given:
-            raise ValueError(f"strategies.{name}: masking strategy {kind!r} needs `{key}`")
         if key in given and not _same_type(given[key], default):
             raise ValueError(
                 f"strategies.{name}.{key}: {given[key]!r} is not a {type(default).__name__}"

@@ -26,8 +26,7 @@ import re
 import string
 from fnmatch import fnmatchcase
 
-# Marks an option that has no default.
-REQUIRED = object()
+from miam.core.options import REQUIRED, filled_options
 
 # Column pairs taken for lon/lat (degrees, EPSG:4326) when `coordinates` is auto.
 LON_LAT_NAMES = (("lon", "lat"), ("longitude", "latitude"), ("decimallongitude", "decimallatitude"))
@@ -94,23 +93,6 @@ SOURCES = {
 }
 
 
-def _filled(options: dict, accepted: dict, where: str, what: str) -> dict:
-    """`options` with the defaults of `accepted`; ValueError naming `where` on an unknown or
-    missing key."""
-    if not isinstance(options, dict):
-        raise ValueError(f"{where}: {what} must be a mapping, got {options!r}")
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"{where}: unknown option(s) {', '.join(unknown)} for {what}; "
-            f"accepted: {', '.join(accepted)}"
-        )
-    for key, default in accepted.items():
-        if default is REQUIRED and key not in options:
-            raise ValueError(f"{where}: {what} needs `{key}`")
-    return {k: options.get(k, d) for k, d in accepted.items()}
-
-
 def pattern_field(pattern: str, where: str) -> str:
     """The one `{field}` of a series pattern; ValueError naming `where` otherwise."""
     try:
@@ -143,12 +125,12 @@ def parse_options(options: dict, where: str = "reader_options") -> dict:
     Raises ValueError naming the key (`where` is its path in the config) for anything unknown,
     missing or of the wrong shape.
     """
-    spec = _filled(options, TOP_LEVEL, where, "the generic reader")
+    spec = filled_options(options, TOP_LEVEL, where, "the generic reader")
     coordinates = spec["coordinates"]
     if coordinates is None or coordinates is False:
         spec["coordinates"] = "none"
     elif isinstance(coordinates, dict):
-        given = _filled(
+        given = filled_options(
             coordinates,
             {"x": None, "y": None, "crs": "EPSG:4326"},
             f"{where}.coordinates",
@@ -168,7 +150,7 @@ def parse_options(options: dict, where: str = "reader_options") -> dict:
         raise ValueError(f"{where}.label.kind: {kind!r} is not one of {', '.join(LABEL_KINDS)}")
     spec["label"] = {
         "kind": label["kind"],
-        **_filled(
+        **filled_options(
             {k: v for k, v in label.items() if k != "kind"},
             LABEL_KINDS[label["kind"]],
             f"{where}.label",
@@ -213,7 +195,7 @@ def parse_modality(name: str, modality: dict, where: str) -> dict:
             raise ValueError(f"{where}.type: {kind!r} is not one of {', '.join(FILE_TYPES)}")
         accepted.update(FILE_TYPES[kind])
     given = {k: v for k, v in modality.items() if k != "from"}
-    spec = {"from": source, **_filled(given, accepted, where, f"a {source} modality")}
+    spec = {"from": source, **filled_options(given, accepted, where, f"a {source} modality")}
     if source in ("columns", "categorical"):
         spec["columns"] = _string_list(spec["columns"], f"{where}.columns")
     if source == "series":
