@@ -517,3 +517,9 @@ def test_report_captions_render_without_restructuredtext_warnings(path, tmp_path
         assert warnings.getvalue() == "", (path.name, wildcards, warnings.getvalue())
         if path.name == "workflow.rst":
             assert "<p>toy: 3 claims tested</p>" in body["html_body"]
+
+
+def test_latex_notes_typeset_code_and_bold_instead_of_showing_markdown():
+    assert tables.latex_note("`deployment` is **measured**: 50% of a_b") == (
+        r"\texttt{deployment} is \textbf{measured}: 50\% of a\_b"
+    )

@@ -441,6 +441,13 @@ def latex_escape(text: str) -> str:
     return "".join(LATEX_SPECIAL.get(c, c) for c in str(text))
 
 
+def latex_note(text: str) -> str:
+    """A note's Markdown-style `code` and **bold** as LaTeX, the rest escaped."""
+    text = latex_escape(text)
+    text = re.sub(r"`([^`]+)`", r"\\texttt{\1}", text)
+    return re.sub(r"\*\*([^*]+)\*\*", r"\\textbf{\1}", text)
+
+
 def latex_cell(mean: float, std: float) -> str:
     if not math.isfinite(mean):
         return "--"
@@ -475,7 +482,7 @@ def to_latex(table: Table) -> str:
             lines.append(" & ".join([latex_escape(row), *cells]) + " \\\\")
         lines += ["\\bottomrule", "\\end{tabular}"]
     if table.note:
-        lines.append(f"\\par\\smallskip {latex_escape(table.note)}")
+        lines.append(f"\\par\\smallskip {latex_note(table.note)}")
     lines.append("\\end{table}")
     return "\n".join(lines) + "\n"
 
