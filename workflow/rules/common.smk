@@ -25,7 +25,14 @@ if SOURCE not in PYTHONPATH.split(os.pathsep):
     os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SOURCE, PYTHONPATH])))
 
 DATASETS = list(config["datasets"])
-STRATEGIES = list(config["strategies"])
+# Strategy runs: a strategy with list-valued parameters trains one variant per combination,
+# named like `miam[lam=3,kappa=10]` (also its folder). Table rows add, per such family, the row
+# named after it: per seed, the variant chosen on validation (rule select_variant). A dataset
+# may train only some strategies (its `strategies`): see the per-dataset functions below.
+STRATEGIES = list(pipeline.strategy_variants(config["strategies"]))
+VARIANT_FAMILIES = [
+    family for family in config["strategies"] if family not in STRATEGIES
+]
 SEEDS = config["seeds"]
 NOTEBOOKS = ["comparison", "ablation", "dynamics"]
 # Which seed's strategy models the contribution analysis reads (default: the first seed).
@@ -34,7 +41,8 @@ CONTRIBUTION_SEED = config["contributions"].get("model_seed", SEEDS[0])
 
 wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
-    strategy="|".join(STRATEGIES),
+    strategy="|".join(map(re.escape, STRATEGIES)),
+    family="|".join(map(re.escape, VARIANT_FAMILIES)),
     seed=r"\d+",
     subset=r"[A-Za-z0-9_+.-]+",
 
@@ -44,6 +52,20 @@ wildcard_constraints:
 
 def dataset_config(wildcards):
     return config["datasets"][wildcards.dataset]
+
+
+def strategy_runs(wildcards):
+    """The dataset's strategy runs (variants named one by one)."""
+    return list(pipeline.strategy_runs(config, wildcards.dataset))
+
+
+def strategy_rows(wildcards):
+    """The dataset's strategy rows of the tables: selected families, variants, strategies."""
+    return pipeline.strategy_rows(config, wildcards.dataset)
+
+
+def variant_families(wildcards):
+    return pipeline.variant_families(config, wildcards.dataset)
 
 
 def reader_name(wildcards):
@@ -192,16 +214,10 @@ def job_size(kind, resource, factor=1):
 # --- paths of results that cross rules ---
 
 
-def oracle_subsets(dataset):
-    if not config["datasets"][dataset]["oracles"]:
-        return []
-    return list(pipeline.named_subsets(config["datasets"][dataset]))
-
-
 def strategy_evaluations(wildcards):
     return expand(
         "results/{{dataset}}/eval/train/{strategy}/seed{seed}.csv",
-        strategy=STRATEGIES,
+        strategy=strategy_runs(wildcards),
         seed=SEEDS,
     )
 
@@ -209,7 +225,7 @@ def strategy_evaluations(wildcards):
 def oracle_evaluations(wildcards):
     return expand(
         "results/{{dataset}}/eval/oracle/{subset}/seed{seed}.csv",
-        subset=oracle_subsets(wildcards.dataset),
+        subset=pipeline.oracle_subsets(config["datasets"][wildcards.dataset]),
         seed=SEEDS,
     )
 
@@ -222,10 +238,20 @@ def late_fusion_evaluations(wildcards):
     )
 
 
+def selected_evaluations(wildcards):
+    """The rows of each variant family: the variant chosen on validation, per seed."""
+    return expand(
+        "results/{{dataset}}/eval/selected/{family}/seed{seed}.csv",
+        family=variant_families(wildcards),
+        seed=SEEDS,
+    )
+
+
 def model_evaluations(wildcards):
     """Every evaluation CSV of the dataset; each `model` in them is a row of the tables."""
     return (
         strategy_evaluations(wildcards)
+        + selected_evaluations(wildcards)
         + late_fusion_evaluations(wildcards)
         + oracle_evaluations(wildcards)
     )
@@ -235,7 +261,7 @@ def training_runs(wildcards, file):
     """`file` (history.csv, metrics.json) of every strategy model of the dataset."""
     return expand(
         "results/{{dataset}}/train/{strategy}/seed{seed}/{file}",
-        strategy=STRATEGIES,
+        strategy=strategy_runs(wildcards),
         seed=SEEDS,
         file=file,
     )
@@ -252,7 +278,7 @@ def training_metrics(wildcards):
 def contribution_models(wildcards):
     return expand(
         "results/{{dataset}}/train/{strategy}/seed{seed}/model.pt",
-        strategy=STRATEGIES,
+        strategy=strategy_runs(wildcards),
         seed=CONTRIBUTION_SEED,
     )
 

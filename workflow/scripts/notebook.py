@@ -43,14 +43,20 @@ class QuietKernelManager(AsyncKernelManager):
 
 
 log_to(snakemake.log[0])
+
+
+def named(section, *names) -> dict:
+    """The entries among `names` that the rule's `section` (wildcards, input, params) has."""
+    return {name: getattr(section, name) for name in names if hasattr(section, name)}
+
+
+# A report notebook's dataset, files, strategies and weak subsets; a study notebook's study.
 available = {
-    "dataset": snakemake.wildcards.dataset,
+    **named(snakemake.wildcards, "dataset", "study"),
     "tables_dir": str(Path(snakemake.input.tables[0]).parent),
-    "evaluations": list(snakemake.input.evaluations),
-    "histories": list(snakemake.input.histories),
     "figures_dir": snakemake.output.figures,
-    "strategies": list(snakemake.params.strategies),
-    "weak_subsets": list(snakemake.params.weak_subsets),
+    **{k: list(v) for k, v in named(snakemake.input, "evaluations", "histories").items()},
+    **{k: list(v) for k, v in named(snakemake.params, "strategies", "weak_subsets").items()},
 }
 # Each notebook declares the parameters it reads (all None there); pass exactly those.
 declared = papermill.inspect_notebook(snakemake.input.notebook)

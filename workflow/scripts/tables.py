@@ -4,6 +4,8 @@ the claims table (miam.analysis.claims): each claim of the paper with its paired
 from pathlib import Path
 
 from miam.analysis import claims, tables
+from miam.analysis import deployment_score as deployment
+from miam.analysis.selection import chosen_variants, describe_choice
 from miam.runs.runlog import log_to
 from miam.workflow import pipeline
 
@@ -21,7 +23,12 @@ folder = Path(snakemake.output[0]).parent
 built = tables.build_tables(evaluations, strategies, list(subsets), extra_columns)
 # One modality, or two columns showing the same tokens: said under the main table.
 degenerate = pipeline.comparison_note(snakemake.config["datasets"][snakemake.wildcards.dataset])
-built["main"].note = " ".join(filter(None, [degenerate, built["main"].note]))
+# A strategy with list-valued parameters: which variant its row reports, per seed.
+chosen = " ".join(
+    f"Row {family}: per seed the variant best on validation, {describe_choice(seeds)}."
+    for family, seeds in chosen_variants(evaluations).items()
+)
+built["main"].note = " ".join(filter(None, [degenerate, built["main"].note, chosen]))
 written = {str(path) for table in built.values() for path in tables.write_table(table, folder)}
 tested = claims.claims_table(
     evaluations, strategies, list(subsets), snakemake.params.weak_subsets, split="test"

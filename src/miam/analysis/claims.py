@@ -29,7 +29,10 @@ gap exceeds it once, 6.3 pp on the Sentinel-2 centre patch).
 
 Models are the config's strategy names (its `strategies` keys): `miam`, the baselines of
 BASELINES, the ladder of PRINCIPLE_LADDER, `miam_uniform_corners`, and `oracle`. A claim whose
-models are not in the run is skipped, with a note saying why.
+models are not in the run is skipped, with a note saying why. A strategy given list-valued
+parameters is its selected row (miam.analysis.selection): per seed, the variant best on
+validation; each claim's note names the variant every seed used, for MIAM and for a baseline
+selected the same way alike.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from miam.analysis.selection import chosen_variants, describe_choice
 from miam.analysis.tables import (
     CORNER_ABLATION,
     METRIC_LABELS,
@@ -370,12 +374,19 @@ def claims_table(
         key: group.set_index("seed")["value"] for key, group in scores.groupby(["model", "column"])
     }
     empty = pd.Series(dtype=float)
+    choices = chosen_variants(evaluations)
     records = []
     for claim in listed.claims:
         paired = paired_difference(
             by_key.get((claim.a, claim.column), empty), by_key.get((claim.b, claim.column), empty)
         )
         result, note = verdict(paired, claim.kind, equivalence_margin, oracle_margin)
+        chosen = [
+            f"{model} = {describe_choice(choices[model])}"
+            for model in (claim.a, claim.b)
+            if model in choices
+        ]
+        note = "; ".join(filter(None, [note, *chosen]))
         margin = oracle_margin if claim.kind == BELOW_MARGIN else equivalence_margin
         records.append(
             {
