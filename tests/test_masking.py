@@ -392,3 +392,19 @@ def test_a_cuda_generator_samples_on_cuda(name):
     present = torch.ones((1024, 6), dtype=torch.bool, device="cuda")
     visible = token_visibility(p, [1, 2, 3], present, cuda_generator)
     assert visible.device.type == "cuda"
+
+
+def test_the_trainer_gives_miam_above_chance_the_chance_score_of_its_task():
+    from types import SimpleNamespace
+
+    from miam.core.metrics import chance_score
+    from miam.runs.training import build_strategy
+
+    assert chance_score("multilabel", 40) == 0.5
+    assert chance_score("multiclass", 4) == 0.25
+    layout = [SimpleNamespace(name=m) for m in ("a", "b", "c")]
+    data = SimpleNamespace(layout=layout, task="multiclass", targets=torch.tensor([0, 3, 1]))
+    spec = {"kind": "miam", "rho_s_from": "above_chance"}
+    assert build_strategy(spec, data, None).chance == 0.25
+    # Without the option the chance score is not needed, and not set.
+    assert build_strategy({"kind": "miam"}, data, None).chance is None
