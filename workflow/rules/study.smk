@@ -79,6 +79,11 @@ rule study_notebook:
         "../scripts/notebook.py"
 
 
+# Each study's notebook, and each point's own tables (claims included).
 rule study:
     input:
         expand("results/study/{study}/study.html", study=STUDIES),
+        expand(
+            "results/{dataset}/tables/main.md",
+            dataset=[point for points in STUDIES.values() for point in points],
+        ),

@@ -199,13 +199,14 @@ def dynamics_summary(dynamics: pd.DataFrame) -> pd.DataFrame:
         late=dynamics["epoch"] > dynamics["epochs"] / 2,
     )
     keys = [*POINT, "model", "modality"]
-    last = frame[frame["epoch"] == frame["epochs"]].groupby(keys)[["r", "expected_p"]].mean()
-    per_seed = frame.groupby([*keys, "seed"])
+    last = frame[frame["epoch"] == frame["epochs"]].groupby(keys, sort=False)
+    last = last[["r", "expected_p"]].mean()
+    per_seed = frame.groupby([*keys, "seed"], sort=False)
     summary = pd.DataFrame(
         {
             "r_last": last["r"],
             "expected_p_last": last["expected_p"],
-            "max_p_shift": per_seed["moved"].max().groupby(keys).mean(),
+            "max_p_shift": per_seed["moved"].max().groupby(keys, sort=False).mean(),
             "above_floor_early": frame[~frame["late"]].groupby(keys)["above_floor"].mean(),
             "above_floor_late": frame[frame["late"]].groupby(keys)["above_floor"].mean(),
         }
@@ -308,7 +309,7 @@ def finding(gaps: pd.DataFrame, diffs: pd.DataFrame, summary: pd.DataFrame) -> s
         start = _pick(demo_data, first, model="miam", column=WEAK_MEAN)
         end = _pick(demo_data, last, model="miam", column=WEAK_MEAN)
         trend = ""
-        if start is not None and end is not None:
+        if start is not None and end is not None and first != last:
             change = end["mean"] - start["mean"]
             trend = (
                 f" MIAM's gap {'narrows' if change < 0 else 'widens'} by {abs(change):.1f} pp "
@@ -326,7 +327,8 @@ def finding(gaps: pd.DataFrame, diffs: pd.DataFrame, summary: pd.DataFrame) -> s
 
     acting = summary[summary["model"].str.startswith("miam[lam=")]
     if not acting.empty:
-        shifts = acting.groupby(["budget", "data", "model"])["max_p_shift"].max().reset_index()
+        by_model = acting.groupby(["budget", "data", "model"], sort=False)
+        shifts = by_model["max_p_shift"].max().reset_index()
         parts = []
         for p in _points_in_order(shifts):
             at = shifts[(shifts["budget"] == p["budget"]) & (shifts["data"] == p["data"])]
@@ -394,6 +396,14 @@ def _errorbar(ax, frame: pd.DataFrame, x: str, label: str, shift: float = 0.0) -
     )
 
 
+def budget_axis(ax, budgets) -> None:
+    """A log2 axis with one tick per budget of the study, labelled x1, x4, x16."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(budgets), [f"x{b:g}" for b in sorted(budgets)])
+    ax.minorticks_off()
+    ax.set_xlabel("budget (x demo steps)")
+
+
 def gap_figure(gaps: pd.DataFrame, models: Sequence[str]) -> Figure:
     """(a) Gap to the oracle against budget, one panel per column, one line per model (demo
     data; the 4x-data point as open markers would crowd it: it is in the table)."""
@@ -405,9 +415,8 @@ def gap_figure(gaps: pd.DataFrame, models: Sequence[str]) -> Figure:
             rows = demo[(demo["model"] == model) & (demo["column"] == column)]
             _errorbar(ax, rows, "budget", model, shift=0.03 * k)
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xscale("log", base=2)
+        budget_axis(ax, demo["budget"].unique())
         ax.set_title(column, fontsize=9)
-        ax.set_xlabel("budget (x demo steps)")
     axes[0][0].set_ylabel("oracle - model (pp)")
     axes[0][-1].legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -431,9 +440,8 @@ def difference_figure(diffs: pd.DataFrame) -> Figure:
         for k, a in enumerate(dict.fromkeys(rows["a"])):
             _errorbar(ax, rows[rows["a"] == a], "budget", a, shift=0.03 * k)
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xscale("log", base=2)
+        budget_axis(ax, demo["budget"].unique())
         ax.set_title(f"MIAM - {b}, {column}", fontsize=9)
-        ax.set_xlabel("budget (x demo steps)")
         ax.set_ylabel("pp (95 % interval over seeds)")
     axes.flat[0].legend(fontsize=7, loc="best")
     fig.tight_layout()
