@@ -2,6 +2,7 @@
 # of the results tree that crosses rules. Imports no torch: every job parses the workflow again.
 import os
 import re
+from types import SimpleNamespace
 
 from snakemake.logging import logger
 from snakemake.utils import validate
@@ -10,6 +11,7 @@ from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.workflow import pipeline
 from miam.analysis.contribution_settings import TABLES as CONTRIBUTION_TABLES
 from miam.analysis.contribution_settings import contribution_options
+from miam.analysis.study import TABLES as STUDY_TABLES
 
 validate(config, schema="../schemas/config.schema.yaml")
 pipeline.check_config(config)
@@ -44,6 +46,7 @@ wildcard_constraints:
     strategy="|".join(map(re.escape, STRATEGIES)),
     family="|".join(map(re.escape, VARIANT_FAMILIES)),
     seed=r"\d+",
+    study="|".join(map(re.escape, config["study"])),
     subset=r"[A-Za-z0-9_+.-]+",
 
 
@@ -299,3 +302,30 @@ def all_targets():
             table=CONTRIBUTION_TABLES,
         )
     )
+
+
+# --- the study (docs/study.md): points are datasets, each with its budget and data size ---
+
+STUDIES = config["study"]
+
+
+def study_points(wildcards):
+    return STUDIES[wildcards.study]
+
+
+def study_files(files):
+    """Input function: `files` (a per-dataset input function) of every point of the study."""
+
+    def paths(wildcards):
+        return [
+            path.format(dataset=dataset)
+            for dataset in STUDIES[wildcards.study]
+            for path in files(SimpleNamespace(dataset=dataset))
+        ]
+
+    return paths
+
+
+def first_point(wildcards):
+    """The first point's dataset settings: the study's subsets (every point shares them)."""
+    return config["datasets"][next(iter(STUDIES[wildcards.study]))]

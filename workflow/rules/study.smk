@@ -3,39 +3,6 @@
 #
 # results/study/{study}/{scores,gaps,differences,dynamics,dynamics_summary}.csv, finding.md
 # results/study/{study}/study.ipynb, study.html, figures/
-from types import SimpleNamespace
-
-from miam.analysis.study import TABLES as STUDY_TABLES
-
-STUDIES = config["study"]
-
-
-wildcard_constraints:
-    study="|".join(map(re.escape, STUDIES)),
-
-
-def study_points(wildcards):
-    return STUDIES[wildcards.study]
-
-
-def study_files(files):
-    """Input function: `files` (a per-dataset input function) of every point of the study."""
-
-    def paths(wildcards):
-        return [
-            path.format(dataset=dataset)
-            for dataset in STUDIES[wildcards.study]
-            for path in files(SimpleNamespace(dataset=dataset))
-        ]
-
-    return paths
-
-
-def first_point(wildcards):
-    """The first point's dataset settings: the study's subsets (every point shares them)."""
-    return config["datasets"][next(iter(STUDIES[wildcards.study]))]
-
-
 rule study_tables:
     input:
         evaluations=study_files(model_evaluations),
