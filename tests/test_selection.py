@@ -133,4 +133,5 @@ def test_claims_name_the_variant_each_seed_used():
     assert describe_choice({0: "a", 1: "b", 2: "a"}) == "a (seeds 0, 2), b (seed 1)"
     table = claims.claims_table(both, ["uniform", "miam"], SUBSETS, ["sat"])
     row = table.rows[(table.rows["a"] == "miam") & (table.rows["b"] == "uniform")].iloc[0]
-    assert "miam = miam[lam=1] (seeds 0, 2), miam[lam=3] (seed 1)" in row["note"]
+    assert row["chosen"] == "miam = miam[lam=1] (seeds 0, 2), miam[lam=3] (seed 1)"
+    assert "`miam` = miam[lam=1] (seeds 0, 2)" in claims.to_markdown(table)

@@ -161,4 +161,4 @@ def test_one_tiny_point_runs_end_to_end(tmp_path):
     assert (folder / "finding.md").read_text().strip()
     assert "<img" in (folder / "study.html").read_text()
     claims = pd.read_csv(workdir / "results" / "tiny-study" / "tables" / "claims.csv")
-    assert claims["note"].str.contains(r"miam = miam\[lam=", regex=True).any()
+    assert claims["chosen"].str.contains(r"miam = miam\[lam=", regex=True).any()
