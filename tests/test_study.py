@@ -87,6 +87,7 @@ def history(path: Path, d: list[float], floor: float, expected_p: list[float]) -
             "expected_p.sat": expected_p,
             "d.sat": d,
             "d_floor.sat": [floor] * len(d),
+            "clipped.sat": [0.0] * (len(d) - 1) + [1.0],
         }
     ).to_csv(path, index=False)
     return path
@@ -107,6 +108,7 @@ def test_dynamics_say_when_d_is_above_its_floor_and_how_far_p_moves(tmp_path):
     assert summary["above_floor_late"] == 0.5  # epochs 3 and 4
     assert summary["max_p_shift"] == pytest.approx(0.1)
     assert summary["expected_p_last"] == pytest.approx(0.45)
+    assert summary["clipped_late"] == 0.5  # clipped in epoch 4 of the late 3 and 4
 
 
 def test_the_finding_is_written_from_the_tables(tmp_path):

@@ -180,6 +180,7 @@ def study_dynamics(
                         "d": d,
                         "d_floor": floor,
                         "above_floor": (d > floor).where(d.notna()),
+                        "clipped": history[f"clipped.{modality}"],
                     }
                 )
             )
@@ -193,7 +194,7 @@ def dynamics_summary(dynamics: pd.DataFrame) -> pd.DataFrame:
     """Per point, model and modality, means over seeds: r_m and E[p_m] at the last epoch, the
     largest |E[p_m] - 0.5| over training (how far MIAM moved from the Beta hypercube), and the
     share of epochs whose d_m is above its floor (in the first and the second half of
-    training)."""
+    training) and whose lam |log r_m| is clipped (second half)."""
     frame = dynamics.assign(
         moved=(dynamics["expected_p"] - 0.5).abs(),
         late=dynamics["epoch"] > dynamics["epochs"] / 2,
@@ -209,6 +210,7 @@ def dynamics_summary(dynamics: pd.DataFrame) -> pd.DataFrame:
             "max_p_shift": per_seed["moved"].max().groupby(keys, sort=False).mean(),
             "above_floor_early": frame[~frame["late"]].groupby(keys)["above_floor"].mean(),
             "above_floor_late": frame[frame["late"]].groupby(keys)["above_floor"].mean(),
+            "clipped_late": frame[frame["late"]].groupby(keys)["clipped"].mean(),
         }
     )
     return summary.reset_index()
@@ -339,6 +341,13 @@ def finding(gaps: pd.DataFrame, diffs: pd.DataFrame, summary: pd.DataFrame) -> s
                     for row in at.itertuples()
                 )
             )
+        clipped = acting.groupby(["budget", "data", "model"], sort=False)["clipped_late"].max()
+        clip_text = ", ".join(
+            f"{_budget_label(dict(zip(['budget', 'data'], key[:2], strict=True)))} "
+            f"{key[2].removeprefix('miam')} {100 * share:.0f} %"
+            for key, share in clipped.items()
+            if share > 0
+        )
         late = acting.groupby(["budget", "data"])["above_floor_late"].mean().reset_index()
         floor_text = ", ".join(
             f"{_budget_label(row)} {100 * row['above_floor_late']:.0f} %"
@@ -347,26 +356,30 @@ def finding(gaps: pd.DataFrame, diffs: pd.DataFrame, summary: pd.DataFrame) -> s
         sentences.append(
             "How far the imbalance term moves MIAM from the Beta hypercube (largest |E[p_m] - "
             f"0.5| over training, mean over seeds, largest modality): {'; '.join(parts)}. "
-            f"In the second half of training d_m is above its floor in {floor_text} of epochs."
+            f"In the second half of training d_m is above its floor in {floor_text} of epochs"
+            + (
+                f"; the clip on lam |log r_m| holds the most-clipped modality in {clip_text} "
+                "of those epochs."
+                if clip_text
+                else "; the clip on lam |log r_m| never acts."
+            )
         )
 
-    miam_vs = []
-    for model in sorted(m for m in diffs["a"].unique() if m.startswith("miam[lam=")):
-        for p in _points_in_order(diffs):
-            weak = _pick(diffs, p, a=model, b="uniform", column=WEAK_MEAN)
-            full = _pick(diffs, p, a=model, b="uniform", column="all")
-            if (
-                weak is not None
-                and full is not None
-                and _budget_label(p) == _budget_label(_points_in_order(diffs)[-1])
-            ):
-                miam_vs.append(
-                    f"{model} on the weak subsets {_interval(weak)} ({_verdict(weak)}), on all "
-                    f"inputs {_interval(full)} ({_verdict(full)})"
-                )
-    if miam_vs:
-        largest = _budget_label(_points_in_order(diffs)[-1])
-        sentences.append(f"Against uniform masking at {largest}: {'; '.join(miam_vs)}.")
+    # What acting does: each lambda > 0 against the Beta hypercube, the same masking without
+    # the imbalance term (lambda = 0), on the weak subsets and on all inputs.
+    for p in _points_in_order(diffs):
+        parts = []
+        for model in dict.fromkeys(m for m in diffs["a"] if m.startswith("miam[lam=")):
+            weak = _pick(diffs, p, a=model, b="beta_hypercube", column=WEAK_MEAN)
+            full = _pick(diffs, p, a=model, b="beta_hypercube", column="all")
+            if weak is None or full is None or (weak["mean"] == 0 and weak["low"] == 0):
+                continue  # lambda = 0 is the Beta hypercube itself
+            parts.append(
+                f"{model.removeprefix('miam')} weak {_interval(weak)} ({_verdict(weak)}), "
+                f"all {_interval(full)} ({_verdict(full)})"
+            )
+        if parts:
+            sentences.append(f"MIAM - Beta hypercube at {_budget_label(p)}: {'; '.join(parts)}.")
 
     selected = diffs[(diffs["a"] == "miam") & (diffs["column"] == AVERAGE)]
     if not selected.empty:
