@@ -213,7 +213,9 @@ def dynamics_summary(dynamics: pd.DataFrame) -> pd.DataFrame:
             "clipped_late": frame[frame["late"]].groupby(keys)["clipped"].mean(),
         }
     )
-    return summary.reset_index()
+    # In the order of the dynamics (config order of the runs), not sorted by name.
+    order = pd.MultiIndex.from_frame(frame[keys].drop_duplicates())
+    return summary.reindex(order).reset_index()
 
 
 TABLES = ("scores", "gaps", "differences", "dynamics", "dynamics_summary")
@@ -298,7 +300,7 @@ def finding(gaps: pd.DataFrame, diffs: pd.DataFrame, summary: pd.DataFrame) -> s
     sentences = []
 
     gap_text = []
-    for model in ("uniform", "miam"):
+    for model in ("uniform", "beta_hypercube", "miam"):
         parts = [
             f"{_budget_label(p)} {_interval(row)}"
             for p in budgets
