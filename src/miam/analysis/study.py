@@ -331,15 +331,16 @@ def finding(gaps: pd.DataFrame, diffs: pd.DataFrame, summary: pd.DataFrame) -> s
 
     acting = summary[summary["model"].str.startswith("miam[lam=")]
     if not acting.empty:
+        acting = acting.assign(last_shift=(acting["expected_p_last"] - 0.5).abs())
         by_model = acting.groupby(["budget", "data", "model"], sort=False)
-        shifts = by_model["max_p_shift"].max().reset_index()
+        shifts = by_model[["max_p_shift", "last_shift"]].max().reset_index()
         parts = []
         for p in _points_in_order(shifts):
             at = shifts[(shifts["budget"] == p["budget"]) & (shifts["data"] == p["data"])]
             parts.append(
                 f"{_budget_label(p)}: "
                 + ", ".join(
-                    f"{row.model.removeprefix('miam')} {row.max_p_shift:.2f}"
+                    f"{row.model.removeprefix('miam')} {row.max_p_shift:.2f} / {row.last_shift:.2f}"
                     for row in at.itertuples()
                 )
             )
@@ -356,8 +357,9 @@ def finding(gaps: pd.DataFrame, diffs: pd.DataFrame, summary: pd.DataFrame) -> s
             for row in late.sort_values(["data", "budget"]).to_dict("records")
         )
         sentences.append(
-            "How far the imbalance term moves MIAM from the Beta hypercube (largest |E[p_m] - "
-            f"0.5| over training, mean over seeds, largest modality): {'; '.join(parts)}. "
+            "How far the imbalance term moves MIAM from the Beta hypercube (|E[p_m] - 0.5| of "
+            "the modality it moves most, mean over seeds: largest over training / at the end): "
+            f"{'; '.join(parts)}. "
             f"In the second half of training d_m is above its floor in {floor_text} of epochs"
             + (
                 f"; the clip on lam |log r_m| holds the most-clipped modality in {clip_text} "
