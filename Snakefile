@@ -9,6 +9,7 @@
 # results/{dataset}/eval/                         tidy metrics per model and subset
 # results/{dataset}/contributions/                Shapley values across and inside modalities
 # results/{dataset}/tables/, reports/             paper tables (csv, md, tex), notebooks (html)
+# results/study/{study}/                          the study's tables and notebook (target `study`)
 from snakemake.utils import min_version
 
 min_version("9.20")
@@ -31,6 +32,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/contributions.smk"
+include: "workflow/rules/study.smk"
 
 
 rule all:

@@ -139,6 +139,41 @@ def test_uniform_shares_one_p_across_modalities():
     assert p[:, 0].std() > 0.2  # and it varies between samples
 
 
+def test_uniform_per_batch_draws_one_p_for_the_whole_batch():
+    """MaskSDM-MEE's draw: one p per batch; the default draws one per sample."""
+    per_batch = make_strategy("uniform", M, per_batch=True).sample(256, generator(0))
+    assert (per_batch == per_batch[0, 0]).all()
+    per_sample = make_strategy("uniform", M).sample(256, generator(0))
+    assert per_sample[:, 0].unique().numel() == 256
+
+
+def observed_miam(**options):
+    miam = make_strategy("miam", M, lam=1.0, **options)
+    for scores in SCORES:
+        miam.observe(scores, [0.01] * M)
+    return miam
+
+
+def test_miam_rho_s_above_chance_spreads_a_bounded_score():
+    """AUCs of 0.9 / 0.65 / 0.62: from the score rho_s spans 1.26 / 0.91 / 0.87; above chance
+    (0.4 / 0.15 / 0.12) it spans 2.0 / 0.75 / 0.60."""
+    paper = observed_miam().relative_scores()
+    above = observed_miam(rho_s_from="above_chance", chance=0.5).relative_scores()
+    excess = [s - 0.5 for s in SCORES[-1]]
+    mean_log = sum(math.log(e) for e in excess) / M
+    assert above == pytest.approx([math.exp(math.log(e) - mean_log) for e in excess])
+    assert max(above) / min(above) > max(paper) / min(paper) * 2
+    with pytest.raises(ValueError, match="needs the chance-level score"):
+        make_strategy("miam", M, rho_s_from="above_chance")
+
+
+def test_miam_d_floor_eps_is_the_papers_floor():
+    assert observed_miam().speed_floors() == [0.01] * M
+    assert observed_miam(d_floor="eps").speed_floors() == [1e-4] * M
+    # Modality 0 never moves: with the paper's floor its d is 1e-4, so it counts as settled.
+    assert observed_miam(d_floor="eps").imbalance()[0] > observed_miam().imbalance()[0]
+
+
 def test_modality_dropout_is_corners_only_and_never_drops_everything():
     p = make_strategy("modality_dropout", M, rate=0.9).sample(20000, generator(0))
     assert ((p == 0) | (p == 1)).all()
@@ -357,3 +392,19 @@ def test_a_cuda_generator_samples_on_cuda(name):
     present = torch.ones((1024, 6), dtype=torch.bool, device="cuda")
     visible = token_visibility(p, [1, 2, 3], present, cuda_generator)
     assert visible.device.type == "cuda"
+
+
+def test_the_trainer_gives_miam_above_chance_the_chance_score_of_its_task():
+    from types import SimpleNamespace
+
+    from miam.core.metrics import chance_score
+    from miam.runs.training import build_strategy
+
+    assert chance_score("multilabel", 40) == 0.5
+    assert chance_score("multiclass", 4) == 0.25
+    layout = [SimpleNamespace(name=m) for m in ("a", "b", "c")]
+    data = SimpleNamespace(layout=layout, task="multiclass", targets=torch.tensor([0, 3, 1]))
+    spec = {"kind": "miam", "rho_s_from": "above_chance"}
+    assert build_strategy(spec, data, None).chance == 0.25
+    # Without the option the chance score is not needed, and not set.
+    assert build_strategy({"kind": "miam"}, data, None).chance is None

@@ -2,6 +2,7 @@
 # of the results tree that crosses rules. Imports no torch: every job parses the workflow again.
 import os
 import re
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -11,6 +12,7 @@ from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.workflow import pipeline
 from miam.analysis.contribution_settings import TABLES as CONTRIBUTION_TABLES
 from miam.analysis.contribution_settings import contribution_options
+from miam.analysis.study import TABLES as STUDY_TABLES
 from miam.runs.checkpoints import HISTORY, METRICS, MODEL, RUN_FILES
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -58,7 +60,14 @@ if SOURCE not in PYTHONPATH.split(os.pathsep):
     os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SOURCE, PYTHONPATH])))
 
 DATASETS = list(config["datasets"])
-STRATEGIES = list(config["strategies"])
+# Strategy runs: a strategy with list-valued parameters trains one variant per combination,
+# named like `miam[lam=3,kappa=10]` (also its folder). Table rows add, per such family, the row
+# named after it: per seed, the variant chosen on validation (rule select_variant). A dataset
+# may train only some strategies (its `strategies`): see the per-dataset functions below.
+STRATEGIES = list(pipeline.strategy_variants(config["strategies"]))
+VARIANT_FAMILIES = [
+    family for family in config["strategies"] if family not in STRATEGIES
+]
 SEEDS = config["seeds"]
 NOTEBOOKS = ["comparison", "ablation", "dynamics"]
 # Which seed's strategy models the contribution analysis reads (default: the first seed).
@@ -67,8 +76,10 @@ CONTRIBUTION_SEED = config["contributions"].get("model_seed", SEEDS[0])
 
 wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
-    strategy="|".join(STRATEGIES),
+    strategy="|".join(map(re.escape, STRATEGIES)),
+    family="|".join(map(re.escape, VARIANT_FAMILIES)),
     seed=r"\d+",
+    study="|".join(map(re.escape, config["study"])),
     subset=r"[A-Za-z0-9_+.-]+",
 
 
@@ -148,6 +159,20 @@ def contribution_csv(dataset, table):
 
 def dataset_config(wildcards):
     return config["datasets"][wildcards.dataset]
+
+
+def strategy_runs(wildcards):
+    """The dataset's strategy runs (variants named one by one)."""
+    return list(pipeline.strategy_runs(config, wildcards.dataset))
+
+
+def strategy_rows(wildcards):
+    """The dataset's strategy rows of the tables: selected families, variants, strategies."""
+    return pipeline.strategy_rows(config, wildcards.dataset)
+
+
+def variant_families(wildcards):
+    return pipeline.variant_families(config, wildcards.dataset)
 
 
 def reader_name(wildcards):
@@ -299,16 +324,10 @@ def job_size(kind, resource, factor=1):
 # --- what the tables, notebooks and contributions read ---
 
 
-def oracle_subsets(dataset):
-    if not config["datasets"][dataset]["oracles"]:
-        return []
-    return list(pipeline.named_subsets(config["datasets"][dataset]))
-
-
 def strategy_evaluations(wildcards):
     return [
         evaluation_csv(wildcards.dataset, "train", strategy, seed)
-        for strategy in STRATEGIES
+        for strategy in strategy_runs(wildcards)
         for seed in SEEDS
     ]
 
@@ -316,7 +335,7 @@ def strategy_evaluations(wildcards):
 def oracle_evaluations(wildcards):
     return [
         evaluation_csv(wildcards.dataset, "oracle", subset, seed)
-        for subset in oracle_subsets(wildcards.dataset)
+        for subset in pipeline.oracle_subsets(config["datasets"][wildcards.dataset])
         for seed in SEEDS
     ]
 
@@ -329,10 +348,20 @@ def late_fusion_evaluations(wildcards):
     ]
 
 
+def selected_evaluations(wildcards):
+    """The rows of each variant family: the variant chosen on validation, per seed."""
+    return [
+        evaluation_csv(wildcards.dataset, "selected", family, seed)
+        for family in variant_families(wildcards)
+        for seed in SEEDS
+    ]
+
+
 def model_evaluations(wildcards):
     """Every evaluation CSV of the dataset; each `model` in them is a row of the tables."""
     return (
         strategy_evaluations(wildcards)
+        + selected_evaluations(wildcards)
         + late_fusion_evaluations(wildcards)
         + oracle_evaluations(wildcards)
     )
@@ -342,7 +371,7 @@ def training_runs(wildcards, file):
     """`file` (HISTORY, METRICS) of every strategy model of the dataset."""
     return [
         run_file(wildcards.dataset, "train", strategy, file, seed)
-        for strategy in STRATEGIES
+        for strategy in strategy_runs(wildcards)
         for seed in SEEDS
     ]
 
@@ -358,7 +387,7 @@ def training_metrics(wildcards):
 def contribution_models(wildcards):
     return [
         run_file(wildcards.dataset, "train", strategy, MODEL, CONTRIBUTION_SEED)
-        for strategy in STRATEGIES
+        for strategy in strategy_runs(wildcards)
     ]
 
 
@@ -377,3 +406,35 @@ def all_targets():
             *[contribution_csv(dataset, table) for table in CONTRIBUTION_TABLES],
         ]
     ]
+
+
+# --- the study (docs/study.md): points are datasets, each with its budget and data size ---
+
+STUDIES = config["study"]
+
+
+def study_file(study, file):
+    """results/study/{study}/{file}: a study's tidy tables, finding, notebook and figures."""
+    return f"results/study/{study}/{file}"
+
+
+def study_points(wildcards):
+    return STUDIES[wildcards.study]
+
+
+def study_files(files):
+    """Input function: `files` (a per-dataset input function) of every point of the study."""
+
+    def paths(wildcards):
+        return [
+            path.format(dataset=dataset)
+            for dataset in STUDIES[wildcards.study]
+            for path in files(SimpleNamespace(dataset=dataset))
+        ]
+
+    return paths
+
+
+def first_point(wildcards):
+    """The first point's dataset settings: the study's subsets (every point shares them)."""
+    return config["datasets"][next(iter(STUDIES[wildcards.study]))]

@@ -25,7 +25,7 @@ rule contributions:
     params:
         options=dataset_contribution_options,
         reader=reader_name,
-        strategies=STRATEGIES,
+        strategies=strategy_runs,
         seed=CONTRIBUTION_SEED,
         training=training_settings,
     message:
@@ -72,7 +72,7 @@ rule contributions_notebook:
         mem_mb=job_size("report", "mem_mb"),
         runtime=job_size("report", "runtime"),
     params:
-        strategies=STRATEGIES,
+        strategies=strategy_runs,
         weak_subsets=[],
     message:
         job_message(

@@ -43,3 +43,29 @@ for dataset in DATASETS:
             )
         script:
             "../scripts/evaluate.py"
+
+
+# The row of a strategy with list-valued parameters (a family): per seed, the rows of the variant
+# with the best validation score on the named subsets (miam.analysis.selection; test scores
+# never choose), renamed to the family, with the variant named in column `variant`.
+rule select_variant:
+    input:
+        variants=lambda wildcards: expand(
+            evaluation_csv(wildcards.dataset, "train", "{variant}"),
+            variant=variant_families(wildcards)[wildcards.family],
+            seed=wildcards.seed,
+        ),
+    output:
+        evaluation_csv("{dataset}", "selected", "{family}"),
+    log:
+        "results/{dataset}/logs/select_variant/{family}/seed{seed}.log",
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=job_size("report", "mem_mb"),
+        runtime=job_size("report", "runtime"),
+    params:
+        subsets=lambda wildcards: list(named_subsets(wildcards)),
+    script:
+        "../scripts/select_variant.py"

@@ -37,7 +37,7 @@ rule notebook:
         runtime=job_size("report", "runtime"),
     params:
         # Notebook parameters from the config; those from files come from input and output.
-        strategies=STRATEGIES,
+        strategies=strategy_rows,
         weak_subsets=weak_subsets,
     message:
         job_message(

@@ -59,7 +59,7 @@ rule tables:
         mem_mb=job_size("report", "mem_mb"),
         runtime=job_size("report", "runtime"),
     params:
-        strategies=STRATEGIES,
+        strategies=strategy_rows,
         subsets=named_subsets,
         weak_subsets=lambda wildcards: dataset_config(wildcards)["weak_subsets"],
     message:

@@ -10,4 +10,5 @@ generate(
     snakemake.output[0],
     scale=source["scale"],
     seed=source["seed"],
+    samples=source.get("samples"),
 )

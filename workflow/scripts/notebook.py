@@ -6,19 +6,24 @@ from pathlib import Path
 from miam.runs.runlog import log_to
 from miam.workflow.notebooks import render_notebook
 
+
+def named(section, *names) -> dict:
+    """The entries among `names` that the rule's `section` (wildcards, input, params) has."""
+    return {name: list(getattr(section, name)) for name in names if hasattr(section, name)}
+
+
 log_to(snakemake.log[0])
 os.makedirs(snakemake.output.figures, exist_ok=True)
 render_notebook(
     snakemake.input.notebook,
     snakemake.output.notebook,
     snakemake.output.html,
+    # A report notebook's dataset, files, strategies and weak subsets; a study notebook's study.
     available={
-        "dataset": snakemake.wildcards.dataset,
+        **{k: str(v) for k, v in snakemake.wildcards.items()},
         "tables_dir": str(Path(snakemake.input.tables[0]).parent),
-        "evaluations": list(snakemake.input.evaluations),
-        "histories": list(snakemake.input.histories),
         "figures_dir": snakemake.output.figures,
-        "strategies": list(snakemake.params.strategies),
-        "weak_subsets": list(snakemake.params.weak_subsets),
+        **named(snakemake.input, "evaluations", "histories"),
+        **named(snakemake.params, "strategies", "weak_subsets"),
     },
 )

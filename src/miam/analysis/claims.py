@@ -29,7 +29,10 @@ gap exceeds it once, 6.3 pp on the Sentinel-2 centre patch).
 
 Models are the config's strategy names (its `strategies` keys): `miam`, the baselines of
 BASELINES, the ladder of PRINCIPLE_LADDER, `miam_uniform_corners`, and `oracle`. A claim whose
-models are not in the run is skipped, with a note saying why.
+models are not in the run is skipped, with a note saying why. A strategy given list-valued
+parameters is its selected row (miam.analysis.selection): per seed, the variant best on
+validation; each claim's note names the variant every seed used, for MIAM and for a baseline
+selected the same way alike.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from miam.analysis.selection import chosen_variants, describe_choice
 from miam.analysis.tables import (
     CORNER_ABLATION,
     METRIC_LABELS,
@@ -92,6 +96,7 @@ COLUMNS = [
     "margin",
     "verdict",
     "note",
+    "chosen",  # a selected row's variant per seed (miam.analysis.selection), else empty
 ]
 
 
@@ -238,11 +243,13 @@ def paper_claims(
     subsets: Sequence[str],
     weak_subsets: Sequence[str],
     oracle_margin: float = ORACLE_MARGIN,
+    oracle_subsets: Sequence[str] | None = None,
 ) -> ClaimList:
     """The paper's claims that the models of this run can test.
 
     models: the strategy names of the config (its `strategies` keys) plus `oracle` when oracles
-        were trained; subsets: the named subsets in column order; weak_subsets: the config's.
+        were trained; subsets: the named subsets in column order; weak_subsets: the config's;
+        oracle_subsets: the subsets that have an oracle (None: all; `avg` needs all).
     """
     present = set(models)
     weak = [s for s in weak_subsets if s in subsets]
@@ -297,7 +304,15 @@ def paper_claims(
         names = ", ".join(f"`{m}`" for m in absent)
         out.skipped.append(f"gap to the oracle: {names} not in the run (`oracles: false`?)")
     else:
-        for column in [*subsets, AVERAGE]:
+        with_oracle = list(subsets) if oracle_subsets is None else list(oracle_subsets)
+        if len(with_oracle) < len(subsets):
+            out.skipped.append(
+                f"gap to the oracle on {len(subsets) - len(with_oracle)} subsets and on avg: "
+                "no oracle trained for them (`oracles` lists some subsets)"
+            )
+        for column in [s for s in subsets if s in with_oracle] + (
+            [AVERAGE] if len(with_oracle) == len(subsets) else []
+        ):
             label = column_label(column, weak)
             statement = f"MIAM is within {oracle_margin:g} pp of the oracle on {label}"
             out.claims.append(Claim("oracle", statement, ORACLE, MIAM, column, BELOW_MARGIN))
@@ -348,6 +363,8 @@ class ClaimsTable:
     skipped: list[str]
     equivalence_margin: float = EQUIVALENCE_MARGIN
     oracle_margin: float = ORACLE_MARGIN
+    # Row -> the variant it reports per seed, for rows chosen on validation (column `chosen`).
+    selections: dict[str, str] = field(default_factory=dict)
 
 
 def claims_table(
@@ -369,7 +386,9 @@ def claims_table(
     missing = [s for s in strategies if s not in evaluated]
     if ORACLE in evaluated:
         models.append(ORACLE)
-    listed = paper_claims(models, subsets, weak_subsets, oracle_margin)
+    oracle_rows = evaluations[evaluations["model"] == ORACLE]
+    with_oracle = [s for s in subsets if s in set(oracle_rows["subset"])]
+    listed = paper_claims(models, subsets, weak_subsets, oracle_margin, with_oracle)
     skipped = [f"`{s}` is in the config but has no evaluation rows" for s in missing]
     skipped += listed.skipped
     scores = column_scores(evaluations, subsets, weak_subsets, split, metric)
@@ -377,12 +396,18 @@ def claims_table(
         key: group.set_index("seed")["value"] for key, group in scores.groupby(["model", "column"])
     }
     empty = pd.Series(dtype=float)
+    choices = chosen_variants(evaluations)
     records = []
     for claim in listed.claims:
         paired = paired_difference(
             by_key.get((claim.a, claim.column), empty), by_key.get((claim.b, claim.column), empty)
         )
         result, note = verdict(paired, claim.kind, equivalence_margin, oracle_margin)
+        chosen = "; ".join(
+            f"{model} = {describe_choice(choices[model])}"
+            for model in (claim.a, claim.b)
+            if model in choices
+        )
         margin = oracle_margin if claim.kind == BELOW_MARGIN else equivalence_margin
         records.append(
             {
@@ -403,13 +428,15 @@ def claims_table(
                 "margin": margin,
                 "verdict": result,
                 "note": note,
+                "chosen": chosen,
             }
         )
     rows = pd.DataFrame(records, columns=COLUMNS)
     dataset = str(evaluations["dataset"].iloc[0]) if len(evaluations) else ""
+    selections = {row: describe_choice(seeds) for row, seeds in choices.items()}
     seeds = sorted(int(s) for s in scores.loc[scores["model"].isin(strategies), "seed"].unique())
     return ClaimsTable(
-        dataset, metric, split, seeds, rows, skipped, equivalence_margin, oracle_margin
+        dataset, metric, split, seeds, rows, skipped, equivalence_margin, oracle_margin, selections
     )
 
 
@@ -504,6 +531,9 @@ def to_markdown(table: ClaimsTable) -> str:
     ]
     if len(seeds) == 1:
         lines += ["", "_One seed: no interval, so every verdict is inconclusive; add seeds._"]
+    if table.selections:
+        lines += ["", "Rows chosen on validation, per seed (the variant each seed reports):", ""]
+        lines += [f"- `{row}` = {text}" for row, text in table.selections.items()]
     lines += ["", *rows_markdown(table.rows)]
     if table.skipped:
         lines += ["", "Not tested in this run:", ""]
@@ -550,5 +580,9 @@ def write_claims(table: ClaimsTable, folder: str | Path) -> list[Path]:
 
 def read_claims(path: str | Path) -> pd.DataFrame:
     """`claims.csv` back, with empty notes as '' (not NaN)."""
-    rows = pd.read_csv(path, dtype={"seeds": str})
-    return rows.assign(note=rows["note"].fillna(""), seeds=rows["seeds"].fillna(""))
+    rows = pd.read_csv(path, dtype={"seeds": str, "chosen": str})
+    return rows.assign(
+        note=rows["note"].fillna(""),
+        seeds=rows["seeds"].fillna(""),
+        chosen=rows["chosen"].fillna(""),
+    )

@@ -1,8 +1,9 @@
 """The tables job of one dataset: the paper's tables, the claims and the summary page.
 
 Notes said under the tables: a degenerate comparison (one modality, two columns showing the same
-tokens), what the `deployment` column means under the dataset's profile, and the health gate's
-notes on modalities that never arrived or arrived for few samples.
+tokens), what the `deployment` column means under the dataset's profile, which variant a
+strategy's row reports per seed (list-valued parameters), and the health gate's notes on
+modalities that never arrived or arrived for few samples.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from miam.analysis import claims, deployment_score, summary, tables
+from miam.analysis.selection import chosen_variants, describe_choice
 
 
 def write_dataset_tables(
@@ -37,7 +39,13 @@ def write_dataset_tables(
     }
     built = tables.build_tables(evaluations, strategies, list(subsets), extra_columns)
     deployed = deployment_score.profile_note(profile)
-    built["main"].note = " ".join(filter(None, [degenerate_note, deployed, built["main"].note]))
+    chosen = " ".join(
+        f"Row {family}: per seed the variant best on validation, {describe_choice(seeds)}."
+        for family, seeds in chosen_variants(evaluations).items()
+    )
+    built["main"].note = " ".join(
+        filter(None, [degenerate_note, deployed, built["main"].note, chosen])
+    )
     ladder = built["ablation_principles"]
     ladder.note = " ".join(filter(None, [deployed, ladder.note]))
     for table in built.values():

@@ -7,6 +7,11 @@ import numpy as np
 PRIMARY_METRIC = {"multilabel": "auroc", "multiclass": "top1"}
 
 
+def chance_score(task: str, n_classes: int) -> float:
+    """The primary metric of a model that knows nothing: AUC 0.5; top-1 1 / C."""
+    return 0.5 if task == "multilabel" else 1.0 / n_classes
+
+
 def average_ranks(scores: np.ndarray) -> np.ndarray:
     """Ranks (1..N) of each column of `scores` (N, C), ties sharing their average rank."""
     n = scores.shape[0]

@@ -12,9 +12,15 @@ from __future__ import annotations
 import importlib
 
 
-def generate(generator: str, root, scale: str = "demo", seed: int = 0):
+def generate(generator: str, root, scale: str = "demo", seed: int = 0, samples: int | None = None):
+    """Write a synthetic benchmark under `root`; `samples` overrides the scale's sample count
+    (GeoPlant's surveys; the TaxaBench generator has a fixed count per scale)."""
     module = importlib.import_module(f"miam.inputs.datasets.synthetic_{generator}")
-    return module.generate(root, scale=scale, seed=seed)
+    if samples is None:
+        return module.generate(root, scale=scale, seed=seed)
+    if generator != "geoplant":
+        raise ValueError(f"source.samples: the {generator} generator has no sample count option")
+    return module.generate(root, scale=scale, seed=seed, n_surveys=samples)
 
 
 def tokenize(reader: str, root, progress: bool = True, **options):

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from miam.core.availability import MEASURED, modality_availability, target_availability
 from miam.core.data import DeviceData, Normalizer, derive_seed, generator
 from miam.core.masking import Strategy, make_strategy, token_visibility
-from miam.core.metrics import PRIMARY_METRIC, scored_classes
+from miam.core.metrics import PRIMARY_METRIC, chance_score, scored_classes
 from miam.core.model import ModelConfig, MultimodalTransformer
 from miam.core.optim import AdamW, lr_factor
 from miam.core.options import check_names
@@ -99,9 +99,13 @@ class TrainConfig:
 SELECTION_RULES = ("subsets", "full", "last")
 
 
+def output_count(data: DeviceData) -> int:
+    """Species (multilabel) or classes (multiclass): the model's outputs."""
+    return data.targets.shape[1] if data.task == "multilabel" else int(data.targets.max()) + 1
+
+
 def build_model(data: DeviceData, model_config: ModelConfig) -> MultimodalTransformer:
-    n_outputs = data.targets.shape[1] if data.task == "multilabel" else int(data.targets.max()) + 1
-    return MultimodalTransformer(data.layout, n_outputs, model_config)
+    return MultimodalTransformer(data.layout, output_count(data), model_config)
 
 
 def build_strategy(spec: dict | None, data: DeviceData, train_index: np.ndarray) -> Strategy | None:
@@ -113,6 +117,8 @@ def build_strategy(spec: dict | None, data: DeviceData, train_index: np.ndarray)
     modality_names = [m.name for m in data.layout]
     if kind == "dirichlet":
         params.setdefault("tokens_per_modality", data.tokens_per_modality)
+    if kind == "miam" and params.get("rho_s_from") == "above_chance":
+        params.setdefault("chance", chance_score(data.task, output_count(data)))
     if kind == "deployment":
         # One definition of availability (miam.core.availability), on the training split.
         present = [p.cpu().numpy() for p in torch.split(data.present, data.tokens_per_modality, 1)]

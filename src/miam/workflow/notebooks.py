@@ -73,7 +73,8 @@ def render_notebook(
     )
     page = nbformat.read(str(executed), as_version=4)
     # The page's title (browser tab, bookmarks) names the page and the dataset.
-    page.metadata["title"] = f"{Path(notebook).stem}: {available['dataset']}"
+    subject = available.get("dataset") or available.get("study", "")
+    page.metadata["title"] = f"{Path(notebook).stem}: {subject}"
     exporter = HTMLExporter(
         exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
     )

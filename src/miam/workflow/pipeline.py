@@ -8,6 +8,7 @@ tests/test_pipeline.py compares with the signatures of `miam.core.masking`'s cla
 
 from __future__ import annotations
 
+import itertools
 import math
 import string
 from fnmatch import fnmatchcase
@@ -60,7 +61,7 @@ GEOPLANT_BANDS = ("R", "G", "B", "NIR")
 # is the trainer's, not the config's.
 STRATEGY_PARAMETERS: dict[str, dict[str, object]] = {
     "constant": {"rate": 0.75},
-    "uniform": {},
+    "uniform": {"per_batch": False},
     "dirichlet": {"tokens_per_modality": None, "visible_fraction": None},
     "modality_dropout": {"rate": 0.1},
     "opm": {"q_base": 0.5, "lam": 0.5, "apply_prob": 0.7, "warmup_fraction": 0.06},
@@ -73,12 +74,100 @@ STRATEGY_PARAMETERS: dict[str, dict[str, object]] = {
         "d_smoothing": 0.5,
         "eps": 1e-4,
         "max_log_imbalance": math.log(5.0),
+        "rho_s_from": "score",
+        "chance": None,
+        "d_floor": "standard_error",
     },
     "curriculum": {"start_rate": 0.1, "end_rate": 0.75, "ramp_fraction": 0.8, "schedule": "linear"},
     "deployment": {"availability": REQUIRED, "data_availability": None, "token_rate": 0.0},
 }
 
 # The two late-fusion baselines, as named in evaluation rows and table rows.
+
+
+# --- Strategy variants: list-valued parameters -----------------------------------------------
+
+
+def swept_parameters(spec: dict) -> list[str]:
+    """The parameters of a strategy entry given as lists: each value is a variant. Only a
+    parameter that takes one number, string or boolean is swept (a list given to a
+    per-modality parameter, such as dirichlet's `tokens_per_modality`, is its value)."""
+    defaults = STRATEGY_PARAMETERS.get(spec["kind"], {})
+    return [
+        key
+        for key, value in spec.items()
+        if isinstance(value, list) and isinstance(defaults.get(key), bool | int | float | str)
+    ]
+
+
+def _value_text(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def variant_name(family: str, values: dict) -> str:
+    """'miam[lam=3,kappa=10]': the family and its swept values, in config order. Also the
+    run's folder name (results/<dataset>/train/miam[lam=3,kappa=10]/seed0: quote it in a
+    shell, where brackets are a glob)."""
+    return f"{family}[{','.join(f'{key}={_value_text(v)}' for key, v in values.items())}]"
+
+
+def strategy_variants(strategies: dict) -> dict[str, dict]:
+    """Run name -> strategy spec with one value per parameter: every strategy of `strategies`
+    (the config's block), and in place of one with list-valued parameters, a variant per
+    combination of values (`variant_name`), in order."""
+    variants = {}
+    for family, spec in strategies.items():
+        swept = swept_parameters(spec)
+        if not swept:
+            variants[family] = dict(spec)
+            continue
+        for key in swept:
+            if not spec[key]:
+                raise ValueError(f"strategies.{family}.{key}: an empty list of values")
+        for values in itertools.product(*(spec[key] for key in swept)):
+            chosen = dict(zip(swept, values, strict=True))
+            variants[variant_name(family, chosen)] = spec | chosen
+    return variants
+
+
+def strategy_runs(config: dict, name: str) -> dict[str, dict]:
+    """The strategy runs the dataset trains (run name -> spec): every variant of the config's
+    strategies, or those its `strategies` names, each by its strategy's name (all of its
+    variants) or its own (the study trains its costliest points on fewer)."""
+    runs = strategy_variants(config["strategies"])
+    chosen = config["datasets"][name].get("strategies")
+    if chosen is None:
+        return runs
+    return {run: spec for run, spec in runs.items() if {run, family_of(run)} & set(chosen)}
+
+
+def family_of(run: str) -> str:
+    """The strategy a run belongs to: 'miam' for 'miam[lam=3]' (and for 'miam')."""
+    return run.partition("[")[0]
+
+
+def variant_families(config: dict, name: str) -> dict[str, list[str]]:
+    """Family (a strategy with list-valued parameters) -> the run names of its variants that
+    the dataset trains. Each family is also a table row: per seed, the variant chosen on
+    validation (miam.analysis.selection)."""
+    families: dict[str, list[str]] = {}
+    for run in strategy_runs(config, name):
+        if run != family_of(run):
+            families.setdefault(family_of(run), []).append(run)
+    return families
+
+
+def strategy_rows(config: dict, name: str) -> list[str]:
+    """The dataset's strategy rows of the tables, in config order: a family's selected row,
+    then its variants; a strategy without variants is its own row."""
+    rows = []
+    for run in strategy_runs(config, name):
+        if run != family_of(run) and family_of(run) not in rows:
+            rows.append(family_of(run))
+        rows.append(run)
+    return rows
 
 
 def modalities(dataset: dict) -> list[str]:
@@ -161,6 +250,14 @@ def evaluation_subsets(dataset: dict) -> dict[str, tuple[str, SubsetSpec]]:
     return out
 
 
+def oracle_subsets(dataset: dict) -> list[str]:
+    """The named subsets that get an oracle: all (`oracles: true`), none, or those listed."""
+    oracles = dataset.get("oracles", True)
+    if isinstance(oracles, list):
+        return [name for name in named_subsets(dataset) if name in oracles]
+    return list(named_subsets(dataset)) if oracles else []
+
+
 def unimodal_models(dataset: dict) -> dict[str, tuple[str, str]]:
     """Modality -> (family, name) of the model late fusion uses for it, in model order.
 
@@ -168,10 +265,11 @@ def unimodal_models(dataset: dict) -> dict[str, tuple[str, str]]:
     trained twice): ("oracle", subset); otherwise ("unimodal", m), trained for late fusion alone.
     """
     oracle_of = {}
-    if dataset.get("oracles", True):
-        for name, spec in named_subsets(dataset).items():
-            if len(spec) == 1 and list(spec.values()) == ["all"]:
-                oracle_of.setdefault(next(iter(spec)), name)
+    subsets = named_subsets(dataset)
+    for name in oracle_subsets(dataset):
+        spec = subsets[name]
+        if len(spec) == 1 and list(spec.values()) == ["all"]:
+            oracle_of.setdefault(next(iter(spec)), name)
     return {
         m: ("oracle", oracle_of[m]) if m in oracle_of else ("unimodal", m)
         for m in modalities(dataset)
@@ -183,9 +281,8 @@ def model_runs(config: dict, name: str) -> list[tuple[str, str]]:
     strategies ("train"), the oracles ("oracle", one per named subset) and the unimodal models
     late fusion needs where no single-modality oracle exists ("unimodal")."""
     dataset = config["datasets"][name]
-    runs = [("train", strategy) for strategy in config["strategies"]]
-    if dataset.get("oracles", True):
-        runs += [("oracle", subset) for subset in named_subsets(dataset)]
+    runs = [("train", run) for run in strategy_runs(config, name)]
+    runs += [("oracle", subset) for subset in oracle_subsets(dataset)]
     runs += [run for run in unimodal_models(dataset).values() if run[0] == "unimodal"]
     return runs
 
@@ -203,8 +300,9 @@ def run_jobs(config: dict, name: str) -> list[list[tuple[str, str]]]:
 
 
 def strategy_spec(config: dict, dataset: str, strategy: str) -> dict:
-    """The strategy's config entry; `deployment` takes the dataset's profile unless it has one."""
-    spec = dict(config["strategies"][strategy])
+    """The strategy's (or variant's) spec; `deployment` takes the dataset's profile unless it
+    has one."""
+    spec = dict(strategy_variants(config["strategies"])[strategy])
     if spec["kind"] == "deployment" and "availability" not in spec:
         spec["availability"] = deployment_availability(config["datasets"][dataset])
     return spec
@@ -234,9 +332,11 @@ def check_config(config: dict) -> None:
             raise ValueError(f"{where}: no subsets (give `subsets` or `modality_subsets: true`)")
         for subset, spec in subsets.items():
             check_subset_tokens(f"{where}.subsets.{subset}", spec, dataset, tokens)
-        for subset in dataset.get("weak_subsets", []):
-            if subset not in subsets:
-                raise ValueError(f"{where}.weak_subsets: {subset!r} is not a subset")
+        for key in ("weak_subsets", "oracles"):
+            listed = dataset.get(key)
+            for subset in listed if isinstance(listed, list) else []:
+                if subset not in subsets:
+                    raise ValueError(f"{where}.{key}: {subset!r} is not a subset")
         context = dataset.get("climate_context")
         if context:
             check_climate_context(f"{where}.climate_context", context, names, tokens)
@@ -245,9 +345,31 @@ def check_config(config: dict) -> None:
             target_availability(deployment_availability(dataset), dict.fromkeys(names, 1.0))
         except ValueError as error:
             raise ValueError(f"{where}.deployment.availability: {error}") from error
-        for strategy in config["strategies"]:
+        known = [*config["strategies"], *strategy_variants(config["strategies"])]
+        unknown = [s for s in dataset.get("strategies", []) if s not in known]
+        if unknown:
+            raise ValueError(
+                f"{where}.strategies: {', '.join(map(repr, unknown))} is neither a strategy "
+                f"nor a variant of the config; they are: {', '.join(known)}"
+            )
+        for strategy in strategy_runs(config, name):
             check_strategy(strategy, strategy_spec(config, name, strategy))
         check_contributions(config, name)
+    check_study(config)
+
+
+def check_study(config: dict) -> None:
+    """Each point of a study is a dataset of the config, and the points share their subsets
+    (the study's tables compare them column by column)."""
+    for study, points in config.get("study", {}).items():
+        unknown = [name for name in points if name not in config["datasets"]]
+        if unknown:
+            raise ValueError(
+                f"study.{study}: {', '.join(map(repr, unknown))} is not a dataset of the config"
+            )
+        columns = {name: list(named_subsets(config["datasets"][name])) for name in points}
+        if len({tuple(c) for c in columns.values()}) > 1:
+            raise ValueError(f"study.{study}: its points have different subsets: {columns}")
 
 
 def check_reader_options(dataset: dict, where: str) -> None:
@@ -343,11 +465,12 @@ def check_contributions(config: dict, name: str) -> None:
         options = contribution_options(config, name)
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from error
-    unknown = [s for s in options.get("strategies") or [] if s not in config["strategies"]]
+    runs = strategy_runs(config, name)
+    unknown = [s for s in options.get("strategies") or [] if s not in runs]
     if unknown:
         raise ValueError(
             f"{where}.strategies: {', '.join(map(repr, unknown))} is not a strategy of the "
-            f"config; strategies: {', '.join(config['strategies'])}"
+            f"config (a variant of a swept one by its full name); strategies: {', '.join(runs)}"
         )
     names = modalities(config["datasets"][name])
     for analysis, spec in (options.get("analyses") or {}).items():

@@ -20,6 +20,9 @@ from torch import Tensor
 from miam.core.masking.base import Strategy, device_of, register
 
 CORNER_WEIGHTS = ("critical", "uniform")
+# MIAM's options (see `Miam`): what rho_s is computed from, and the floor on d.
+RHO_S_FROM = ("score", "above_chance")
+D_FLOORS = ("standard_error", "eps")
 
 
 def all_zero_and_all_one_weights(n_modalities: int, corner_weights: str) -> tuple[float, float]:
@@ -180,6 +183,15 @@ class Miam(BetaHypercube):
       Beta(1, kappa / r_m) of the c_m = 0 corners put its mass near 1 as well, and p_m would no
       longer depend on the corner.
 
+    Two options, each a deviation from the paper, default off (docs/study.md measures them):
+
+    - `rho_s_from="above_chance"`: rho_s from s_m - chance (AUC - 0.5; top-1 - 1/C) instead of
+      s_m. A bounded score that starts at chance (an AUC in [0.5, 1]) keeps s / geomean(s)
+      close to 1, so the imbalance term barely acts; measured above chance, a modality twice
+      as far from chance counts twice as strong. `chance` is the score of a model that knows
+      nothing, given by the trainer (miam.runs.training.build_strategy).
+    - `d_floor="eps"`: the paper's floor on d (eps alone) instead of one standard error of s_m.
+
     Args:
         kappa: base sharpness (the authors' demo: 10).
         lam: strength of the imbalance term, the paper's lambda (the authors' demo: 1).
@@ -188,6 +200,10 @@ class Miam(BetaHypercube):
         eps: floor on s, and on d when no standard errors are known, so geometric means and logs
             stay finite when a score is 0 or stops changing.
         max_log_imbalance: bound on lam |log r_m|; math.inf turns the clip off.
+        rho_s_from: "score" (the paper: rho_s from s_m) or "above_chance" (from s_m - chance).
+        chance: the chance-level score, needed by "above_chance" (ignored otherwise).
+        d_floor: "standard_error" (the floor on d is the SE of s_m, at least eps) or "eps"
+            (the paper's: eps alone).
     """
 
     name = "miam"
@@ -204,6 +220,9 @@ class Miam(BetaHypercube):
         d_smoothing: float = 0.5,
         eps: float = 1e-4,
         max_log_imbalance: float = math.log(5.0),
+        rho_s_from: str = "score",
+        chance: float | None = None,
+        d_floor: str = "standard_error",
     ):
         super().__init__(
             n_modalities, modality_names=modality_names, kappa=kappa, corner_weights=corner_weights
@@ -216,6 +235,14 @@ class Miam(BetaHypercube):
             raise ValueError(f"eps must be > 0, got {eps}")
         if not max_log_imbalance >= 0:  # also refuses NaN
             raise ValueError(f"max_log_imbalance must be >= 0, got {max_log_imbalance}")
+        if rho_s_from not in RHO_S_FROM:
+            raise ValueError(f"rho_s_from {rho_s_from!r} not in {RHO_S_FROM}")
+        if rho_s_from == "above_chance" and chance is None:
+            raise ValueError('rho_s_from "above_chance" needs the chance-level score `chance`')
+        if d_floor not in D_FLOORS:
+            raise ValueError(f"d_floor {d_floor!r} not in {D_FLOORS}")
+        self.rho_s_from, self.d_floor = rho_s_from, d_floor
+        self.chance = None if chance is None else float(chance)
         self.lam, self.d_smoothing, self.eps = float(lam), float(d_smoothing), float(eps)
         self.max_log_imbalance = float(max_log_imbalance)
         self.scores: list[float] | None = None  # s, latest observation
@@ -249,14 +276,18 @@ class Miam(BetaHypercube):
         return [math.exp(x - mean_log) for x in logs]
 
     def speed_floors(self) -> list[float]:
-        """The floor on d_m: the SE of the latest s_m (at least eps), else eps."""
-        if self.standard_errors is None:
+        """The floor on d_m: the SE of the latest s_m (at least eps), else eps; eps alone
+        under `d_floor="eps"`."""
+        if self.standard_errors is None or self.d_floor == "eps":
             return [self.eps] * self.n_modalities
         return [self.eps if math.isnan(e) else max(e, self.eps) for e in self.standard_errors]
 
     def relative_scores(self) -> list[float]:
-        """rho_s per modality."""
-        return self._relative(self.scores, [self.eps] * self.n_modalities)
+        """rho_s per modality (from s_m - chance under `rho_s_from="above_chance"`)."""
+        scores = self.scores
+        if scores is not None and self.rho_s_from == "above_chance":
+            scores = [s - self.chance for s in scores]
+        return self._relative(scores, [self.eps] * self.n_modalities)
 
     def relative_speeds(self) -> list[float]:
         """rho_d per modality, from the floored learning speeds."""
