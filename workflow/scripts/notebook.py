@@ -7,9 +7,9 @@ from miam.runs.runlog import log_to
 from miam.workflow.notebooks import render_notebook
 
 
-def named(section, *names) -> dict:
+def named(section, *names, kind=list) -> dict:
     """The entries among `names` that the rule's `section` (wildcards, input, params) has."""
-    return {name: list(getattr(section, name)) for name in names if hasattr(section, name)}
+    return {name: kind(getattr(section, name)) for name in names if hasattr(section, name)}
 
 
 log_to(snakemake.log[0])
@@ -20,7 +20,7 @@ render_notebook(
     snakemake.output.html,
     # A report notebook's dataset, files, strategies and weak subsets; a study notebook's study.
     available={
-        **{k: str(v) for k, v in snakemake.wildcards.items()},
+        **named(snakemake.wildcards, "dataset", "study", kind=str),
         "tables_dir": str(Path(snakemake.input.tables[0]).parent),
         "figures_dir": snakemake.output.figures,
         **named(snakemake.input, "evaluations", "histories"),
