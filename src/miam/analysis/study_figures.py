@@ -50,8 +50,10 @@ def gap_figure(gaps: pd.DataFrame, models: Sequence[str]) -> Figure:
         budget_axis(ax, demo["budget"].unique())
         ax.set_title(column, fontsize=9)
     axes[0][0].set_ylabel("oracle - model (pp)")
-    axes[0][-1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    # One legend beside the panels: inside one it would cover the lines.
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
+    fig.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(0.88, 0.5))
     return fig
 
 
