@@ -132,3 +132,17 @@ def test_readme_has_the_two_commands_ci_runs_and_one_results_block():
     assert f"{install} && python -m pytest -n 2" in readme
     assert "python -m pytest -n 2" in (repo / ".ci" / "run").read_text()
     assert readme.count(summary.RESULTS_BEGIN) == 1 and readme.count(summary.RESULTS_END) == 1
+
+
+def test_quality_text_counts_changed_inputs_apart_from_absent_ones():
+    quality = {
+        "n_issues": 7,
+        "counts": {"audio": {"cropped": 5, "missing_file": 2}},
+        "adjusted": {"audio": {"cropped": {"count": 5, "seconds": 12.4}}},
+    }
+    text = summary.quality_text(quality)
+    assert text.startswith("Data quality: 2 inputs could not be used")
+    assert "audio 2 missing_file." in text and "cropped, " not in text
+    assert "Used but changed to the configured length or rate: audio 5 cropped (12 s)." in text
+    only_changed = {**quality, "counts": {"audio": {"cropped": 5}}}
+    assert summary.quality_text(only_changed).startswith("Data quality: every input could be read.")

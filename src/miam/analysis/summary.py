@@ -30,6 +30,7 @@ import pandas as pd
 from miam.analysis import claims
 from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.analysis.tables import METRIC_LABELS, ORACLE, format_cell, read_long
+from miam.inputs.quality import ADJUSTMENTS
 
 RESULTS_BEGIN = "<!-- results:begin -->"
 RESULTS_END = "<!-- results:end -->"
@@ -152,17 +153,35 @@ def disk_use(results: Path) -> str:
 
 
 def quality_text(quality: dict) -> str:
-    """A dataset's data-quality summary (`quality/summary.json`) as one sentence."""
-    if not quality.get("n_issues"):
-        return "Data quality: every input could be read."
-    per_modality = "; ".join(
-        f"{modality} " + ", ".join(f"{n} {reason}" for reason, n in reasons.items())
-        for modality, reasons in quality["counts"].items()
+    """A dataset's data-quality summary (`quality/summary.json`) in a sentence or two: the
+    inputs that became absent tokens, then those used but changed (cropped, padded, resampled)."""
+    absent = {
+        modality: {r: n for r, n in reasons.items() if r not in ADJUSTMENTS}
+        for modality, reasons in quality.get("counts", {}).items()
+    }
+    absent = {modality: reasons for modality, reasons in absent.items() if reasons}
+    n_absent = sum(n for reasons in absent.values() for n in reasons.values())
+    text = (
+        "Data quality: every input could be read."
+        if not n_absent
+        else (
+            f"Data quality: {n_absent} inputs could not be used and became absent tokens "
+            "(each with its file in `quality/issues.csv`): "
+            + "; ".join(
+                f"{modality} " + ", ".join(f"{n} {reason}" for reason, n in reasons.items())
+                for modality, reasons in absent.items()
+            )
+            + "."
+        )
     )
-    return (
-        f"Data quality: {quality['n_issues']} inputs could not be used and became absent tokens "
-        f"(each with its file in `quality/issues.csv`): {per_modality}."
-    )
+    changed = [
+        f"{modality} {change['count']} {how} ({change['seconds']:.0f} s)"
+        for modality, kinds in quality.get("adjusted", {}).items()
+        for how, change in kinds.items()
+    ]
+    if changed:
+        text += " Used but changed to the configured length or rate: " + ", ".join(changed) + "."
+    return text
 
 
 def verdict_text(counts: dict[str, int]) -> str:
