@@ -68,11 +68,15 @@ copy_workflow "$workflow" "$work/snapshot"
 sed -i -e 's/"my_account"/"ci"/' -e 's/"my_gpu_partition"/"gpu"/' -e 's/"my_cpu_partition"/"cpu"/' \
     "$work/snapshot/slurm/config.yaml"
 
+# check_slurm_run.py reads each job's rule, wildcards and log from Snakemake's full job listing,
+# which the workflow prints only with jobs.print_details (by default a job prints one line).
+printf 'jobs: {print_details: true}\n' >"$work/print_details.yaml"
 run_snakemake() { # directory, snakemake arguments...
     local dir=$1
     shift
     (cd "$dir" && PYTHONPATH="$dir/src${PYTHONPATH:+:$PYTHONPATH}" \
-        snakemake --configfile "$configfile" "$@" >"$dir/snakemake.out" 2>&1) || {
+        snakemake --configfile "$configfile" "$work/print_details.yaml" "$@" \
+        >"$dir/snakemake.out" 2>&1) || {
         tail -n 40 "$dir/snakemake.out" >&2
         log "FAILED: snakemake $* in $dir (full output: $dir/snakemake.out)"
         return 1
