@@ -1,7 +1,7 @@
 """Wall time of the default run and where its seconds go, stage by stage.
 
     python benchmarks/bench_default_run.py [--configfile config/config.yaml] [--cores 2]
-                                           [--keep]
+                                           [--keep] [--markdown docs/figures/default_run.md]
 
 Deletes the config's datasets' results (unless --keep, which then only re-reads the last run's
 benchmarks), runs `snakemake --cores N` from the repository root, and prints:
@@ -13,6 +13,8 @@ benchmarks), runs `snakemake --cores N` from the repository root, and prints:
   the workflow (a dry run over the finished results), loading one dataset's tokens;
 - one `uniform` training run of the first dataset alone on 1 thread: the same work every time,
   so runs on different days (or machines) can be compared by it (a shared VM's speed varies).
+With --markdown, the same figures go to a Markdown page with the date and the machine, which
+docs/performance.md links: the figures there are this script's, never typed.
 Run it on an otherwise idle machine: other processes on the same cores distort the figures.
 Asserts nothing about time.
 """
@@ -65,18 +67,28 @@ def stage_table(datasets: list[str]) -> pd.DataFrame:
 def fixed_costs(datasets: list[str], configfile: str) -> dict[str, float]:
     python = sys.executable
     costs = {
-        "python + torch + miam.runs.training import, s": timed(
+        "python + torch + miam.runs.training import": timed(
             [python, "-c", "import miam.runs.training, miam.analysis.evaluation_jobs"]
         ),
-        "workflow parse (dry run, nothing to do), s": timed(
+        "workflow parse (dry run, nothing to do)": timed(
             ["snakemake", "-n", "--configfile", configfile, "--quiet"]
         ),
     }
     tokens = ROOT / "results" / datasets[0] / "tokens"
     if tokens.exists():
-        costs[f"load {datasets[0]} tokens, s"] = timed(
-            [python, "-c", f"from miam.core.tokens import TokenSet; TokenSet.load({str(tokens)!r})"]
-        ) - timed([python, "-c", "import miam.core.tokens"])
+        # Memory-mapped, loading costs little beyond the import; timing noise can make the
+        # difference negative, hence the clip at 0.
+        costs[f"load {datasets[0]} tokens"] = max(
+            0.0,
+            timed(
+                [
+                    python,
+                    "-c",
+                    f"from miam.core.tokens import TokenSet; TokenSet.load({str(tokens)!r})",
+                ]
+            )
+            - timed([python, "-c", "import miam.core.tokens"]),
+        )
     return {key: round(value, 2) for key, value in costs.items()}
 
 
@@ -104,14 +116,50 @@ def reference_run(config: dict, dataset: str) -> float:
         return time.perf_counter() - started
 
 
+def markdown_page(
+    wall: float | None, cores: int, stages: pd.DataFrame, costs: dict, reference: float | None
+) -> str:
+    from miam.analysis.summary import machine
+
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [
+        "# The default run, measured",
+        "",
+        f"Written by `python benchmarks/bench_default_run.py --markdown ...` on {when}, "
+        f"{machine()}; do not edit by hand.",
+        "",
+    ]
+    if wall is not None:
+        lines += [f"Wall time of `snakemake --cores {cores}`: **{wall:.0f} s**.", ""]
+    lines += [
+        "| stage | jobs | job wall s | job CPU s |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {stage} | {row.jobs:.0f} | {row.wall_s:.0f} | {row.cpu_s:.0f} |"
+            for stage, row in stages.iterrows()
+        ],
+        "",
+        "Fixed costs: " + "; ".join(f"{key} {value} s" for key, value in costs.items()) + ".",
+    ]
+    if reference is not None:
+        lines += [
+            "",
+            f"This machine then: one `uniform` run of the first dataset on 1 thread took "
+            f"{reference:.1f} s (the same work every time: compare machines and days by it).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configfile", default="config/config.yaml")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="report the last run, run nothing")
+    parser.add_argument("--markdown", type=Path, help="also write the figures to this page")
     args = parser.parse_args()
     config = yaml.safe_load((ROOT / args.configfile).read_text())
     datasets = list(config["datasets"])
+    wall = reference = None
     if not args.keep:
         for dataset in datasets:
             shutil.rmtree(ROOT / "results" / dataset, ignore_errors=True)
@@ -119,14 +167,22 @@ def main() -> None:
         print("running", " ".join(command), flush=True)
         wall = timed(command)
         print(f"\nwall time of the run: {wall:.0f} s on {args.cores} cores\n")
+    stages = stage_table(datasets)
     print("per stage (job wall and CPU seconds summed over the stage's jobs):")
-    print(stage_table(datasets).to_string())
+    print(stages.to_string())
+    costs = fixed_costs(datasets, args.configfile)
     print("\nfixed costs:")
-    for key, value in fixed_costs(datasets, args.configfile).items():
-        print(f"  {key}: {value}")
+    for key, value in costs.items():
+        print(f"  {key}: {value} s")
     if "uniform" in config["strategies"] and (ROOT / "results" / datasets[0] / "tokens").exists():
-        seconds = reference_run(config, datasets[0])
-        print(f"\nthis machine now: one `uniform` run of {datasets[0]}, 1 thread: {seconds:.1f} s")
+        reference = reference_run(config, datasets[0])
+        print(
+            f"\nthis machine now: one `uniform` run of {datasets[0]}, 1 thread: {reference:.1f} s"
+        )
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown_page(wall, args.cores, stages, costs, reference))
+        print(f"\nwrote {args.markdown}")
 
 
 if __name__ == "__main__":
