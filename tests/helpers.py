@@ -74,14 +74,11 @@ def static_imports(tree: ast.AST, package: str) -> set[str]:
 
 
 @functools.cache
-def workflow_rules(configfile: str = "config/test.yaml") -> dict[str, tuple[Path | None, ...]]:
-    """Rule name -> (its conda environment file, its script) as Snakemake parses the workflow
-    with `configfile`: the rules written in `for` loops too, under their generated names."""
+def parsed_rules(configfile: str = "config/test.yaml") -> tuple:
+    """The workflow's rule objects as Snakemake parses it with `configfile`: the rules written in
+    `for` loops too, under their generated names."""
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
-
-    def path(rule, relative) -> Path | None:
-        return (Path(rule.basedir) / relative).resolve() if relative else None
 
     with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
         # The workflow object, as `snakemake --list-rules` parses it (that only prints names).
@@ -91,4 +88,18 @@ def workflow_rules(configfile: str = "config/test.yaml") -> dict[str, tuple[Path
             snakefile=REPO / "Snakefile",
             workdir=REPO,
         )._workflow
-        return {r.name: (path(r, r.conda_env), path(r, r.script)) for r in workflow.rules}
+        return tuple(workflow.rules)
+
+
+def workflow_rules(configfile: str = "config/test.yaml") -> dict[str, tuple[Path | None, ...]]:
+    """Rule name -> (its conda environment file, its script), for every rule."""
+
+    def path(rule, relative) -> Path | None:
+        return (Path(rule.basedir) / relative).resolve() if relative else None
+
+    return {r.name: (path(r, r.conda_env), path(r, r.script)) for r in parsed_rules(configfile)}
+
+
+def target_rules(configfile: str = "config/test.yaml") -> set[str]:
+    """Rules that only gather other rules' outputs (`all`, `study`): they run nothing."""
+    return {r.name for r in parsed_rules(configfile) if r.norun}

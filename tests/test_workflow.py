@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import workflow_rules
+from helpers import target_rules, workflow_rules
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -180,7 +180,7 @@ PLANS = {
     "config/study.yaml": [("--attempt", "1", "study"), ("--attempt", "2", "study")],
 }
 # Rules that only gather targets: they run nothing, so they size nothing.
-TARGET_RULES = {"all", "study"}
+TARGET_RULES = target_rules()
 
 
 def check_every_rule_asks_for_more_on_a_retry(plans: dict) -> None:
