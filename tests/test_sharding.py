@@ -15,6 +15,7 @@ from helpers import toy_tokens
 
 from miam.core.tokens import TokenSet, shard_rows
 from miam.inputs.gather import gather_shards
+from miam.inputs.health import ModalityHealthError
 from miam.inputs.quality import QualityLog
 from miam.inputs.sources import tokenize
 
@@ -175,6 +176,7 @@ def test_gathered_shards_and_report_do_not_depend_on_the_number_of_shards(tmp_pa
             dataset="toy",
             allow_absent=[],
             health_gate={},
+            stopped_issues_csv=out / "stopped.csv",
             subsets={"datasets.toy.subsets.years": {"ts": ["year/*"]}},
         )
         outputs[n_shards] = out
@@ -196,5 +198,32 @@ def test_a_subset_matching_no_token_fails_the_gather_naming_its_key(tmp_path):
             dataset="toy",
             allow_absent=[],
             health_gate={},
+            stopped_issues_csv=tmp_path / "stopped.csv",
             subsets={"datasets.toy.subsets.bad": {"ts": ["month/*"]}},
         )
+
+
+def test_the_file_the_health_gate_names_exists_when_it_stops(tmp_path):
+    tokens = toy_tokens(n=20)
+    img = tokens.modality("img")
+    img.present[:] = False  # the images never arrived: every file corrupt
+    issues = [
+        {"modality": "img", "reason": "corrupt_file", "sample_id": f"s{i}", "path": f"{i}.png"}
+        for i in range(20)
+    ]
+    issues = [{**issue, "detail": "cut short"} for issue in issues]
+    stopped = tmp_path / "logs" / "issues.csv"
+    stopped.parent.mkdir()
+    with pytest.raises(ModalityHealthError) as error:
+        gather_shards(
+            *write_shards(tmp_path, tokens, issues, 2),
+            tmp_path / "tokens",
+            tmp_path / "issues.csv",
+            tmp_path / "summary.json",
+            dataset="toy",
+            allow_absent=[],
+            health_gate={},
+            stopped_issues_csv=stopped,
+        )
+    assert f"({stopped} lists every issue.)" in str(error.value)
+    assert len(pd.read_csv(stopped)) == 20

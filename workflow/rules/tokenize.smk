@@ -46,6 +46,9 @@ rule gather_tokens:
         quality_json=quality_file("{dataset}", "summary.json"),
     log:
         "results/{dataset}/logs/tokenize/gather.log",
+        # every data-quality issue, written when the health gate stops the run (a failed
+        # job's outputs are deleted, its logs kept)
+        stopped_issues="results/{dataset}/logs/tokenize/issues.csv",
     benchmark:
         "results/{dataset}/benchmarks/tokenize/gather.tsv"
     conda:

@@ -14,6 +14,7 @@ gather_shards(
     dataset=snakemake.wildcards.dataset,
     allow_absent=snakemake.params.allow_absent,
     health_gate=snakemake.params.health_gate,
+    stopped_issues_csv=snakemake.log.stopped_issues,
     subsets=snakemake.params.subsets,
     expected_classes=snakemake.params.expected_classes,
 )

@@ -3,7 +3,9 @@
 The config's subsets are checked against the tokens first, so a glob that matches no token
 fails here, naming the subset, not in a training job; the modality health gate
 (miam.inputs.health) last, before any model is trained. The report's issues are sorted (modality,
-reason, sample, path, detail), so that it is the same file whatever the number of shards.
+reason, sample, path, detail), so that it is the same file whatever the number of shards. When
+the gate stops the run, the issues are first written to `stopped_issues_csv` (a file the
+workflow keeps when the job fails, unlike its outputs), which the gate's message names.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pandas as pd
 
 from miam.core.subsets import SubsetSpec, check_subset
 from miam.core.tokens import TokenSet
-from miam.inputs.health import gate
+from miam.inputs.health import ModalityHealthError, gate
 from miam.inputs.quality import QualityLog
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ def gather_shards(
     dataset: str,
     allow_absent: list[str],
     health_gate: dict,
+    stopped_issues_csv: str | Path,
     subsets: dict[str, SubsetSpec] | None = None,
     expected_classes: int | None = None,
 ) -> None:
@@ -38,6 +41,7 @@ def gather_shards(
     subsets: config key -> subset spec, each checked against the tokens' names.
     expected_classes: the class count the paper had; a different one is logged as a warning.
     dataset, allow_absent, health_gate: the health gate's (`miam.inputs.health.gate`).
+    stopped_issues_csv: where the issues go when the gate stops the run.
     """
     # Memory-mapped shards, streamed into one folder a block of rows at a time (never held
     # whole); vector modalities stored in float16 where rounding stays within
@@ -60,5 +64,17 @@ def gather_shards(
     quality = QualityLog()
     for issue in issues.sort_values(list(issues.columns)).to_dict("records"):
         quality.record(**issue)
-    health = gate(TokenSet.load(tokens_out), quality.frame(), dataset, allow_absent, health_gate)
+    frame = quality.frame()
+    try:
+        health = gate(
+            TokenSet.load(tokens_out),
+            frame,
+            dataset,
+            allow_absent,
+            health_gate,
+            issues_csv=str(stopped_issues_csv),
+        )
+    except ModalityHealthError:
+        frame.to_csv(stopped_issues_csv, index=False)
+        raise
     quality.write(issues_csv, summary_json, health)

@@ -8,8 +8,9 @@ quality report:
 - absent for every sample, or rejected for more than `max_rejected` of the samples whose file
   exists (the file is there, but every token of the sample is absent for a reason such as
   ``corrupt_file``, ``wrong_shape``, ``wrong_dtype``, ``out_of_range``): the run stops, naming
-  the modality, its top reasons with counts, two example files and the key that lets it pass,
-  ``datasets.<name>.allow_absent``. A modality listed there passes, with a note;
+  the modality, its top reasons with counts, two example files, the file listing every issue
+  and the key that lets it pass, ``datasets.<name>.allow_absent``. A modality listed there
+  passes, with a note;
 - present in fewer than `warn_below` of the samples: a warning and a note.
 
 The notes go under the dataset's tables (`main.md` and the others), so a column computed without
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from miam.core.errors import InputError
 from miam.core.tokens import TokenSet
 from miam.inputs.quality import ADJUSTMENTS
 
@@ -42,7 +44,7 @@ class HealthGate:
     warn_below: float = 0.5  # presence below which the tables carry a note
 
 
-class ModalityHealthError(ValueError):
+class ModalityHealthError(InputError):
     """A modality did not arrive (see the module doc); the message says what to do."""
 
 
@@ -72,10 +74,14 @@ def modality_health(tokens: TokenSet, issues: pd.DataFrame) -> list[dict]:
 
 
 def check_health(
-    health: list[dict], dataset: str, allow_absent: list[str], gate: HealthGate = HealthGate()
+    health: list[dict],
+    dataset: str,
+    allow_absent: list[str],
+    gate: HealthGate = HealthGate(),
+    issues_csv: str = "",
 ) -> list[str]:
     """The notes for the tables; raises ModalityHealthError for a modality that did not arrive
-    and is not in `allow_absent`."""
+    and is not in `allow_absent` (naming `issues_csv`, the file that lists every issue)."""
     unknown = sorted(set(allow_absent) - {h["modality"] for h in health})
     if unknown:
         raise ModalityHealthError(
@@ -86,7 +92,7 @@ def check_health(
     for h in health:
         problem = _problem(h, gate)
         if problem and h["modality"] not in allow_absent:
-            failures.append(_failure(h, problem, dataset))
+            failures.append(_failure(h, problem, dataset, issues_csv))
         elif problem:
             notes.append(f"{h['modality']}: {problem} (let through by allow_absent).")
         elif h["presence"] < gate.warn_below:
@@ -104,26 +110,32 @@ def _problem(h: dict, gate: HealthGate) -> str:
     return ""
 
 
-def _failure(h: dict, problem: str, dataset: str) -> str:
+def _failure(h: dict, problem: str, dataset: str, issues_csv: str) -> str:
     reasons = ", ".join(f"{reason} {count}" for reason, count in h["reasons"].items())
     examples = "; ".join(h["examples"]) or "none named"
+    listed = f"({issues_csv} lists every issue.) " if issues_csv else ""
     return (
         f"modality {h['modality']!r} {problem}.\n"
         f"  top reasons: {reasons or 'none recorded'}\n"
         f"  e.g. {examples}\n"
-        f"  (results/{dataset}/quality/issues.csv lists every issue.) Fix the input, or add "
+        f"  {listed}Fix the input, or add "
         f"{h['modality']!r} to datasets.{dataset}.allow_absent in the config to train and "
         "report without it (the tables then say so)."
     )
 
 
 def gate(
-    tokens: TokenSet, issues: pd.DataFrame, dataset: str, allow_absent: list[str], settings: dict
+    tokens: TokenSet,
+    issues: pd.DataFrame,
+    dataset: str,
+    allow_absent: list[str],
+    settings: dict,
+    issues_csv: str = "",
 ) -> dict:
     """`check_health` of the gathered tokens: {"modalities": per-modality health, "notes"};
     every note is also printed as a warning on the console (stderr) and in the log."""
     health = modality_health(tokens, issues)
-    notes = check_health(health, dataset, allow_absent, HealthGate(**settings))
+    notes = check_health(health, dataset, allow_absent, HealthGate(**settings), issues_csv)
     for note in notes:
         log.warning("%s: %s", dataset, note)
         print(f"WARNING: {dataset}: {note}", file=sys.stderr)
