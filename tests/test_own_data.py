@@ -26,6 +26,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from miam.analysis.contribution_settings import ContributionSettings, contribution_options
+from miam.core.console import CONSOLE
+from miam.core.errors import InputError
 from miam.core.split import split_samples
 from miam.inputs.health import HealthGate, ModalityHealthError, check_health, modality_health
 from miam.inputs.local_source import write_manifest
@@ -180,9 +182,12 @@ def test_recordings_cropped_and_padded_are_counted_with_one_warning(dataset, tmp
     assert adjusted["cropped"] == {"count": 1, "seconds": 1.5}
     assert adjusted["padded"] == {"count": 1, "seconds": 0.3}
     assert adjusted["resampled"]["count"] == 52
-    # One warning for them all (the missing recordings are warned about as before).
-    warnings = [r.getMessage() for r in caplog.records if "missing_file" not in r.getMessage()]
-    assert len(warnings) == 1 and "calls cropped 1 (1.5 s)" in warnings[0]
+    # One warning for them all, on the console too (the missing recordings are warned about in
+    # the log, with what is missing).
+    missing = [r.getMessage() for r in caplog.records if "missing_file" in r.getMessage()]
+    assert missing[0].endswith("calls/P008.*): no file of this sample in the folder")
+    (warning,) = [r for r in caplog.records if "missing_file" not in r.getMessage()]
+    assert "calls cropped 1 (1.5 s)" in warning.getMessage() and getattr(warning, CONSOLE)
 
 
 @pytest.mark.parametrize("name", ["plots.csv", "plots.tsv"])
@@ -197,8 +202,43 @@ def test_a_truncated_csv_stops_the_run_naming_the_file(tmp_path, name):
         read_sample_table(path)
     with pytest.raises(ValueError, match=f"{name} is cut short"):
         read_table(path)
-    path.write_bytes(data.rstrip(b"\n"))  # whole, only the final newline missing: fine
-    assert len(read_sample_table(path).frame) == len(frame)
+    path.write_bytes(data.rstrip(b"\n"))  # every field of the last line, no final newline
+    table = read_sample_table(path)
+    assert len(table.frame) == len(frame) and table.unterminated
+
+
+def test_a_table_without_its_final_newline_is_a_counted_warning_with_its_row_count(
+    tmp_path, caplog
+):
+    """Cut inside its last field: every field is there, so only the missing newline says so
+    (and the local source's record of the file's size and sha256, below)."""
+    path = own_data.write_table(own_data.plots(), tmp_path / "plots.csv")
+    data = path.read_bytes()
+    line_end = data.index(b"\n", int(len(data) * 0.6))
+    path.write_bytes(data[: line_end - 1])  # cut 60 % in, inside a last field: one digit gone
+    with caplog.at_level(logging.WARNING):
+        _, quality = tokenize_generic(
+            tmp_path,
+            progress=False,
+            **options(table="plots.csv", modalities=only("climate"), coordinates="none"),
+        )
+    rows = data[:line_end].count(b"\n")  # the header's line, then each full row's
+    (issue,) = issues(quality, "samples").query("reason == 'no_final_newline'").itertuples()
+    assert issue.detail.startswith(f"{rows} rows read") and issue.path == str(path)
+    (console,) = [r for r in caplog.records if getattr(r, CONSOLE, False)]
+    assert f"{path} has no final newline: {rows} rows read" in console.getMessage()
+
+
+@pytest.mark.parametrize("name", ["plots.csv", "plots.gpkg", "plots.parquet"])
+def test_an_empty_table_stops_saying_so(tmp_path, name):
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(
+        InputError, match=f"table {tmp_path / name}: the file is empty \\(0 bytes\\)"
+    ):
+        read_sample_table(tmp_path / name)
+    if name.endswith(".csv"):
+        with pytest.raises(InputError, match="the file is empty"):
+            read_table(tmp_path / name)
 
 
 def test_a_raster_of_another_region_stops_at_the_health_gate(dataset, tmp_path):
@@ -474,7 +514,7 @@ def test_five_band_tiles_have_band_names():
 # --- a local source -----------------------------------------------------------------------------
 
 
-def test_local_files_are_checksummed_in_place(dataset, tmp_path, caplog):
+def test_local_files_are_checksummed_in_place_and_a_changed_file_stops(dataset, tmp_path):
     root = tmp_path / "plots"
     shutil.copytree(dataset, root)
     manifest = tmp_path / "source" / "manifest.json"
@@ -482,10 +522,19 @@ def test_local_files_are_checksummed_in_place(dataset, tmp_path, caplog):
     assert len(content["files"]) == 1 + 1 + 54 + 54
     assert content["files"]["dem.tif"]["bytes"] == (root / "dem.tif").stat().st_size
     os.remove(manifest)  # as Snakemake does before a job
+    assert write_manifest(root, manifest) == content  # touched, not changed: goes on
+    os.remove(manifest)
     (root / "calls" / "P000.wav").write_bytes(b"changed")
-    with caplog.at_level(logging.WARNING, logger="miam.inputs.local_source"):
+    (root / "calls" / "P001.wav").unlink()
+    record = manifest.with_name("recorded_manifest.json")
+    with pytest.raises(InputError) as stopped:
         write_manifest(root, manifest)
-    assert "1 file(s) changed since the last run: calls/P000.wav" in caplog.text
+    assert str(stopped.value).startswith(
+        f"source.path {root}: the files differ from those recorded on first use (1 changed: "
+        f"calls/P000.wav; 1 gone: calls/P001.wav; sizes and sha256 in {record})"
+    )
+    record.unlink()  # accepts them
+    assert "calls/P001.wav" not in write_manifest(root, manifest)["files"]
 
 
 # --- checks made when the workflow parses --------------------------------------------------------

@@ -61,9 +61,8 @@ def gather_shards(
     issues = pd.concat(
         [pd.read_csv(path, dtype=str, keep_default_na=False) for path in shard_issues]
     )
-    quality = QualityLog()
-    for issue in issues.sort_values(list(issues.columns)).to_dict("records"):
-        quality.record(**issue)
+    # Each shard's job logged its issues; here they are joined, sorted and counted.
+    quality = QualityLog.from_frame(issues.sort_values(list(issues.columns)))
     frame = quality.frame()
     try:
         health = gate(

@@ -2,9 +2,11 @@
 
 The reader reads the files where they are. What a run read is recorded as a manifest, like a
 download's lock file: every file under the path (or the one file), with its size and sha256.
-When a manifest from an earlier run is there, the files that changed, appeared or went are
-logged (from a copy kept beside the manifest, which the workflow deletes before rewriting it),
-so that a result can always be traced to the bytes it came from.
+The first use is also recorded beside it (`recorded_manifest.json`, which the workflow does not
+delete before rewriting the manifest); when files differ from that record later (changed,
+new or gone: a table cut short by an interrupted copy reads as a table with fewer rows), the run
+stops naming them, so that a result can always be traced to the bytes it came from. Deleting
+the record accepts the files as they are now.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 from pathlib import Path
 
+from miam.core.errors import InputError
 from miam.inputs.fetch import sha256_file
 
 log = logging.getLogger(__name__)
@@ -26,13 +29,13 @@ def local_files(path: str | Path) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise ValueError(f"source.path: {path} does not exist")
+        raise InputError(f"source.path: {path} does not exist")
     files = []
     for folder, subfolders, names in os.walk(path):
         subfolders[:] = sorted(s for s in subfolders if not s.startswith("."))
         files += [Path(folder) / n for n in sorted(names) if not n.startswith(".")]
     if not files:
-        raise ValueError(f"source.path: {path} holds no file")
+        raise InputError(f"source.path: {path} holds no file")
     return files
 
 
@@ -45,25 +48,32 @@ def write_manifest(path: str | Path, manifest: str | Path) -> dict:
         for f in local_files(path)
     }
     content = {"path": str(path.resolve()), "files": files}
-    kept = manifest.with_name(f"previous_{manifest.name}")
-    if kept.is_file():
-        previous = json.loads(kept.read_text()).get("files", {})
-        changed = sorted(k for k in files if k in previous and previous[k] != files[k])
-        added, gone = sorted(set(files) - set(previous)), sorted(set(previous) - set(files))
-        for what, names in (("changed", changed), ("new", added), ("gone", gone)):
-            if names:
-                log.warning(
-                    "%s: %d file(s) %s since the last run: %s",
-                    path,
-                    len(names),
-                    what,
-                    ", ".join(names[:10]),
-                )
+    record = manifest.with_name(f"recorded_{manifest.name}")
+    if record.is_file():
+        check_unchanged(path, json.loads(record.read_text()).get("files", {}), files, record)
     manifest.parent.mkdir(parents=True, exist_ok=True)
     staging = manifest.with_name(manifest.name + ".tmp")
     text = json.dumps(content, indent=1) + "\n"
-    for target in (kept, manifest):
+    for target in (record, manifest):
         staging.write_text(text)
         os.replace(staging, target)
     log.info("%s: %d files checksummed", path, len(files))
     return content
+
+
+def check_unchanged(path: Path, recorded: dict, files: dict, record: Path) -> None:
+    """InputError naming the files under `path` that differ from `recorded` (changed, new or
+    gone) and the way to accept them."""
+    changed = sorted(k for k in files if k in recorded and recorded[k] != files[k])
+    added, gone = sorted(set(files) - set(recorded)), sorted(set(recorded) - set(files))
+    differences = "; ".join(
+        f"{len(names)} {what}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+        for what, names in [("changed", changed), ("new", added), ("gone", gone)]
+        if names
+    )
+    if differences:
+        raise InputError(
+            f"source.path {path}: the files differ from those recorded on first use "
+            f"({differences}; sizes and sha256 in {record}). Restore them, or delete {record} "
+            "to accept the files as they are now."
+        )

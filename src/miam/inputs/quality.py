@@ -4,7 +4,8 @@ counted and named.
 Readers never crash on one bad file and never skip it silently: they call `QualityLog.record`
 with the file and the reason, leave the affected tokens absent (`present=False`), and go on.
 Inputs used but changed (`ADJUSTMENTS`: recordings cropped, padded or resampled) are recorded
-too, with the seconds concerned; they keep their tokens and are summed up in one warning. The
+too, with the seconds concerned; they keep their tokens and are summed up in one warning, on the
+console too. The
 report is written next to the tokens as CSV (one row per issue) and JSON (counts per modality
 and reason, the adjusted inputs with their seconds, and the modality health gate's findings,
 `miam.inputs.health`).
@@ -21,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from miam.core.console import CONSOLE
+
 log = logging.getLogger(__name__)
 
 # Reasons readers use, so that reports from different datasets can be compared.
@@ -34,6 +37,9 @@ REASONS = (
     "fill_value",  # a fill value standing for "missing": +-inf or |x| > FILL_MAGNITUDE
     "missing_value",  # an empty cell in a table
     "out_of_range",  # coordinates or values outside their valid range
+    # A plain table without a final newline: every row is read, but its last value may be cut
+    # short (an interrupted copy). Recorded once, against the last row; also on the console.
+    "no_final_newline",
     # The input was used, but changed: the token is present. The detail starts with the
     # seconds concerned, which the report sums.
     "cropped",  # a recording longer than the tokens' duration: its end is not seen
@@ -76,13 +82,14 @@ class QualityLog:
             }
         )
         where = f" ({path})" if path else ""
+        said = f": {detail}" if str(detail) else ""
         # Every issue is in the CSV; the log names the first few of each kind, then summarises.
         self.per_kind[modality, reason] += 1
         seen = self.per_kind[modality, reason]
         # Adjusted inputs are summed up in one warning when the report is written.
         quiet = seen > LOGGED_PER_KIND or reason in ADJUSTMENTS
         level = logging.DEBUG if quiet else logging.WARNING
-        log.log(level, "%s: sample %s: %s%s %s", modality, sample_id, reason, where, detail)
+        log.log(level, "%s: sample %s: %s%s%s", modality, sample_id, reason, where, said)
         if seen == LOGGED_PER_KIND and reason not in ADJUSTMENTS:
             log.warning("%s: more %s issues are listed in the report only", modality, reason)
 
@@ -93,6 +100,17 @@ class QualityLog:
             self.record(modality, reason, sample_id, path, f"{seconds:.3f} s: {detail}")
 
         return report
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> QualityLog:
+        """The issues of a written report (`frame`'s rows), not logged again: the job that
+        found them did."""
+        quality = cls()
+        quality.rows = frame[["modality", "reason", "sample_id", "path", "detail"]].to_dict(
+            "records"
+        )
+        quality.per_kind.update(zip(frame["modality"], frame["reason"], strict=True))
+        return quality
 
     def extend(self, other: QualityLog) -> None:
         self.rows.extend(other.rows)
@@ -132,7 +150,12 @@ class QualityLog:
             log.info("data quality: %s: %s", modality, counts)
         adjusted = self.adjustments()
         if adjusted:
-            log.warning("inputs used but changed (count, seconds): %s", _describe(adjusted))
+            log.warning(
+                "inputs used but changed (count, seconds): %s; each is listed in %s",
+                _describe(adjusted),
+                csv_path,
+                extra={CONSOLE: True},
+            )
         self.frame().to_csv(csv_path, index=False)
         summary = {"n_issues": len(self.rows), "counts": self.counts(), "adjusted": adjusted}
         summary.update(health or {})

@@ -11,12 +11,10 @@ what to do) is written to both as its message alone, once, without a traceback.
 import logging
 import sys
 
+from miam.core.console import CONSOLE
 from miam.core.errors import InputError
 
 log = logging.getLogger(__name__)
-
-# The `extra` key of a record that goes to the console as well as to the log file.
-CONSOLE = "console"
 
 
 def log_to(path: str) -> None:

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from miam.core.availability import MEASURED, modality_availability, target_availability
+from miam.core.console import CONSOLE
 from miam.core.data import DeviceData, Normalizer, derive_seed, generator
 from miam.core.masking import Strategy, make_strategy, token_visibility
 from miam.core.metrics import PRIMARY_METRIC, chance_score, scored_classes
@@ -37,7 +38,6 @@ from miam.core.subsets import SubsetSpec
 from miam.core.tokens import TokenSet
 from miam.runs import checkpoints
 from miam.runs.evaluation import evaluate_subsets
-from miam.runs.runlog import CONSOLE
 from miam.runs.runtime import autocast, pick_device
 
 log = logging.getLogger(__name__)

@@ -49,6 +49,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from miam.core.console import CONSOLE
+from miam.core.errors import InputError
 from miam.core.tokens import Modality, TokenSet, shard_rows
 from miam.inputs.quality import QualityLog, fill_values
 from miam.inputs.tokenize.generic_spec import (
@@ -61,7 +63,7 @@ from miam.inputs.tokenize.generic_spec import (
 from miam.inputs.tokenize.location import location_features, valid_coordinates
 from miam.inputs.tokenize.sample_files import read_each_file
 from miam.inputs.tokenize.sample_table import SampleTable, coordinates, read_sample_table
-from miam.inputs.tokenize.tabular import tabular_tokens
+from miam.inputs.tokenize.tabular import tabular_tokens, unterminated_warning
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,11 @@ def tokenize_generic(
     table_quality = quality if shard[0] == 0 else QualityLog()
     samples_table = read_sample_table(table_path, spec["layer"])
     reader = _Reader(spec, folder, samples_table, table_quality)
+    if samples_table.unterminated and shard[0] == 0:
+        rows = len(samples_table.frame)
+        log.warning(unterminated_warning(table_path, rows), extra={CONSOLE: True})
+        detail = f"{rows} rows read; the last value may be cut short"
+        quality.record("samples", "no_final_newline", f"row {rows - 1}", table_path, detail)
     rows = shard_rows(reader.n_samples, *shard)
     if shard != (0, 1):
         log.info("shard %d of %d: %d samples", shard[0] + 1, shard[1], rows.stop - rows.start)
@@ -125,7 +132,7 @@ def _table_path(root: Path, table: str | None) -> Path:
     if table is not None:
         return (root if root.is_dir() else root.parent) / table
     if root.is_dir():
-        raise ValueError(
+        raise InputError(
             f"reader_options.table: the source {root} is a folder; name the sample table in it"
         )
     return root
@@ -188,7 +195,7 @@ class _Reader:
         first = ~frame["__sample_id"].duplicated().to_numpy()
         if not long_format and not first.all():
             repeated = frame.loc[~first, "__sample_id"].unique()[:5].tolist()
-            raise ValueError(
+            raise InputError(
                 f"the sample table {self.path}: the id column {id_column!r} repeats "
                 f"{repeated}...; a table with one row per sample and species needs "
                 "label: {kind: presence, species: <column>}"
@@ -202,7 +209,7 @@ class _Reader:
         self.targets = self.targets[keep]
         n = len(self.frame)
         if n == 0:
-            raise ValueError(f"the sample table {self.path} leaves no sample with a label")
+            raise InputError(f"the sample table {self.path} leaves no sample with a label")
         samples = {
             "sample_id": self.sample_ids,
             "lon": lon[first][keep] if lon is not None else np.full(n, np.nan),
@@ -226,7 +233,7 @@ class _Reader:
     def _require(self, columns: list[str], what: str) -> None:
         missing = [c for c in columns if c not in self.table.frame.columns]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"the sample table {self.path} has no column {missing} ({what}); "
                 f"it has {list(self.table.frame.columns)}"
             )
@@ -247,7 +254,7 @@ class _Reader:
             else:
                 found = [c for c in columns if fnmatchcase(c, pattern) and c not in reserved]
             if not found:
-                raise ValueError(
+                raise InputError(
                     f"{where}: {pattern!r} matches no column of {self.path}; it has {columns[:20]}"
                 )
             chosen += [c for c in found if c not in chosen]
@@ -329,7 +336,7 @@ class _Reader:
         if label["max_species"] is not None:
             order = order[: label["max_species"]]
         if not order:
-            raise ValueError(
+            raise InputError(
                 f"no class of {self.path} has {label['min_occurrences']} or more occurrences "
                 "(reader_options.label.min_occurrences)"
             )
@@ -358,7 +365,7 @@ class _Reader:
             text = self.frame[column].dropna()
             numbers = pd.to_numeric(text, errors="coerce")
             if len(text) and numbers.isna().mean() > 0.5:
-                raise ValueError(
+                raise InputError(
                     f"{where}.columns: column {column!r} of {self.path} holds text "
                     f"(e.g. {text.iloc[0]!r}); list it in a modality `from: categorical`"
                 )
@@ -418,7 +425,7 @@ class _Reader:
                 if isinstance(column, str) and (match := regex.match(column))
             }
             if not found:
-                raise ValueError(f"{where}.pattern: {pattern!r} matches no column of {self.path}")
+                raise InputError(f"{where}.pattern: {pattern!r} matches no column of {self.path}")
             for step, column in found.items():
                 steps.setdefault(step, {})[p] = column
         names = sorted(steps, key=_natural_key)
@@ -445,7 +452,7 @@ class _Reader:
         samples = self.samples.iloc[rows]
         lat, lon = samples["lat"].to_numpy(float), samples["lon"].to_numpy(float)
         if np.isnan(lat).all() and len(lat):
-            raise ValueError(f"{where}: the sample table {self.path} gives no coordinates")
+            raise InputError(f"{where}: the sample table {self.path} gives no coordinates")
         values = location_features(np.nan_to_num(lat), np.nan_to_num(lon), m["frequencies"])
         present = valid_coordinates(lat, lon)
         return values[:, None, :], present[:, None], ["latlon"]
@@ -457,11 +464,11 @@ class _Reader:
         for pattern in m["files"]:
             found = sorted(globbing.glob(str(self.folder / pattern)))
             if not found:
-                raise ValueError(f"{where}.files: {pattern!r} matches no file under {self.folder}")
+                raise InputError(f"{where}.files: {pattern!r} matches no file under {self.folder}")
             paths += [Path(p) for p in found if Path(p) not in paths]
         samples = self.samples.iloc[rows]
         if np.isnan(samples["lat"].to_numpy(float)).all() and len(samples):
-            raise ValueError(f"{where}: the sample table {self.path} gives no coordinates")
+            raise InputError(f"{where}: the sample table {self.path} gives no coordinates")
         return sample_rasters(
             paths,
             m["bands"],
@@ -514,7 +521,7 @@ def _tile_layout(m: dict, files, all_samples: pd.DataFrame, name: str):
             )
             break
         else:
-            raise ValueError(
+            raise InputError(
                 f"reader_options.modalities.{name}: no readable tile under {files.folder} "
                 "to take the band count and size from; give `bands` and `size`"
             )
@@ -537,7 +544,7 @@ def _tiles(name, m, files, all_samples, samples, quality, progress):
         sample_id = sample.sample_id
         path = files.get(sample_id)
         if path is None:
-            quality.record(name, "missing_file", sample_id, files.expected(sample_id))
+            files.record_missing(sample_id, quality, name)
             continue
         try:
             tile = read_tile_array(path)

@@ -38,6 +38,7 @@ SUFFIXES = {
     "audio": (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".mp4", ".aac", ".opus", ".aif", ".aiff"),
 }
 NOT_ON_SERVER = "not on the server (HTTP 404 when downloaded)"
+NO_FILE = "no file of this sample in the folder"
 # What decoding a bad tile raises; the reader records `corrupt_file`.
 TILE_DECODE_ERRORS = (RasterioError, *IMAGE_DECODE_ERRORS)
 
@@ -102,7 +103,7 @@ class SampleFiles:
         if sample_id in self.unserved:
             path, detail = self.unserved[sample_id], NOT_ON_SERVER
         else:
-            path, detail = self.expected(sample_id), ""
+            path, detail = self.expected(sample_id), NO_FILE
         quality.record(modality, "missing_file", sample_id, path, detail)
 
 

@@ -4,9 +4,10 @@ Formats, by the file's suffix: CSV (``.csv``, ``.tsv``, ``.txt``, each optionall
 ``.gz``, ``.bz2``, ``.xz``, ``.zst``, ``.zip``), Parquet and GeoParquet (``.parquet``, ``.pq``),
 and the vector formats GDAL reads through pyogrio: GeoPackage (``.gpkg``), GeoJSON
 (``.geojson``, ``.json``), Shapefile (``.shp``, or a ``.zip`` holding one), FlatGeobuf
-(``.fgb``). A table that cannot be read, whatever the reason (a truncated gzip stream, a
-damaged Parquet footer, a GeoPackage that is not a database), stops the run with a ValueError
-naming the file: without the sample table there is nothing to tokenize.
+(``.fgb``). A table that cannot be read, whatever the reason (an empty file, a truncated gzip
+stream, a damaged Parquet footer, a GeoPackage that is not a database), stops the run with an
+InputError naming the file: without the sample table there is nothing to tokenize. A plain
+CSV without a final newline is read, and flagged (`SampleTable.unterminated`) for a warning.
 
 Coordinates come from the geometry (points; the representative point of any other shape) or
 from two named columns, in the table's CRS (the geometry's own, or the one the options give),
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from miam.core.errors import InputError
 from miam.inputs.tokenize.generic_spec import LON_LAT_NAMES
 from miam.inputs.tokenize.tabular import check_complete
 
@@ -40,10 +42,11 @@ class SampleTable:
     frame: pd.DataFrame  # attribute columns only
     geometry_xy: tuple[np.ndarray, np.ndarray] | None  # x, y of each row's geometry
     crs: str | None  # the geometry's CRS
+    unterminated: bool = False  # a plain CSV without a final newline (`check_complete`)
 
 
 def table_format(path: Path) -> str:
-    """ "csv", "parquet" or "vector" from the suffixes; ValueError naming the file otherwise."""
+    """ "csv", "parquet" or "vector" from the suffixes; InputError naming the file otherwise."""
     suffixes = [s.lower() for s in path.suffixes]
     last = suffixes[-1] if suffixes else ""
     if last in CSV_SUFFIXES or (
@@ -54,7 +57,7 @@ def table_format(path: Path) -> str:
         return "parquet"
     if last in VECTOR_SUFFIXES:
         return "vector"
-    raise ValueError(
+    raise InputError(
         f"sample table {path}: unknown format {''.join(suffixes) or '(no suffix)'}; known: "
         "CSV (.csv, .tsv, .txt, optionally .gz/.bz2/.xz/.zst/.zip), Parquet (.parquet, .pq), "
         "GeoPackage (.gpkg), GeoJSON (.geojson, .json), Shapefile (.shp), FlatGeobuf (.fgb)"
@@ -62,19 +65,19 @@ def table_format(path: Path) -> str:
 
 
 def read_sample_table(path: str | Path, layer: str | None = None) -> SampleTable:
-    """The table at `path`; ValueError naming the file when it is missing or unreadable."""
+    """The table at `path`; InputError naming the file when it is missing or unreadable."""
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"the sample table {path} does not exist")
+        raise InputError(f"the sample table {path} does not exist")
     kind = table_format(path)
-    check_complete(path)
+    unterminated = check_complete(path)
     try:
         if kind == "csv":
             suffixes = [s.lower() for s in path.suffixes]
             # .txt: the delimiter is sniffed (slower, Python's parser)
             sep = "\t" if ".tsv" in suffixes else None if ".txt" in suffixes else ","
             frame = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
-            table = SampleTable(path, frame, None, None)
+            table = SampleTable(path, frame, None, None, unterminated)
         elif kind == "parquet":
             table = _read_parquet(path)
         else:
@@ -82,16 +85,16 @@ def read_sample_table(path: str | Path, layer: str | None = None) -> SampleTable
     except ValueError as error:
         if str(path) in str(error):
             raise
-        raise ValueError(f"cannot read the sample table {path}: {error}") from error
+        raise InputError(f"cannot read the sample table {path}: {error}") from error
     # Every reader library has its own errors for a damaged file (EOFError and BadGzipFile
     # from a cut gzip stream, ArrowInvalid, pyogrio's DataSourceError, zlib and lzma errors...):
     # whichever it is, the message names the file.
     except Exception as error:
-        raise ValueError(
+        raise InputError(
             f"cannot read the sample table {path}: {type(error).__name__}: {error}"
         ) from error
     if table.frame.empty:
-        raise ValueError(f"the sample table {path} has no rows")
+        raise InputError(f"the sample table {path} has no rows")
     return table
 
 
@@ -152,7 +155,7 @@ def coordinates(
     if isinstance(setting, dict) and setting["x"] is not None:
         missing = [setting[k] for k in ("x", "y") if setting[k] not in frame.columns]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{where}: the sample table {table.path} has no column {missing}; "
                 f"it has {list(frame.columns)}"
             )
@@ -164,7 +167,7 @@ def coordinates(
         crs = setting["crs"] if isinstance(setting, dict) and "crs" in setting else None
         crs = table.crs or crs
         if crs is None:
-            raise ValueError(
+            raise InputError(
                 f"{where}: the geometry of {table.path} has no CRS; give it as "
                 "coordinates: {crs: EPSG:...}"
             )
@@ -195,7 +198,7 @@ def to_lon_lat(x: np.ndarray, y: np.ndarray, crs: str, where: str = "crs"):
     try:
         source = CRS.from_user_input(crs)
     except CRSError as error:
-        raise ValueError(f"{where}: unknown CRS {crs!r}: {error}") from error
+        raise InputError(f"{where}: unknown CRS {crs!r}: {error}") from error
     if source.equals(CRS.from_epsg(4326)):
         return np.asarray(x, float), np.asarray(y, float)
     transformer = Transformer.from_crs(source, "EPSG:4326", always_xy=True)

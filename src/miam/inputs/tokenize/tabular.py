@@ -1,7 +1,7 @@
 """Tabular variables: CSV tables keyed by sample id, one scalar token per variable.
 
 `read_table` stops the run with a message naming the file when a table cannot be read at all (a
-missing, unparsable or truncated file is not a per-sample problem). Inside a readable table, an
+missing, empty, unparsable or truncated file is not a per-sample problem). Inside a readable table, an
 empty cell is ``missing_value`` and a fill value (+-inf, |x| > 1e10: GeoPlant's tables use them
 for "no value") ``fill_value``: the token is absent and the run goes on. A sample with no row in
 a table has all that table's tokens absent (``missing_value``, one record per table).
@@ -9,6 +9,7 @@ a table has all that table's tokens absent (``missing_value``, one record per ta
 
 from __future__ import annotations
 
+import logging
 import lzma
 import zipfile
 import zlib
@@ -18,7 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from miam.core.console import CONSOLE
+from miam.core.errors import InputError
 from miam.inputs.quality import QualityLog, fill_values
+
+log = logging.getLogger(__name__)
 
 # What pandas raises on a damaged CSV, compressed or not: a parse error, bad text, a gzip stream
 # cut short (EOFError) or corrupt (BadGzipFile is an OSError; zlib.error), a damaged bz2 / xz
@@ -41,26 +46,41 @@ PLAIN_TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 TAIL_BYTES = 1 << 16
 
 
-def check_complete(path: str | Path) -> None:
-    """ValueError naming a plain CSV/TSV that was cut short: no final newline and a last line
-    with fewer fields than the header (pandas would read it as a row with empty cells)."""
+def check_complete(path: str | Path) -> bool:
+    """InputError naming a table that is empty (0 bytes, any format) or a plain CSV/TSV cut
+    short: no final newline and a last line with fewer fields than the header (pandas would
+    read it as a row with empty cells). True when a plain table has every field of its last
+    line but no final newline: its last value may still be cut short (``160`` read as ``1``),
+    which only the file's size and checksum can tell (`miam.inputs.local_source`), so the
+    caller warns with the row count."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"table {path}: the file is empty (0 bytes); copy it again")
     if path.suffix.lower() not in PLAIN_TEXT_SUFFIXES or not path.is_file():
-        return
+        return False
     with open(path, "rb") as handle:
         header = handle.readline()
         handle.seek(max(0, path.stat().st_size - TAIL_BYTES))
         tail = handle.read()
     if not tail or tail.endswith((b"\n", b"\r")) or b"\n" not in tail:
-        return
+        return False
     last = tail.rsplit(b"\n", 1)[1]
     separator = b"\t" if header.count(b"\t") > header.count(b",") else b","
     fields, expected = _field_count(last, separator), _field_count(header, separator)
     if fields < expected:
-        raise ValueError(
+        raise InputError(
             f"table {path} is cut short: its last line has {fields} of {expected} fields and "
             "no final newline (an interrupted copy or download?); copy it again"
         )
+    return True
+
+
+def unterminated_warning(path: Path, rows: int) -> str:
+    """The warning for a table without a final newline (`check_complete`)."""
+    return (
+        f"table {path} has no final newline: {rows} rows read; its last value may be cut short "
+        "(an interrupted copy?), compare the file with its source"
+    )
 
 
 def _field_count(line: bytes, separator: bytes) -> int:
@@ -70,19 +90,22 @@ def _field_count(line: bytes, separator: bytes) -> int:
 
 
 def read_table(path: str | Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A CSV (optionally .gz/.bz2/.xz/.zip-compressed) as a DataFrame; raises ValueError naming
-    the file if it cannot be used (`check_complete`: a plain CSV cut short)."""
+    """A CSV (optionally .gz/.bz2/.xz/.zip-compressed) as a DataFrame; raises InputError naming
+    the file if it cannot be used (`check_complete`: empty, or a plain CSV cut short), and warns,
+    on the console too, when it has no final newline."""
     path = Path(path)
-    check_complete(path)
+    unterminated = check_complete(path)
     try:
         frame = pd.read_csv(path)
     except FileNotFoundError as error:
-        raise ValueError(f"required table {path} does not exist") from error
+        raise InputError(f"required table {path} does not exist") from error
     except TABLE_READ_ERRORS as error:
-        raise ValueError(f"cannot read table {path}: {type(error).__name__}: {error}") from error
+        raise InputError(f"cannot read table {path}: {type(error).__name__}: {error}") from error
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise ValueError(f"table {path} lacks columns {missing}; it has {list(frame.columns)}")
+        raise InputError(f"table {path} lacks columns {missing}; it has {list(frame.columns)}")
+    if unterminated:
+        log.warning(unterminated_warning(path, len(frame)), extra={CONSOLE: True})
     return frame
 
 

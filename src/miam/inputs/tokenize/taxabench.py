@@ -59,6 +59,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from miam.core.console import CONSOLE
+from miam.core.errors import InputError
 from miam.core.tokens import Modality, TokenSet, shard_rows
 from miam.inputs.download import FOLDER_MANIFEST
 from miam.inputs.layout import release_layout, require
@@ -80,7 +82,11 @@ from miam.inputs.tokenize.location import (
 )
 from miam.inputs.tokenize.sample_files import NOT_ON_SERVER, SampleFiles, read_each_file
 from miam.inputs.tokenize.satellite import TileStore, band_names, patch_tokens
-from miam.inputs.tokenize.tabular import TABLE_READ_ERRORS, check_complete
+from miam.inputs.tokenize.tabular import (
+    TABLE_READ_ERRORS,
+    check_complete,
+    unterminated_warning,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +98,21 @@ LOCATED_MODALITIES = ("satellite", "environment", "location")
 
 
 def read_observations(path: str | Path) -> pd.DataFrame:
-    """The observations table with `id` as str; raises ValueError naming `path` if unreadable."""
-    check_complete(path)
+    """The observations table with `id` as str; raises InputError naming `path` if unreadable,
+    warns when it has no final newline (`check_complete`)."""
+    unterminated = check_complete(path)
     try:
         table = pd.read_csv(path, dtype={"id": str, "taxon_id": str}, keep_default_na=True)
     except TABLE_READ_ERRORS as error:
-        raise ValueError(f"cannot read the TaxaBench observations table {path}: {error}") from error
+        raise InputError(f"cannot read the TaxaBench observations table {path}: {error}") from error
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"TaxaBench observations table {path} lacks columns {missing}; "
             f"it has {list(table.columns)}"
         )
+    if unterminated:
+        log.warning(unterminated_warning(Path(path), len(table)), extra={CONSOLE: True})
     return table
 
 
