@@ -61,6 +61,8 @@ def fill_values(values: np.ndarray) -> np.ndarray:
 
 
 LOGGED_PER_KIND = 20
+# The columns of the report's CSV: one row per issue.
+COLUMNS = ("modality", "reason", "sample_id", "path", "detail")
 
 
 class QualityLog:
@@ -137,9 +139,7 @@ class QualityLog:
         return summary
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            self.rows, columns=["modality", "reason", "sample_id", "path", "detail"]
-        )
+        return pd.DataFrame(self.rows, columns=list(COLUMNS))
 
     def write(
         self, csv_path: str | Path, json_path: str | Path, health: dict | None = None

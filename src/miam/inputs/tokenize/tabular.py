@@ -1,10 +1,11 @@
 """Tabular variables: CSV tables keyed by sample id, one scalar token per variable.
 
 `read_table` stops the run with a message naming the file when a table cannot be read at all (a
-missing, empty, unparsable or truncated file is not a per-sample problem). Inside a readable table, an
-empty cell is ``missing_value`` and a fill value (+-inf, |x| > 1e10: GeoPlant's tables use them
-for "no value") ``fill_value``: the token is absent and the run goes on. A sample with no row in
-a table has all that table's tokens absent (``missing_value``, one record per table).
+missing, empty, unparsable or truncated file is not a per-sample problem). Inside a readable
+table, an empty cell is ``missing_value`` and a fill value (+-inf, |x| > 1e10: GeoPlant's
+tables use them for "no value") ``fill_value``: the token is absent and the run goes on. A
+sample with no row in a table has all that table's tokens absent (``missing_value``, one record
+per table).
 """
 
 from __future__ import annotations
