@@ -118,6 +118,40 @@ def test_bad_config_is_refused_naming_the_key(edit, named):
         check_like_the_workflow(edited_config(edit))
 
 
+CONFIG_ERRORS = [
+    (
+        BAD_CONFIGS[2][0],
+        "strategies.miam: unknown option(s) kapa for masking strategy 'miam' "
+        "(did you mean `kappa`?)",
+    ),
+    (BAD_CONFIGS[1][0], "the config: unknown key `trainig` (did you mean `training`?)"),
+    (BAD_CONFIGS[0][0], "strategies.typo.kind: 'miamm' is not one of constant, "),
+    (
+        lambda c: c["datasets"]["tiny-geoplant"]["split"].update(blok_size=2),
+        "datasets.tiny-geoplant.split: unknown key `blok_size` (did you mean `block_size`?)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "message"), CONFIG_ERRORS)
+def test_a_config_error_is_one_line_naming_the_key_and_the_key_meant(tmp_path, edit, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(edited_config(edit)))
+    done = snakemake(REPO, "-n", "--configfile", str(path), check=False)
+    console = (done.stdout + done.stderr).splitlines()
+    assert done.returncode != 0 and len(console) <= 2, console  # and the profile's line
+    assert any(line.startswith(f"Config error: {message}") for line in console), console
+
+
+def test_no_config_says_how_to_give_one():
+    done = snakemake(REPO, "-n", "--workflow-profile", "none", check=False)
+    assert done.returncode != 0
+    assert (done.stdout + done.stderr).splitlines() == [
+        "Config error: the config is empty: name one with --configfile (config/config.yaml is "
+        "the demo, config/test.yaml the tiny preset)"
+    ]
+
+
 def test_bad_config_fails_before_any_job(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(edited_config(BAD_CONFIGS[2][0])))

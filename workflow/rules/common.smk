@@ -2,6 +2,7 @@
 # of the results tree that crosses rules. Imports no torch: every job parses the workflow again.
 import os
 import re
+import sys
 from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
@@ -10,13 +11,20 @@ from snakemake.utils import validate
 
 from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.workflow import pipeline
+from miam.workflow.config_errors import config_error
 from miam.analysis.contribution_settings import TABLES as CONTRIBUTION_TABLES
 from miam.analysis.contribution_settings import contribution_options
 from miam.analysis.study import TABLES as STUDY_TABLES
 from miam.runs.checkpoints import HISTORY, METRICS, MODEL, RUN_FILES
 
-validate(config, schema="../schemas/config.schema.yaml")
-pipeline.check_config(config)
+# A config error is printed in a line naming the key (miam.workflow.config_errors), and the
+# run ends there: raised, Snakemake would print the schema or our frames after it.
+try:
+    validate(config, schema="../schemas/config.schema.yaml")
+    pipeline.check_config(config)
+except (WorkflowError, ValueError) as error:
+    logger.error(f"Config error: {config_error(error)}")
+    sys.exit(1)
 
 
 def raw_resources(resources):

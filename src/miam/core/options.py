@@ -8,6 +8,7 @@ checks options each time it parses.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from inspect import Parameter
 
@@ -24,9 +25,15 @@ def check_names(options: Mapping, accepted: Iterable[str], where: str, what: str
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(
-            f"{where}: unknown option(s) {', '.join(unknown)} for {what}; "
-            f"accepted: {', '.join(accepted) or 'none'}"
+            f"{where}: unknown option(s) {', '.join(unknown)} for {what}"
+            f"{did_you_mean(unknown[0], accepted)}; accepted: {', '.join(accepted) or 'none'}"
         )
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """ " (did you mean `kappa`?)" when a known name is close to `word` (a typo), else ""."""
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.75)
+    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 def filled_options(options: Mapping, accepted: Mapping, where: str, what: str) -> dict:
