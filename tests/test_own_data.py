@@ -641,6 +641,74 @@ def test_mistakes_are_refused_when_the_workflow_parses_naming_the_key(dataset, m
         check(config_with(dataset))
 
 
+def on_disk(dataset: Path, table: str = "plots.gpkg", **changes) -> dict:
+    """own_dataset(...) read from the files in `dataset` (so its table's header is checked)."""
+    options = {**own_data.READER_OPTIONS, "table": table, **changes.pop("reader_options", {})}
+    source = {"kind": "local", "path": str(dataset)}
+    return own_dataset(source=source, reader_options=options, **changes)
+
+
+# Mistakes that the sample table's header shows, refused when the workflow parses
+HEADER_MISTAKES = [
+    (
+        {"reader_options": {"label": {"kind": "classes", "column": "speces"}}},
+        r"reader_options.label.column: the sample table .*plots.gpkg has no column 'speces' "
+        r"\(did you mean `species`\?\)",
+    ),
+    (
+        {"reader_options": {"modalities": {"c": {"from": "columns", "columns": ["bio*", "sol*"]}}}},
+        r"reader_options.modalities.c.columns: the sample table .* has no column matching 'sol\*'",
+    ),
+    (
+        {"reader_options": {"modalities": {"t": {"from": "series", "pattern": "tmin_{year}"}}}},
+        r"reader_options.modalities.t.pattern: .* has no column matching 'tmin_\{year\}'",
+    ),
+    ({"reader_options": {"group": "plot"}}, r"reader_options.group: .* has no column 'plot'"),
+    (
+        {"table": "no_coordinates.csv", "reader_options": {"modalities": only("climate")}},
+        r"split.kind: a spatial split needs coordinates, and the sample table "
+        r".*no_coordinates.csv has none",
+    ),
+    (
+        {"table": "no_coordinates.csv", "reader_options": {"modalities": only("terrain")}},
+        r"modalities.terrain: a raster modality needs coordinates, and the sample table",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), HEADER_MISTAKES)
+def test_the_sample_tables_header_is_checked_when_the_workflow_parses(
+    dataset, tmp_path, changes, message
+):
+    root = tmp_path / "plots"
+    root.mkdir()
+    shutil.copy(dataset / "plots.gpkg", root)
+    no_coordinates = own_data.plots().drop(columns=["easting", "northing"])
+    no_coordinates.to_csv(root / "no_coordinates.csv", index=False)
+    subsets = {"subsets": {"c": {"climate": "all"}}, "split": {"kind": "spatial"}}
+    config = config_with(on_disk(root, **{**subsets, **changes}))
+    if "modalities" in changes.get("reader_options", {}):
+        named = changes["reader_options"]["modalities"]
+        config["datasets"]["plots"]["subsets"] = {"c": dict.fromkeys(named, "all")}
+    with pytest.raises(ValueError, match=message):
+        check(config)
+    if not changes.get("table"):  # the same options on the table of the fixture parse
+        check(config_with(on_disk(dataset, **subsets)))
+
+
+def test_a_header_mistake_is_one_line_before_any_job(dataset, tmp_path):
+    from test_workflow import snakemake
+
+    label = {"kind": "classes", "column": "speces"}
+    config = config_with(on_disk(dataset, reader_options={"label": label}))
+    path = tmp_path / "own.yaml"
+    path.write_text(yaml.safe_dump(config))
+    done = snakemake(REPO, "-n", "--configfile", str(path), check=False)
+    console = (done.stdout + done.stderr).splitlines()
+    assert done.returncode != 0 and len(console) <= 2, console  # and the profile's line
+    assert any("label.column: the sample table" in line for line in console)
+
+
 def test_reader_options_table_matches_the_readers():
     from miam.inputs.tokenize.audio import AudioConfig
     from miam.inputs.tokenize.geoplant import tokenize_geoplant

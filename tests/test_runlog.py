@@ -25,6 +25,23 @@ def test_an_uncaught_exception_lands_in_the_log_with_its_traceback(tmp_path):
     assert "ValueError: no such modality: sound" in done.stderr  # still on stderr as well
 
 
+def test_an_input_error_is_its_message_once_without_a_traceback(tmp_path):
+    log = tmp_path / "job.log"
+    code = (
+        "from miam.core.errors import InputError\n"
+        "from miam.runs.runlog import log_to\n"
+        f"log_to({str(log)!r})\n"
+        "raise InputError('reader_options.label.column: plots.gpkg has no column speces')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    message = "reader_options.label.column: plots.gpkg has no column speces"
+    assert done.stderr.splitlines() == [f"Error: {message}"]
+    text = log.read_text()
+    assert f"ERROR miam.runs.runlog: the job stops: {message}" in text
+    assert "Traceback" not in text
+
+
 def test_every_script_logs_to_its_rule_log_first():
     for path in SCRIPTS:
         calls = [

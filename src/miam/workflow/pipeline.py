@@ -325,6 +325,7 @@ def check_config(config: dict) -> None:
         if source["kind"] == "local" and "path" not in source:
             raise ValueError(f"{where}.source: a local source needs `path` (a file or a folder)")
         check_reader_options(dataset, where)
+        check_sample_table(dataset, where)
         names = modalities(dataset)
         tokens = declared_tokens(dataset)
         subsets = named_subsets(dataset)
@@ -381,6 +382,31 @@ def check_reader_options(dataset: dict, where: str) -> None:
         generic_spec.parse_options(options, f"{where}.reader_options")
         return
     check_names(options, READER_OPTIONS[reader], f"{where}.reader_options", f"the {reader} reader")
+
+
+def check_sample_table(dataset: dict, where: str) -> None:
+    """A local source read by the generic reader: the columns its options name, and the
+    coordinates its modalities and split need, against the sample table's header (read here,
+    header only, so that a mistake stops the run before any job); skipped while the table is
+    not there (the checksum job then names the path)."""
+    source = dataset["source"]
+    if dataset["reader"] != "generic" or source["kind"] != "local":
+        return
+    # pandas, pyarrow or pyogrio: imported only for a local source of the generic reader
+    from miam.inputs.tokenize.sample_table import read_header
+
+    spec = generic_spec.parse_options(dataset.get("reader_options", {}))
+    path = generic_spec.table_path(source["path"], spec["table"])
+    if not path.is_file():
+        return
+    columns, geometry = read_header(path, spec["layer"])
+    located = generic_spec.check_header(spec, path, columns, geometry, f"{where}.reader_options")
+    if dataset.get("split", {}).get("kind", "spatial") == "spatial" and not located:
+        raise ValueError(
+            f"{where}.split.kind: a spatial split needs coordinates, and the sample table "
+            f"{path} has none (no geometry, no lon/lat columns): use kind random or group, or "
+            f"name them in {where}.reader_options.coordinates: {{x, y, crs}}"
+        )
 
 
 def check_subset_tokens(where: str, spec: SubsetSpec, dataset: dict, tokens: dict) -> None:

@@ -59,6 +59,7 @@ from miam.inputs.tokenize.generic_spec import (
     parse_options,
     pattern_field,
     pattern_regex,
+    table_path,
 )
 from miam.inputs.tokenize.location import location_features, valid_coordinates
 from miam.inputs.tokenize.sample_files import read_each_file
@@ -97,17 +98,17 @@ def tokenize_generic(
     )
     root = Path(root)
     folder = root if root.is_dir() else root.parent
-    table_path = _table_path(root, spec["table"])
+    table_file = table_path(root, spec["table"])
     quality = QualityLog()
     # What the whole table decides is recorded once, by the first shard.
     table_quality = quality if shard[0] == 0 else QualityLog()
-    samples_table = read_sample_table(table_path, spec["layer"])
+    samples_table = read_sample_table(table_file, spec["layer"])
     reader = _Reader(spec, folder, samples_table, table_quality)
     if samples_table.unterminated and shard[0] == 0:
         rows = len(samples_table.frame)
-        log.warning(unterminated_warning(table_path, rows), extra={CONSOLE: True})
+        log.warning(unterminated_warning(table_file, rows), extra={CONSOLE: True})
         detail = f"{rows} rows read; the last value may be cut short"
-        quality.record("samples", "no_final_newline", f"row {rows - 1}", table_path, detail)
+        quality.record("samples", "no_final_newline", f"row {rows - 1}", table_file, detail)
     rows = shard_rows(reader.n_samples, *shard)
     if shard != (0, 1):
         log.info("shard %d of %d: %d samples", shard[0] + 1, shard[1], rows.stop - rows.start)
@@ -126,16 +127,6 @@ def tokenize_generic(
         class_names=reader.class_names,
     )
     return token_set, quality
-
-
-def _table_path(root: Path, table: str | None) -> Path:
-    if table is not None:
-        return (root if root.is_dir() else root.parent) / table
-    if root.is_dir():
-        raise InputError(
-            f"reader_options.table: the source {root} is a folder; name the sample table in it"
-        )
-    return root
 
 
 def _natural_key(value: str):

@@ -25,8 +25,9 @@ from __future__ import annotations
 import re
 import string
 from fnmatch import fnmatchcase
+from pathlib import Path
 
-from miam.core.options import REQUIRED, filled_options
+from miam.core.options import REQUIRED, did_you_mean, filled_options
 
 # Column pairs taken for lon/lat (degrees, EPSG:4326) when `coordinates` is auto.
 LON_LAT_NAMES = (("lon", "lat"), ("longitude", "latitude"), ("decimallongitude", "decimallatitude"))
@@ -279,3 +280,61 @@ def default_analyses(spec: dict) -> dict[str, dict]:
 
 def matches_any(pattern: str, names: list[str]) -> bool:
     return any(fnmatchcase(n, pattern) for n in names)
+
+
+def table_path(root: str | Path, table: str | None) -> Path:
+    """The sample table: `table` in the source folder (or beside the source file), else the
+    source itself when it is a file."""
+    root = Path(root)
+    if table is not None:
+        return (root if root.is_dir() else root.parent) / table
+    if root.is_dir():
+        raise ValueError(
+            f"reader_options.table: the source {root} is a folder; name the sample table in it"
+        )
+    return root
+
+
+def check_header(spec: dict, path: Path, columns: list[str], geometry: bool, where: str) -> bool:
+    """The columns the options name, against the sample table's header (`columns`; `geometry`:
+    the table has a geometry), before any job reads the table. ValueError naming the option and
+    the column meant; returns whether the table gives coordinates."""
+
+    def missing(key: str, name: str, what: str = "column") -> ValueError:
+        return ValueError(
+            f"{where}.{key}: the sample table {path} has no {what} {name!r}"
+            f"{did_you_mean(name, columns)}"
+        )
+
+    label = spec["label"]
+    named = {"id": spec["id"], "group": spec["group"]}
+    named |= {f"label.{k}": label.get(k) for k in ("column", "species")}
+    located = spec["coordinates"] != "none"
+    if isinstance(spec["coordinates"], dict) and spec["coordinates"]["x"] is not None:
+        named |= {f"coordinates.{k}": spec["coordinates"][k] for k in ("x", "y")}
+    elif located and not geometry:
+        lower = {c.lower() for c in columns}
+        located = any(lon in lower and lat in lower for lon, lat in LON_LAT_NAMES)
+    for key, name in named.items():
+        if name is not None and name not in columns:
+            raise missing(key, name)
+    patterns = {"label.columns": label.get("columns") or []}
+    for name, m in spec["modalities"].items():
+        if m["from"] in ("columns", "categorical"):
+            patterns[f"modalities.{name}.columns"] = m["columns"]
+        if m["from"] == "series":
+            field = pattern_field(m["pattern"][0], f"{where}.modalities.{name}.pattern")
+            for pattern in m["pattern"]:
+                if not any(pattern_regex(pattern, field).fullmatch(c) for c in columns):
+                    raise missing(f"modalities.{name}.pattern", pattern, "column matching")
+        if m["from"] in ("raster", "location") and not located:
+            raise ValueError(
+                f"{where}.modalities.{name}: a {m['from']} modality needs coordinates, and the "
+                f"sample table {path} has none (no geometry, no lon/lat columns; "
+                f"{where}.coordinates: {{x, y, crs}} names them)"
+            )
+    for key, names in patterns.items():
+        for pattern in names:
+            if pattern not in columns and not matches_any(pattern, columns):
+                raise missing(key, pattern, "column matching")
+    return located

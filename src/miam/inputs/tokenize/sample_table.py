@@ -16,6 +16,7 @@ and are reprojected to lon/lat (EPSG:4326) with pyproj.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,36 @@ def read_sample_table(path: str | Path, layer: str | None = None) -> SampleTable
     if table.frame.empty:
         raise InputError(f"the sample table {path} has no rows")
     return table
+
+
+def read_header(path: str | Path, layer: str | None = None) -> tuple[list[str], bool]:
+    """(column names, whether the table has a geometry) of the table at `path`, from its header
+    alone (the workflow checks the options against it when it parses); InputError naming the
+    file when it cannot be read."""
+    path = Path(path)
+    kind = table_format(path)
+    check_complete(path)
+    try:
+        if kind == "csv":
+            suffixes = [s.lower() for s in path.suffixes]
+            sep = "\t" if ".tsv" in suffixes else None if ".txt" in suffixes else ","
+            header = pd.read_csv(path, sep=sep, nrows=0, engine="python" if sep is None else "c")
+            return [str(c) for c in header.columns], False
+        if kind == "parquet":
+            import pyarrow.parquet
+
+            schema = pyarrow.parquet.read_schema(path)
+            geo = json.loads((schema.metadata or {}).get(b"geo", b"{}"))
+            geometry = set(geo.get("columns", {}))
+            return [n for n in schema.names if n not in geometry], bool(geometry)
+        import pyogrio
+
+        info = pyogrio.read_info(path, layer=layer)
+        return [str(f) for f in info["fields"]], info["geometry_type"] is not None
+    except Exception as error:
+        raise InputError(
+            f"cannot read the sample table {path}: {type(error).__name__}: {error}"
+        ) from error
 
 
 def _geometry_xy(geometry) -> tuple[np.ndarray, np.ndarray]:
