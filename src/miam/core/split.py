@@ -22,6 +22,8 @@ import logging
 import numpy as np
 import pandas as pd
 
+from miam.core.errors import InputError
+
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
@@ -96,7 +98,7 @@ def spatial_block_split(
     lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
     located = np.isfinite(lon) & np.isfinite(lat)
     if len(lon) and not located.any():
-        raise ValueError(
+        raise InputError(
             f"split: a spatial split needs coordinates, and none of the {len(lon)} samples has "
             "any (empty lon/lat in the tokens' samples.csv). Use split: {kind: random} or "
             "{kind: group}, or give the sample table's coordinates (reader_options.coordinates "
@@ -115,7 +117,7 @@ def spatial_block_split(
     )
     missing = _empty_splits(split)
     if missing:
-        raise ValueError(
+        raise InputError(
             f"spatial split with block_size={block_size} {units} leaves {missing} empty "
             f"({n_blocks} blocks for {len(lon)} samples): use a smaller block_size"
         )
@@ -145,7 +147,7 @@ def group_split(groups, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.nda
     split, n_groups = grouped_split(groups, val_fraction, test_fraction, seed)
     missing = _empty_splits(split)
     if missing:
-        raise ValueError(
+        raise InputError(
             f"group split: {n_groups} groups for {len(groups)} samples leave {missing} empty; "
             "it needs more groups"
         )
@@ -158,7 +160,7 @@ def random_split(n: int, val_fraction=0.15, test_fraction=0.15, seed=0) -> np.nd
     split, _ = grouped_split(np.arange(n), val_fraction, test_fraction, seed)
     missing = _empty_splits(split)
     if missing:
-        raise ValueError(f"random split: {n} samples leave {missing} empty")
+        raise InputError(f"random split: {n} samples leave {missing} empty")
     return split
 
 
@@ -179,7 +181,7 @@ def split_samples(
         )
     if kind == "group":
         if "group" not in samples.columns:
-            raise ValueError(
+            raise InputError(
                 "split: kind group needs each sample's group, and the samples have none "
                 "(the generic reader keeps the column named by reader_options.group)"
             )

@@ -14,6 +14,8 @@ from fnmatch import fnmatchcase
 
 import numpy as np
 
+from miam.core.errors import InputError
+
 SubsetSpec = dict[str, "str | list[str]"]
 
 
@@ -26,7 +28,7 @@ def check_subset(name: str, spec: SubsetSpec, modality_tokens: dict[str, list[st
     """Raise ValueError naming the subset and the key when `spec` selects nothing or is unknown."""
     for modality, selection in spec.items():
         if modality not in modality_tokens:
-            raise ValueError(
+            raise InputError(
                 f"subset {name!r} names modality {modality!r}; "
                 f"modalities are {sorted(modality_tokens)}"
             )
@@ -34,7 +36,7 @@ def check_subset(name: str, spec: SubsetSpec, modality_tokens: dict[str, list[st
             continue
         for pattern in selection:
             if not any(fnmatchcase(t, pattern) for t in modality_tokens[modality]):
-                raise ValueError(
+                raise InputError(
                     f"subset {name!r}: pattern {pattern!r} matches no token of {modality!r} "
                     f"(tokens: {modality_tokens[modality][:8]}...)"
                 )
