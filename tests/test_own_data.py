@@ -11,6 +11,7 @@ import gzip
 import inspect
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -241,22 +242,32 @@ def test_an_empty_table_stops_saying_so(tmp_path, name):
             read_table(tmp_path / name)
 
 
-def test_a_raster_of_another_region_stops_at_the_health_gate(dataset, tmp_path):
+def test_a_raster_of_another_region_stops_at_the_health_gate_saying_why(dataset, tmp_path, caplog):
     root = tmp_path / "plots"
     shutil.copytree(dataset, root)
     own_data.write_dem(root / "dem.tif", shift_m=2_000_000.0)  # 2,000 km east of the plots
-    tokens, quality = tokenize_generic(
-        root, progress=False, **options(modalities=only("climate", "terrain"))
-    )
+    with caplog.at_level(logging.WARNING):
+        tokens, quality = tokenize_generic(
+            root, progress=False, **options(modalities=only("climate", "terrain"))
+        )
     assert not tokens.modality("terrain").present.any()
     health = modality_health(tokens, quality.frame())
     with pytest.raises(ModalityHealthError) as error:
         check_health(health, "my-plots", allow_absent=[])
     message = str(error.value)
     assert "modality 'terrain' never arrived" in message and "out_of_range 60" in message
-    assert "dem.tif" in message and "datasets.my-plots.allow_absent" in message
+    assert "datasets.my-plots.allow_absent" in message
+    # Why: the raster's CRS and extent, against the points
+    assert re.search(
+        r"dem.tif \(lon [-\d.]+, lat [-\d.]+ lies outside the raster \(EPSG:3035, x 6\.08e\+06 to "
+        r"6\.42e\+06, y 2\.44e\+06 to 2\.72e\+06\); 60 of 60 points do\)",
+        message,
+    ), message
+    (warning,) = [r for r in caplog.records if getattr(r, CONSOLE, False)]
+    assert warning.getMessage().startswith(f"terrain: all 60 points lie outside {root / 'dem.tif'}")
     (note,) = check_health(health, "my-plots", allow_absent=["terrain"])
     assert note.startswith("terrain: never arrived") and "allow_absent" in note
+    assert "avg still averages them" in note
     with pytest.raises(ModalityHealthError, match="not modalities"):
         check_health(health, "my-plots", allow_absent=["terrian"])
 

@@ -50,7 +50,8 @@ class ModalityHealthError(InputError):
 
 def modality_health(tokens: TokenSet, issues: pd.DataFrame) -> list[dict]:
     """Per modality: presence (share of samples with a token present), the share of existing
-    files rejected, the top reasons with counts and example files."""
+    files rejected, the top reasons with counts, example files with why (the detail of their
+    first issue)."""
     sample_ids = tokens.samples["sample_id"].astype(str).to_numpy()
     health = []
     for m in tokens.modalities:
@@ -60,14 +61,20 @@ def modality_health(tokens: TokenSet, issues: pd.DataFrame) -> list[dict]:
         rejected_ids = set(rows.loc[rows["reason"].isin(REJECTIONS), "sample_id"])
         rejected = int(np.isin(sample_ids[~arrived], list(rejected_ids)).sum())
         existing = len(sample_ids) - missing
-        paths = rows.loc[rows["path"] != "", "path"].drop_duplicates()
+        # An example per file, with why (the detail of its first issue of the top reason)
+        top = rows[rows["reason"] == rows["reason"].mode().iloc[0]] if len(rows) else rows
+        named = top[top["path"] != ""].drop_duplicates("path")
+        examples = [
+            f"{path} ({detail})" if detail else path
+            for path, detail in zip(named["path"], named["detail"], strict=True)
+        ]
         health.append(
             {
                 "modality": m.name,
                 "presence": float(arrived.mean()) if len(arrived) else 0.0,
                 "rejected": rejected / existing if existing else 0.0,
                 "reasons": rows["reason"].value_counts().head(TOP_REASONS).to_dict(),
-                "examples": paths.head(EXAMPLE_FILES).tolist(),
+                "examples": examples[:EXAMPLE_FILES],
             }
         )
     return health
@@ -104,7 +111,10 @@ def check_health(
 
 def _problem(h: dict, gate: HealthGate) -> str:
     if h["presence"] == 0:
-        return "never arrived (absent for every sample): the columns showing it show no data of it"
+        return (
+            "never arrived (absent for every sample): the columns showing it show no data of "
+            "it, and avg still averages them"
+        )
     if h["rejected"] > gate.max_rejected:
         return f"{h['rejected']:.0%} of the files that exist were rejected"
     return ""

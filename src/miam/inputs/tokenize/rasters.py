@@ -4,7 +4,8 @@ Any GDAL raster (GeoTIFF, COG, VRT, NetCDF through GDAL...) in any CRS and dtype
 reprojected from lon/lat to the raster's CRS and read cell by cell, so a continental raster is
 never loaded whole; a raster small enough (`WHOLE_READ_BYTES`) is read once. Per point and band:
 the raster's nodata (or mask), NaN and fill values (+-inf, |x| > 1e10) are ``nan_values``, a
-point off the raster ``out_of_range``, a cell whose block cannot be read (a truncated file)
+point off the raster ``out_of_range`` (with the raster's CRS and bounds; when every point is off
+it, a warning on the console says so), a cell whose block cannot be read (a truncated file)
 ``corrupt_file``; all make the token absent. A raster that cannot be opened makes its tokens
 absent for every sample (``corrupt_file``); it then has as many tokens as `bands` names, or one.
 """
@@ -24,6 +25,7 @@ from rasterio.transform import rowcol
 from rasterio.warp import transform
 from rasterio.windows import Window
 
+from miam.core.console import CONSOLE
 from miam.inputs.quality import QualityLog, fill_values
 
 log = logging.getLogger(__name__)
@@ -96,13 +98,27 @@ def _sample_one(path, bands, lon, lat, sample_ids, quality, modality):
         if len(points):
             rows, cols = _cells(dataset, lon[points], lat[points])
             on_raster = (rows >= 0) & (rows < dataset.height) & (cols >= 0) & (cols < dataset.width)
-            for i in points[~on_raster]:
+            off = points[~on_raster]
+            extent = _extent(dataset)
+            if len(off) and len(off) == len(points):
+                log.warning(
+                    "%s: all %d points lie outside %s (%s); they span %s: a raster of another "
+                    "region, or coordinates in another CRS than the table says?",
+                    modality,
+                    len(points),
+                    path,
+                    extent,
+                    _span(lon[points], lat[points]),
+                    extra={CONSOLE: True},
+                )
+            for i in off:
                 quality.record(
                     modality,
                     "out_of_range",
                     sample_ids[i],
                     path,
-                    f"lon {lon[i]}, lat {lat[i]} is off the raster",
+                    f"lon {lon[i]:.5f}, lat {lat[i]:.5f} lies outside the raster ({extent}); "
+                    f"{len(off)} of {len(points)} points do",
                 )
             points, rows, cols = points[on_raster], rows[on_raster], cols[on_raster]
             values[points], unreadable = _read_cells(
@@ -117,6 +133,17 @@ def _sample_one(path, bands, lon, lat, sample_ids, quality, modality):
                 modality, "nan_values", sample_ids[i], path, f"no value for {', '.join(empty)}"
             )
     return np.nan_to_num(values), read, names
+
+
+def _extent(dataset) -> str:
+    """The raster's CRS and bounds, as the quality report names them."""
+    left, bottom, right, top = dataset.bounds
+    crs = dataset.crs.to_string() if dataset.crs is not None else "no CRS"
+    return f"{crs}, x {left:.6g} to {right:.6g}, y {bottom:.6g} to {top:.6g}"
+
+
+def _span(lon: np.ndarray, lat: np.ndarray) -> str:
+    return f"lon {lon.min():.4g} to {lon.max():.4g}, lat {lat.min():.4g} to {lat.max():.4g}"
 
 
 def _cells(dataset, lon, lat):
