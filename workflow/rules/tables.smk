@@ -6,8 +6,10 @@ rule tables:
     input:
         evaluations=model_evaluations,
         profile=deployment_profile_json(),
-        # the health gate's notes, said under the tables and on the summary page
+        # the health gate's notes, said under the tables; the data-quality record, on the
+        # summary page (miam.analysis.quality_section)
         quality=quality_file("{dataset}", "summary.json"),
+        issues=quality_file("{dataset}", "issues.csv"),
     output:
         # The files miam.analysis.tables.write_table writes for each table; the report shows
         # the HTML page of each (a Markdown or CSV file would be a download there).

@@ -18,6 +18,7 @@ written = write_dataset_tables(
     snakemake.params.weak_subsets,
     snakemake.input.profile,
     snakemake.input.quality,
+    snakemake.input.issues,
     pipeline.comparison_note(snakemake.config["datasets"][dataset]),
     folder=Path(snakemake.output[0]).parent,
     summary_path=snakemake.output.summary,

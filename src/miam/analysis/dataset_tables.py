@@ -3,7 +3,8 @@
 Notes said under the tables: a degenerate comparison (one modality, two columns showing the same
 tokens), what the `deployment` column means under the dataset's profile, which variant a
 strategy's row reports per seed (list-valued parameters), and the health gate's notes on
-modalities that never arrived or arrived for few samples.
+modalities that never arrived or arrived for few samples. The summary page ends with the
+data-quality record (`miam.analysis.quality_section`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from miam.analysis import claims, deployment_score, summary, tables
+from miam.analysis import claims, deployment_score, tables
+from miam.analysis.quality_section import quality_markdown
 from miam.analysis.selection import chosen_variants, describe_choice
 
 
@@ -26,6 +28,7 @@ def write_dataset_tables(
     weak_subsets: Sequence[str],
     profile_path: str | Path,
     quality_path: str | Path,
+    issues_path: str | Path,
     degenerate_note: str,
     folder: str | Path,
     summary_path: str | Path,
@@ -58,6 +61,7 @@ def write_dataset_tables(
     tested = claims.claims_table(evaluations, strategies, list(subsets), weak_subsets, split="test")
     written |= {str(path) for path in claims.write_claims(tested, Path(folder))}
     page = claims.summary_html(tested, built["main"], ["avg", "deployment", *weak_subsets])
-    page += tables.markdown_html(summary.quality_text(quality))
+    issues = pd.read_csv(issues_path, dtype=str, keep_default_na=False)
+    page += tables.markdown_html(quality_markdown(quality, issues))
     Path(summary_path).write_text(tables.html_page(f"summary ({dataset})", page), encoding="utf-8")
     return written | {str(summary_path)}
