@@ -30,10 +30,13 @@ def record() -> tuple[dict, pd.DataFrame]:
 
 def test_counts_per_modality_and_reason_with_an_example_and_what_was_changed():
     section = quality_markdown(*record())
-    assert section.startswith("**The data-quality record**\n\nData quality: 4 inputs could not be used")
+    heading, sentence = section.split("\n\n")[:2]
+    assert heading == "**The data-quality record**"
+    assert sentence.startswith("Data quality: 4 inputs could not be used")
     assert "| calls | 90% | 0% |" in section and "| terrain | 0% | 100% |" in section
     assert "| calls | `cropped` | 1 | used, changed | sample P007: `P007.wav`: 1.500 s" in section
-    assert "| calls | `missing_file` | 3 | token absent | sample P000: `P000.*`: no file |" in section
+    missing = "| calls | `missing_file` | 3 | token absent | sample P000: `P000.*`: no file |"
+    assert missing in section
     assert "lies outside |" in section and "2.0 s / 0.5 s" in section  # no stray cell
     assert section.endswith("- terrain: never arrived (let through by allow_absent).")
 
