@@ -835,6 +835,11 @@ def test_a_dataset_added_by_config_alone_runs_to_a_main_table(tmp_path):
     own_data.write_call(data / "calls" / "P000.wav", 16_000, 0.5, 300)
     plan = snakemake(workdir, "-n", *run).stdout
     assert "checksum_source" in plan
+    # ... and, the file being another than the one recorded on first use, stops the run.
+    changed = snakemake(workdir, *run, check=False)
+    console = changed.stdout + changed.stderr
+    assert changed.returncode != 0 and "Traceback" not in console
+    assert console.count("the files differ from those recorded on first use (1 changed: ") == 1
 
 
 @pytest.mark.workflow
@@ -873,6 +878,13 @@ def test_a_modality_that_never_arrived_stops_the_run_unless_allowed(tmp_path):
     log = (workdir / "results/my-plots/logs/tokenize/gather.log").read_text()
     assert "modality 'terrain' never arrived" in log and "out_of_range 60" in log
     assert "datasets.my-plots.allow_absent" in log
+    # On the console: why, once, without a traceback; the file it names is there.
+    console = stopped.stdout + stopped.stderr
+    assert console.count("modality 'terrain' never arrived") == 1 and "Traceback" not in console
+    assert "terrain: all 60 points lie outside" in console
+    named = "results/my-plots/logs/tokenize/issues.csv"
+    assert f"({named} lists every issue.)" in console
+    assert (pd.read_csv(workdir / named)["reason"] == "out_of_range").sum() == 60
     assert not (workdir / "results/my-plots/train").exists()  # stopped before any training
 
     dataset["allow_absent"] = ["terrain"]

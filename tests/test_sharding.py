@@ -158,7 +158,7 @@ def write_shards(tmp_path: Path, tokens: TokenSet, issues: list[dict], n_shards:
     return folders, reports
 
 
-def test_gathered_shards_and_report_do_not_depend_on_the_number_of_shards(tmp_path):
+def test_gathered_shards_and_report_do_not_depend_on_the_number_of_shards(tmp_path, caplog):
     tokens = toy_tokens(n=50)
     issues = [
         {"modality": "ts", "reason": "nan_values", "sample_id": f"s{i}", "path": "", "detail": ""}
@@ -168,8 +168,10 @@ def test_gathered_shards_and_report_do_not_depend_on_the_number_of_shards(tmp_pa
     for n_shards in (1, 3):
         out = tmp_path / f"out{n_shards}"
         out.mkdir()
+        shards = write_shards(tmp_path, tokens, issues, n_shards)
+        caplog.clear()  # the shards' jobs logged each issue
         gather_shards(
-            *write_shards(tmp_path, tokens, issues, n_shards),
+            *shards,
             out / "tokens",
             out / "issues.csv",
             out / "summary.json",
@@ -180,6 +182,8 @@ def test_gathered_shards_and_report_do_not_depend_on_the_number_of_shards(tmp_pa
             subsets={"datasets.toy.subsets.years": {"ts": ["year/*"]}},
         )
         outputs[n_shards] = out
+        # the gather counts them, naming none again
+        assert not [r for r in caplog.records if "sample s3" in r.getMessage()]
     assert_same_tokens(TokenSet.load(outputs[1] / "tokens"), TokenSet.load(outputs[3] / "tokens"))
     for report in ("issues.csv", "summary.json"):
         assert (outputs[1] / report).read_text() == (outputs[3] / report).read_text()
