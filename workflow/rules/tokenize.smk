@@ -73,7 +73,7 @@ rule gather_tokens:
     message:
         job_message(
             "gather_tokens: {wildcards.dataset}'s token blocks joined -> {output.tokens}, "
-            "data-quality report -> {output.quality_json} (log: {log})"
+            "data-quality report -> {output.quality_json} (log: {log[0]})"
         )
     script:
         "../scripts/gather_tokens.py"

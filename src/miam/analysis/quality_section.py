@@ -16,7 +16,7 @@ import pandas as pd
 from miam.analysis.summary import quality_text
 from miam.inputs.quality import ADJUSTMENTS
 
-DETAIL_CHARACTERS = 120
+DETAIL_CHARACTERS = 200
 
 
 def effect(reason: str) -> str:
