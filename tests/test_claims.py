@@ -298,8 +298,16 @@ def test_written_files(tmp_path, table):
     # The report shows the HTML page inline: the same claims, as HTML tables.
     shown = page.read_text()
     assert "<title>claims (toy)</title>" in shown and "<b>reproduced</b>" in shown
-    assert shown.count("<table>") == text.count("| claim |")
+    assert shown.count("<table class='text'>") == text.count("| claim |")
     assert "<td>miam − uniform</td><td>64.0</td><td>61.0</td><td>+3.0</td>" in shown
+    # Each group's title is bold, on the page too (not a literal `*title*`).
+    assert f"<p><b>{claims.GROUPS['baselines']}</b></p>" in shown and "<p>*" not in shown
+
+
+def test_an_interval_rounding_to_zero_is_not_negative_zero():
+    assert claims.format_interval(-0.04, 0.96) == "[+0.0, +1.0]"
+    assert claims.format_pp(-0.04) == "+0.0"
+    assert claims.format_pp(-0.06) == "-0.1"
 
 
 def test_a_claim_reads_as_a_sentence(table):

@@ -523,3 +523,8 @@ def test_latex_notes_typeset_code_and_bold_instead_of_showing_markdown():
     assert tables.latex_note("`deployment` is **measured**: 50% of a_b") == (
         r"\texttt{deployment} is \textbf{measured}: 50\% of a\_b"
     )
+
+
+def test_a_cell_rounding_to_zero_is_not_negative_zero():
+    assert tables.format_cell(-0.04, 0.02) == "0.0 ± 0.0"
+    assert tables.latex_cell(-0.04, float("nan")) == "0.0"

@@ -56,6 +56,7 @@ from miam.analysis.tables import (
     html_page,
     inline_html,
     markdown_html,
+    one_decimal,
     primary_metric,
 )
 
@@ -444,13 +445,13 @@ def claims_table(
 
 
 def format_pp(value: float) -> str:
-    return "–" if not math.isfinite(value) else f"{value:+.1f}"
+    return "–" if not math.isfinite(value) else one_decimal(value, "+")
 
 
 def format_interval(low: float, high: float) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         return "–"
-    return f"[{low:+.1f}, {high:+.1f}]"
+    return f"[{one_decimal(low, '+')}, {one_decimal(high, '+')}]"
 
 
 def rule_text(table: ClaimsTable) -> str:
@@ -481,7 +482,7 @@ def rows_markdown(rows: pd.DataFrame) -> list[str]:
         if chosen.empty:
             continue
         lines += [
-            f"*{title}*",
+            f"**{title}**",
             "",
             "| claim | a − b | a (mean) | b (mean) | difference (pp) | 95 % interval | seeds "
             "| verdict |",
@@ -491,8 +492,8 @@ def rows_markdown(rows: pd.DataFrame) -> list[str]:
             shown = f"**{row.verdict}**" if row.verdict == REPRODUCED else row.verdict
             if row.note:
                 shown += f" ({row.note})"
-            mean_a = "–" if not math.isfinite(row.mean_a) else f"{row.mean_a:.1f}"
-            mean_b = "–" if not math.isfinite(row.mean_b) else f"{row.mean_b:.1f}"
+            mean_a = "–" if not math.isfinite(row.mean_a) else one_decimal(row.mean_a)
+            mean_b = "–" if not math.isfinite(row.mean_b) else one_decimal(row.mean_b)
             lines.append(
                 f"| {row.claim} | {row.a} − {row.b} | {mean_a} | {mean_b} | "
                 f"{format_pp(row.difference)} | {format_interval(row.ci_low, row.ci_high)} | "
@@ -551,7 +552,7 @@ def summary_html(table: ClaimsTable, main: Table, columns: Sequence[str]) -> str
     headline = headline[headline["column"].isin([AVERAGE, WEAK_MEAN])]
     text = [
         f"**{table.dataset}**: {len(rows)} of the paper's claims tested on "
-        f"{len(table.seeds)} seeds: "
+        f"{len(table.seeds)} seed{'s' if len(table.seeds) != 1 else ''}: "
         + ", ".join(f"{n} {v}" for v, n in counts.items())
         + " (every claim: `claims.html`).",
         "",
