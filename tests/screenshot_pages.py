@@ -4,10 +4,11 @@
 
 Opens the page `snakemake --report report.html` wrote in Chromium at 1400 x 900 and saves a PNG
 of its landing page, then of every page the report holds (the claims, the summaries, the
-paper's tables, the notebooks) as the report shows it, in its frame beside the menu, then of each
-page given after the report. It checks what cost readers minutes: the landing page opens at its first line
-(not scrolled into the middle of a table), its tables fit the window, and no page needs sideways
-scrolling to show a table's `verdict` column. Exits 1 and prints each problem when one is found.
+paper's tables, the notebooks) as the report shows it, in its frame beside the menu, then of
+each page given after the report. It checks what cost readers minutes: the landing page opens
+at its first line (not scrolled into the middle of a table), its tables fit the window, and no
+page needs sideways scrolling to show a table's `verdict` column. Exits 1 and prints each
+problem when one is found.
 
 Needs playwright (`pip install playwright`) and a Chromium: Debian's `apt-get install chromium`
 (found on PATH, or named by MIAM_CHROMIUM); playwright's own download works as well. The browser

@@ -413,8 +413,9 @@ def markdown_html(text: str) -> str:
                 "<tr>" + "".join(f"<td>{inline_html(c)}</td>" for c in row) + "</tr>"
                 for row in cells[2:]
             )
-            table = f"<table class='text'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-            parts.append(table)
+            parts.append(
+                f"<table class='text'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            )
         elif all(line.startswith("- ") for line in lines):
             items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines)
             parts.append(f"<ul>{items}</ul>")
