@@ -326,3 +326,19 @@ def test_identical_models_are_named_as_such():
     paired = claims.paired_difference(pd.Series({0: 60.0, 1: 61.0}), pd.Series({0: 60.0, 1: 61.0}))
     assert (paired.low, paired.high) == (0.0, 0.0)
     assert claims.verdict(paired) == (claims.NOT_REPRODUCED, "identical scores on every seed")
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "kind", "close"),
+    [
+        (0.2, 3.0, claims.BEATS, True),  # 0.2 pp above 0
+        (1.0, 3.0, claims.BEATS, False),
+        (-0.4, 0.3, claims.BEATS, True),  # inside the equivalence margin, near its edges
+        (2.2, 4.0, claims.BELOW_MARGIN, True),  # 0.2 pp above the oracle margin
+        (2.5, 4.0, claims.BELOW_MARGIN, False),
+        (math.nan, math.nan, claims.BEATS, False),  # one seed: no interval
+    ],
+)
+def test_a_verdict_is_on_the_margin_when_an_interval_end_is_near_a_boundary(low, high, kind, close):
+    margin = claims.ORACLE_MARGIN if kind == claims.BELOW_MARGIN else claims.EQUIVALENCE_MARGIN
+    assert claims.on_the_margin(low, high, kind, margin) == close
