@@ -415,6 +415,38 @@ def test_opm_dynamics_shows_the_realised_drop_rate(tmp_path):
     expected = figures.over_seeds(runs, "drop_rate.sat")["mean"].tolist()
     assert sat == [pytest.approx(expected)]
     assert len(rate_ax.patches) == 1  # the shaded warm-up epoch
+    legend = [text.get_text() for legend in fig.legends for text in legend.get_texts()]
+    assert "warm-up (no drop)" in legend  # the shade is named
+
+
+def test_numbers_on_dark_cells_are_white():
+    cmap = matplotlib.colormaps["RdBu_r"]
+    assert figures.text_colour(cmap(1.0)) == "white"  # dark red
+    assert figures.text_colour(cmap(0.0)) == "white"  # dark blue
+    assert figures.text_colour(cmap(0.5)) == "black"  # the pale middle
+
+
+def test_context_curve_labels_do_not_overlap():
+    # Eight lines ending within a tenth of a point of each other, as the climate context of
+    # a short run: their names must still be a line of text apart once drawn.
+    rows = [f"model_{i}" for i in range(7)] + ["miam"]
+    cells = pd.DataFrame(
+        [
+            {"model": row, "k": k, "mean": 60 + k + 0.01 * i, "std": 0.5}
+            for i, row in enumerate(rows)
+            for k in (1, 2, 3)
+        ]
+    )
+    fig = figures.context_curve(cells, rows, "AUC %")
+    fig.canvas.draw()
+    # the text's own box (an annotation's box includes its leader line)
+    boxes = sorted(
+        (matplotlib.text.Text.get_window_extent(text) for text in fig.axes[0].texts),
+        key=lambda box: box.y0,
+    )
+    assert len(boxes) == 8
+    assert all(lower.y1 <= upper.y0 + 0.5 for lower, upper in zip(boxes, boxes[1:]))
+    matplotlib.pyplot.close(fig)
 
 
 def run_notebook_script(tmp_path: Path, notebook: str, tables_dir: Path, evaluations, histories):
