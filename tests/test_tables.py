@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -445,7 +446,7 @@ def test_context_curve_labels_do_not_overlap():
         key=lambda box: box.y0,
     )
     assert len(boxes) == 8
-    assert all(lower.y1 <= upper.y0 + 0.5 for lower, upper in zip(boxes, boxes[1:]))
+    assert all(lower.y1 <= upper.y0 + 0.5 for lower, upper in itertools.pairwise(boxes))
     matplotlib.pyplot.close(fig)
 
 
