@@ -428,14 +428,14 @@ def test_numbers_on_dark_cells_are_white():
 
 
 def test_context_curve_labels_do_not_overlap():
-    # Eight lines ending within a tenth of a point of each other, as the climate context of
-    # a short run: their names must still be a line of text apart once drawn.
-    rows = [f"model_{i}" for i in range(7)] + ["miam"]
+    # Twelve lines rising to one plateau, as the climate context of a short run: the names at
+    # their ends must still be apart once drawn (the axis' range grows to make room for them).
+    rows = [f"model_{i}" for i in range(11)] + ["miam"]
     cells = pd.DataFrame(
         [
-            {"model": row, "k": k, "mean": 60 + k + 0.01 * i, "std": 0.5}
+            {"model": row, "k": k, "mean": 70 - 8 / k + 0.02 * i, "std": 0.1}
             for i, row in enumerate(rows)
-            for k in (1, 2, 3)
+            for k in range(1, 20)
         ]
     )
     fig = figures.context_curve(cells, rows, "AUC %")
@@ -445,8 +445,8 @@ def test_context_curve_labels_do_not_overlap():
         (matplotlib.text.Text.get_window_extent(text) for text in fig.axes[0].texts),
         key=lambda box: box.y0,
     )
-    assert len(boxes) == 8
-    assert all(lower.y1 <= upper.y0 + 0.5 for lower, upper in itertools.pairwise(boxes))
+    assert len(boxes) == len(rows)
+    assert all(lower.y1 + 1 <= upper.y0 for lower, upper in itertools.pairwise(boxes))
     matplotlib.pyplot.close(fig)
 
 

@@ -383,7 +383,7 @@ def context_curve(cells: pd.DataFrame, rows: Sequence[str], value_label: str) ->
         # Room for the labels widens the axis' range, which narrows their spacing in points:
         # spread and widen until the two agree.
         for _ in range(20):
-            gap = (8.5 / 72) / axis_inches * (high - low)  # one 7 pt line of text, in data units
+            gap = (9.5 / 72) / axis_inches * (high - low)  # a 7 pt line and its leading
             label_y = spread_labels([y for _, _, y in ends], gap)
             wanted = (min(drawn[0], label_y.min() - gap), max(drawn[1], label_y.max() + gap))
             if np.allclose(wanted, (low, high)):
