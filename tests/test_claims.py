@@ -337,6 +337,7 @@ def test_identical_models_are_named_as_such():
         (2.2, 4.0, claims.BELOW_MARGIN, True),  # 0.2 pp above the oracle margin
         (2.5, 4.0, claims.BELOW_MARGIN, False),
         (math.nan, math.nan, claims.BEATS, False),  # one seed: no interval
+        (0.0, 0.0, claims.BEATS, False),  # identical scores: the same on any machine
     ],
 )
 def test_a_verdict_is_on_the_margin_when_an_interval_end_is_near_a_boundary(low, high, kind, close):

@@ -223,6 +223,8 @@ def on_the_margin(
     verdict (an end that close to 0 or to the claim's `margin`)."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return False
+    if low == high == 0.0:  # identical scores on every seed: one model, on any machine
+        return False
     margins = {"oracle_margin" if kind == BELOW_MARGIN else "equivalence_margin": margin}
 
     def decided(lo: float, hi: float) -> str:
