@@ -9,6 +9,8 @@ PRIMARY_METRIC = {"multilabel": "auroc", "multiclass": "top1"}
 # their last float32 bits with how its samples were batched (summation order in the kernels,
 # ~1e-7): without rounding, samples a model cannot tell apart (the same inputs, or none) would
 # tie in one evaluation and not in another, and the ranks AUROC counts would depend on batching.
+# (A logit within ~1e-7 of a rounding boundary can still fall on either side: rarely, as 1e-7 is
+# 1/5000 of the step.)
 SCORE_DECIMALS = 3
 
 
