@@ -361,8 +361,8 @@ def results_page(summaries: list[DatasetSummary], produced: str, disk: str) -> s
         "Float results differ between CPUs and torch builds (summation order in the kernels), "
         "so on another machine the digits below move by a few tenths (more on TaxaBench, whose "
         "top-1 on ~250 test observations moves by points between seeds). The verdicts are what "
-        "should hold: they rest on paired intervals over seeds, not on a single digit (except those "
-        "on the margin, named under each dataset). The "
+        "should hold: they rest on paired intervals over seeds, not on a single digit (except "
+        "those on the margin, named under each dataset). The "
         "demo is small (1,600 samples a dataset, a one-block model, 3 seeds), so read a verdict "
         "as what this scale can show, not as the paper's result.",
         "",
