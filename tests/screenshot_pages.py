@@ -63,8 +63,8 @@ class Shot:
 
 
 def chromium() -> str | None:
-    """The Chromium executable to drive: MIAM_CHROMIUM, else `chromium` on PATH."""
-    return os.environ.get("MIAM_CHROMIUM") or shutil.which("chromium")
+    """The Chromium executable to drive: MIAM_CHROMIUM, else `chromium` on PATH (None: none)."""
+    return shutil.which(os.environ.get("MIAM_CHROMIUM", "chromium"))
 
 
 def browser_available() -> bool:
