@@ -298,8 +298,16 @@ def test_written_files(tmp_path, table):
     # The report shows the HTML page inline: the same claims, as HTML tables.
     shown = page.read_text()
     assert "<title>claims (toy)</title>" in shown and "<b>reproduced</b>" in shown
-    assert shown.count("<table>") == text.count("| claim |")
+    assert shown.count("<table class='text'>") == text.count("| claim |")
     assert "<td>miam − uniform</td><td>64.0</td><td>61.0</td><td>+3.0</td>" in shown
+    # Each group's title is bold, on the page too (not a literal `*title*`).
+    assert f"<p><b>{claims.GROUPS['baselines']}</b></p>" in shown and "<p>*" not in shown
+
+
+def test_an_interval_rounding_to_zero_is_not_negative_zero():
+    assert claims.format_interval(-0.04, 0.96) == "[+0.0, +1.0]"
+    assert claims.format_pp(-0.04) == "+0.0"
+    assert claims.format_pp(-0.06) == "-0.1"
 
 
 def test_a_claim_reads_as_a_sentence(table):
@@ -318,3 +326,20 @@ def test_identical_models_are_named_as_such():
     paired = claims.paired_difference(pd.Series({0: 60.0, 1: 61.0}), pd.Series({0: 60.0, 1: 61.0}))
     assert (paired.low, paired.high) == (0.0, 0.0)
     assert claims.verdict(paired) == (claims.NOT_REPRODUCED, "identical scores on every seed")
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "kind", "close"),
+    [
+        (0.2, 3.0, claims.BEATS, True),  # 0.2 pp above 0
+        (1.0, 3.0, claims.BEATS, False),
+        (-0.4, 0.3, claims.BEATS, True),  # inside the equivalence margin, near its edges
+        (2.2, 4.0, claims.BELOW_MARGIN, True),  # 0.2 pp above the oracle margin
+        (2.5, 4.0, claims.BELOW_MARGIN, False),
+        (math.nan, math.nan, claims.BEATS, False),  # one seed: no interval
+        (0.0, 0.0, claims.BEATS, False),  # identical scores: the same on any machine
+    ],
+)
+def test_a_verdict_is_on_the_margin_when_an_interval_end_is_near_a_boundary(low, high, kind, close):
+    margin = claims.ORACLE_MARGIN if kind == claims.BELOW_MARGIN else claims.EQUIVALENCE_MARGIN
+    assert claims.on_the_margin(low, high, kind, margin) == close

@@ -13,7 +13,7 @@ import miam.runs.checkpoints as checkpoints
 import miam.runs.runtime as runtime
 import miam.runs.training as training
 from miam.core.data import DeviceData, Normalizer
-from miam.core.metrics import macro_auroc, per_class_auroc, top_k_accuracy
+from miam.core.metrics import macro_auroc, per_class_auroc, task_metrics, top_k_accuracy
 from miam.core.optim import AdamW
 from miam.core.split import spatial_block_split
 from miam.core.subsets import modality_subsets
@@ -29,6 +29,21 @@ def test_auroc_matches_sklearn_with_ties():
     expected = [roc_auc_score(labels[:, c], scores[:, c]) for c in range(5)]
     np.testing.assert_allclose(per_class_auroc(scores, labels), expected, rtol=1e-12)
     assert macro_auroc(np.zeros((200, 5)), labels) == 0.5  # a constant guess is chance
+
+
+def test_metrics_ignore_the_last_bits_batching_moves():
+    # Samples a model cannot tell apart tie; batching moves their float32 logits by ~1e-7,
+    # which must not break the tie (nor move AUROC or top-1).
+    rng = np.random.default_rng(0)
+    labels = rng.random((300, 4)) < 0.3
+    scores = np.round(rng.normal(size=(300, 4)) + labels, 1).astype(np.float32)
+    moved = scores + rng.uniform(-3e-7, 3e-7, size=scores.shape).astype(np.float32)
+    assert (moved != scores).any()
+    metrics = task_metrics("multilabel", scores, labels)
+    assert task_metrics("multilabel", moved, labels) == metrics
+    assert macro_auroc(moved, labels) != metrics["auroc"]  # the raw scores' ranks do move
+    classes = labels.argmax(axis=1)
+    assert task_metrics("multiclass", moved, classes) == task_metrics("multiclass", scores, classes)
 
 
 def test_auroc_skips_classes_without_positives():

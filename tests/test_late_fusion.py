@@ -1,6 +1,7 @@
 """Late fusion: unimodal models combined per subset, and the learned combiner."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from helpers import write_toy
@@ -22,6 +23,7 @@ from miam.core.metrics import task_metrics
 from miam.core.split import split_indices
 from miam.core.subsets import modality_subsets
 from miam.core.tokens import TokenSet
+from miam.runs.evaluation import evaluate_run
 from miam.runs.runtime import load_model
 from miam.runs.training import train_run
 
@@ -95,7 +97,7 @@ def test_one_visible_modality_is_that_modality_model(unimodal, modality, spec):
     torch.testing.assert_close(fused(paths, tokens, index, spec), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_a_sample_with_nothing_visible_gets_the_mean_prior(unimodal):
+def test_a_sample_with_nothing_visible_gets_the_prior_of_the_subsets_modality(unimodal):
     tokens_dir, _, paths = unimodal
     tokens = TokenSet.load(tokens_dir)
     lacking = np.flatnonzero(~tokens.modality("ts").present[:, 0])  # no year/2000 token
@@ -103,9 +105,37 @@ def test_a_sample_with_nothing_visible_gets_the_mean_prior(unimodal):
     nothing = {"ts": ["year/2000"]}
     priors = torch.stack([own_logits(path, tokens, lacking, nothing) for path in paths])
     assert torch.allclose(priors[:, :1], priors, atol=1e-5)  # a prior ignores the sample
+    assert not torch.allclose(priors[0], priors[1], atol=1e-3)  # and differs between models
     torch.testing.assert_close(
-        fused(paths, tokens, lacking, nothing), priors.mean(dim=0), atol=1e-5, rtol=1e-5
+        fused(paths, tokens, lacking, nothing), priors[MODALITIES.index("ts")], atol=0, rtol=0
     )
+
+
+ONE_MODALITY = {
+    "tab": {"tab": "all"},
+    "ts": {"ts": "all"},
+    "img": {"img": "all"},
+    "v1": {"tab": ["v1"]},
+    "year 2000": {"ts": ["year/2000"]},  # absent for 10 % of the samples
+}
+
+
+def test_late_fusion_is_its_model_on_every_one_modality_column(unimodal, tmp_path):
+    # Late fusion evaluates its models on both splits at once, with subsets of every modality;
+    # the model alone on its own columns: the same scores all the same, to the last bit.
+    tokens_dir, split, paths = unimodal
+    subsets = {name: ("named", spec) for name, spec in ONE_MODALITY.items()}
+    subsets["all"] = ("named", {m: "all" for m in MODALITIES})
+    combiner = tmp_path / "combiner.pt"
+    train_combiner_run(paths, tokens_dir, split, combiner, seed=0)
+    fusion = evaluate_late_fusion(paths, tokens_dir, split, subsets, combiner)["late_fusion"]
+    for name, spec in ONE_MODALITY.items():
+        (modality,) = spec
+        alone = evaluate_run(
+            paths[MODALITIES.index(modality)], tokens_dir, split, {name: subsets[name]}
+        )
+        fused_rows = fusion[fusion["subset"] == name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(fused_rows, alone, check_exact=True)
 
 
 def toy_logits(task: str, n: int, seed: int):

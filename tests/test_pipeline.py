@@ -180,3 +180,15 @@ def test_no_results_path_is_typed_twice():
     assert not twice, twice
     folders = [(a, b) for a in typed for b in typed if b.startswith(a + "/")]
     assert not folders, f"a path typed inside another's folder: {folders}"
+
+
+def test_closing_message_lists_the_pages_in_reading_order(tmp_path):
+    assert pipeline.where_to_look(["d"], str(tmp_path)).startswith("Done. No page or table")
+    reports = tmp_path / "d" / "reports"
+    reports.mkdir(parents=True)
+    for page in ["ablation", "comparison", "contributions", "dynamics"]:
+        (reports / f"{page}.html").write_text("")
+    message = pipeline.where_to_look(["d"], str(tmp_path))
+    assert message.startswith("Done. Open the pages")
+    listed = message.splitlines()[1].split(": ", 1)[1].split(", ")
+    assert [Path(page).stem for page in listed] == list(pipeline.PAGES)

@@ -45,6 +45,8 @@ def write_dataset(results: Path, name: str, source: str = "config") -> None:
             "a": "miam" if i else "oracle",
             "b": "uniform" if i else "miam",
             "column": "avg" if i < 2 else "satellite",
+            "kind": claims.BEATS if i else claims.BELOW_MARGIN,
+            "margin": claims.EQUIVALENCE_MARGIN if i else claims.ORACLE_MARGIN,
             "n_seeds": 3,
             "seeds": "0 1 2",
             "difference": 1.5,
@@ -89,13 +91,14 @@ def test_readme_block_is_rewritten_from_the_tables(run):
     # miam, uniform, the best masking strategy, the better late fusion, the oracle, verdicts
     assert row == (
         "| toy-a (AUC %) | 71.5 ± 0.5 | 70.0 ± 0.5 | uniform_hypercube 72.5 ± 0.5 | "
-        "late_fusion 75.0 ± 0.5 | 76.0 ± 0.5 | 2 / 1 / 3 |"
+        "late_fusion 75.0 ± 0.5 | 76.0 ± 0.5 | 2 / 1 / 3 (1) |"
     )
     # the headline claims, as sentences
     assert "- toy-a: miam − uniform on `avg`: +1.5 pp [+0.9, +2.1] over 3 seeds" in prose
     # strengths: the oracle on each modality alone, strongest first
     assert "toy-a: timeseries 86.0, tabular 79.0, satellite 62.0" in prose
     assert summary.machine() in prose  # the machine the figures come from
+    assert summary.float_setup() in prose and "CPU capability" in prose  # and its float setup
     assert "GB under" in prose and "MB of it checkpoint.pt" in prose  # the run's disk use
 
 
@@ -110,6 +113,8 @@ def test_results_page_lists_every_model_and_the_headline_claims(run):
     # only the measured profile's deployment column is said to equal all inputs
     assert text.count("equals the score with every modality shown") == 1
     assert "differ between CPUs" in text
+    # oracle − miam: [+0.9, +2.1] ends 0.1 pp above the 2 pp margin
+    assert "**On the margin** (1 of 6" in " ".join(text.split())
     assert (
         "3 inputs could not be used" in text and "satellite 2 missing_file, 1 corrupt_file" in text
     )
@@ -160,3 +165,15 @@ def test_study_block_is_the_studys_finding_folded(run, tmp_path):
     block = text[text.index(summary.STUDY_BEGIN) : text.index(summary.STUDY_END)]
     assert "old finding" not in text and "<details>" in block
     assert "[lam=3] weak +0.0 pp [-3.0, +3.0]." in block
+
+
+def test_verdicts_on_the_margin_are_counted_and_named(run):
+    results, readme, page = run
+    rows = claims.read_claims(results / "toy-a" / "tables" / "claims.csv")
+    # miam − uniform on avg: [0.1, 2.1] ends 0.1 pp from 0, within the tolerance
+    rows.loc[1, "ci_low"] = 0.1
+    rows.to_csv(results / "toy-a" / "tables" / "claims.csv", index=False)
+    summary.summarize_run(results, readme, page)
+    assert "| 2 / 1 / 3 (2) |" in readme.read_text()  # and oracle − miam, 0.1 pp above 2 pp
+    text = " ".join(page.read_text().split())
+    assert "**On the margin** (2 of 6" in text and "miam − uniform on `avg` (reproduced)" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -415,6 +416,38 @@ def test_opm_dynamics_shows_the_realised_drop_rate(tmp_path):
     expected = figures.over_seeds(runs, "drop_rate.sat")["mean"].tolist()
     assert sat == [pytest.approx(expected)]
     assert len(rate_ax.patches) == 1  # the shaded warm-up epoch
+    legend = [text.get_text() for legend in fig.legends for text in legend.get_texts()]
+    assert "warm-up (no drop)" in legend  # the shade is named
+
+
+def test_numbers_on_dark_cells_are_white():
+    cmap = matplotlib.colormaps["RdBu_r"]
+    assert figures.text_colour(cmap(1.0)) == "white"  # dark red
+    assert figures.text_colour(cmap(0.0)) == "white"  # dark blue
+    assert figures.text_colour(cmap(0.5)) == "black"  # the pale middle
+
+
+def test_context_curve_labels_do_not_overlap():
+    # Twelve lines rising to one plateau, as the climate context of a short run: the names at
+    # their ends must still be apart once drawn (the axis' range grows to make room for them).
+    rows = [f"model_{i}" for i in range(11)] + ["miam"]
+    cells = pd.DataFrame(
+        [
+            {"model": row, "k": k, "mean": 70 - 8 / k + 0.02 * i, "std": 0.1}
+            for i, row in enumerate(rows)
+            for k in range(1, 20)
+        ]
+    )
+    fig = figures.context_curve(cells, rows, "AUC %")
+    fig.canvas.draw()
+    # the text's own box (an annotation's box includes its leader line)
+    boxes = sorted(
+        (matplotlib.text.Text.get_window_extent(text) for text in fig.axes[0].texts),
+        key=lambda box: box.y0,
+    )
+    assert len(boxes) == len(rows)
+    assert all(lower.y1 + 1 <= upper.y0 for lower, upper in itertools.pairwise(boxes))
+    matplotlib.pyplot.close(fig)
 
 
 def run_notebook_script(tmp_path: Path, notebook: str, tables_dir: Path, evaluations, histories):
@@ -523,3 +556,8 @@ def test_latex_notes_typeset_code_and_bold_instead_of_showing_markdown():
     assert tables.latex_note("`deployment` is **measured**: 50% of a_b") == (
         r"\texttt{deployment} is \textbf{measured}: 50\% of a\_b"
     )
+
+
+def test_a_cell_rounding_to_zero_is_not_negative_zero():
+    assert tables.format_cell(-0.04, 0.02) == "0.0 ± 0.0"
+    assert tables.latex_cell(-0.04, float("nan")) == "0.0"

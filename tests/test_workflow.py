@@ -8,12 +8,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import screenshot_pages
 import yaml
 from helpers import target_rules, workflow_rules
 from snakemake.exceptions import WorkflowError
@@ -278,6 +280,9 @@ def test_tiny_end_to_end_run(tmp_path):
     # A console a person can follow: one short line per job, and the pages named at the end.
     console = (done.stdout + done.stderr).splitlines()
     assert max(map(len, console)) <= 300, max(console, key=len)[:400]
+    # Every rule has its line (`message`), so no job prints Snakemake's block of details.
+    details = [line for line in console if re.match(r"\s+(output|jobid):", line)]
+    assert not details, details[:3]
     assert any(line.startswith("Done. Open the pages") for line in console)
     config = yaml.safe_load(TEST_CONFIG.read_text())
     for name, dataset in config["datasets"].items():
@@ -296,6 +301,20 @@ def test_tiny_end_to_end_run(tmp_path):
         comparison = (results / "reports" / "comparison.html").read_text()
         assert all(strategy in comparison for strategy in config["strategies"])
         assert (results / "quality" / "summary.json").exists()
-    # Finished results: a second run has nothing to do.
+        # The token blocks are temporary: gathered, then deleted.
+        assert not [path for path in (results / "shards").rglob("*") if path.is_file()]
+    # Finished results: a second run has nothing to do (the deleted blocks included).
     again = snakemake(workdir, "-n", "--configfile", "config/test.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr
+    # The report a reader opens: from its first line, every table's verdict on screen.
+    snakemake(workdir, "--report", "report.html", "--configfile", "config/test.yaml")
+    if not screenshot_pages.browser_available():
+        warnings.warn(
+            "no Chromium or playwright: the report was built but not checked in a browser "
+            "(tests/screenshot_pages.py says what to install)",
+            stacklevel=1,
+        )
+        return
+    pages = sorted(workdir.glob("results/*/reports/comparison.html"))
+    shots = screenshot_pages.check_report(workdir / "report.html", pages, tmp_path / "shots")
+    assert not [problem for shot in shots for problem in shot.problems]

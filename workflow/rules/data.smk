@@ -28,6 +28,11 @@ rule generate_dataset:
         runtime=job_size("data", "runtime"),
     params:
         source=source_settings,
+    message:
+        job_message(
+            "generate_dataset: {wildcards.dataset} in its real file layout -> {output} "
+            "(log: {log})"
+        )
     script:
         "../scripts/generate_dataset.py"
 
@@ -51,6 +56,8 @@ rule download_file:
         runtime=job_size("download", "runtime"),
     params:
         entry=fetched_entry,
+    message:
+        job_message("download_file: {output}, checksum checked (log: {log})")
     script:
         "../scripts/download.py"
 
@@ -70,6 +77,10 @@ rule extract_archive:
     resources:
         mem_mb=job_size("download", "mem_mb"),
         runtime=job_size("download", "runtime"),
+    message:
+        job_message(
+            "extract_archive: {input.archive} -> {wildcards.folder} (log: {log})"
+        )
     script:
         "../scripts/extract_archive.py"
 
@@ -91,5 +102,10 @@ rule checksum_source:
         runtime=job_size("download", "runtime"),
     params:
         path=reader_root,
+    message:
+        job_message(
+            "checksum_source: sizes and sha256 of {wildcards.dataset}'s local files -> "
+            "{output} (log: {log})"
+        )
     script:
         "../scripts/checksum_source.py"

@@ -67,5 +67,10 @@ rule select_variant:
         runtime=job_size("report", "runtime"),
     params:
         subsets=lambda wildcards: list(named_subsets(wildcards)),
+    message:
+        job_message(
+            "select_variant: the {wildcards.family} variant best on validation, seed "
+            "{wildcards.seed} of {wildcards.dataset} -> {output} (log: {log})"
+        )
     script:
         "../scripts/select_variant.py"

@@ -15,6 +15,10 @@ rule split:
         runtime=job_size("report", "runtime"),
     params:
         split=split_settings,
+    message:
+        job_message(
+            "split: train / val / test of {wildcards.dataset} -> {output} (log: {log})"
+        )
     script:
         "../scripts/split.py"
 
@@ -39,5 +43,10 @@ rule deployment_profile:
         runtime=job_size("data", "runtime"),
     params:
         dataset=dataset_config,
+    message:
+        job_message(
+            "deployment_profile: each modality's availability in {wildcards.dataset} -> "
+            "{output} (log: {log})"
+        )
     script:
         "../scripts/deployment_profile.py"

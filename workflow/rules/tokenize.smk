@@ -1,15 +1,17 @@
 # Tokenization, scattered over datasets.<name>.shards jobs: shard k of n reads the dataset's
 # tables whole (species are chosen from all samples) but the per-sample files (cubes, tiles,
 # photos, recordings) of its own block of samples only; gather_tokens concatenates the blocks in
-# order, so the tokens do not depend on the number of shards.
+# order, so the tokens do not depend on the number of shards. The blocks are temporary: Snakemake
+# deletes them once gather_tokens has succeeded (a gather that stops, at the health gate say,
+# keeps them for the rerun), and a later run that needs them again tokenizes again.
 
 
 rule tokenize_shard:
     input:
         reader_inputs,
     output:
-        tokens=directory(shard_file("{dataset}", "{shard}", "tokens")),
-        quality=shard_file("{dataset}", "{shard}", "issues.csv"),
+        tokens=temp(directory(shard_file("{dataset}", "{shard}", "tokens"))),
+        quality=temp(shard_file("{dataset}", "{shard}", "issues.csv")),
     log:
         "results/{dataset}/logs/tokenize/shard{shard}.log",
     benchmark:

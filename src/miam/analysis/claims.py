@@ -56,6 +56,7 @@ from miam.analysis.tables import (
     html_page,
     inline_html,
     markdown_html,
+    one_decimal,
     primary_metric,
 )
 
@@ -66,6 +67,10 @@ WEAK_MEAN = "weak mean"
 EQUIVALENCE_MARGIN = 0.5  # pp
 ORACLE_MARGIN = 2.0  # pp
 CONFIDENCE = 0.95
+# A verdict is "on the margin" when an end of its interval lies this close (pp) to a boundary
+# that decides it (0, or a margin): float results move by a few tenths between CPUs and BLAS
+# builds (the README names the machine), enough to move such a verdict on another machine.
+MARGIN_TOLERANCE = 0.3  # pp
 # What `write_claims` writes into the tables folder (the tables rule declares exactly these).
 CLAIMS_FILES = ("claims.csv", "claims.md", "claims.html")
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
@@ -209,6 +214,24 @@ def verdict(
             return NOT_REPRODUCED, "identical scores on every seed"
         return NOT_REPRODUCED, f"equivalent: interval within ±{equivalence_margin:g} pp"
     return INCONCLUSIVE, "interval contains 0"
+
+
+def on_the_margin(
+    low: float, high: float, kind: str, margin: float, tolerance: float = MARGIN_TOLERANCE
+) -> bool:
+    """Whether moving the ends of the interval [low, high] by up to `tolerance` could change its
+    verdict (an end that close to 0 or to the claim's `margin`)."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return False
+    if low == high == 0.0:  # identical scores on every seed: one model, on any machine
+        return False
+    margins = {"oracle_margin" if kind == BELOW_MARGIN else "equivalence_margin": margin}
+
+    def decided(lo: float, hi: float) -> str:
+        return verdict(Paired([0, 1], [lo, hi], low=lo, high=hi), kind, **margins)[0]
+
+    shifts = (-tolerance, tolerance)
+    return any(decided(low + a, high + b) != decided(low, high) for a in shifts for b in shifts)
 
 
 # Which claims, for a given config. ---------------------------------------------------------------
@@ -444,13 +467,13 @@ def claims_table(
 
 
 def format_pp(value: float) -> str:
-    return "–" if not math.isfinite(value) else f"{value:+.1f}"
+    return "–" if not math.isfinite(value) else one_decimal(value, "+")
 
 
 def format_interval(low: float, high: float) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         return "–"
-    return f"[{low:+.1f}, {high:+.1f}]"
+    return f"[{one_decimal(low, '+')}, {one_decimal(high, '+')}]"
 
 
 def rule_text(table: ClaimsTable) -> str:
@@ -464,7 +487,9 @@ def rule_text(table: ClaimsTable) -> str:
         f"lies above 0; **not reproduced** if it lies below 0 or inside ±{eq:g} pp (the "
         f"practical-equivalence margin: half the paper's smallest average gain of MIAM over "
         f"uniform masking); **inconclusive** otherwise. For the gap to the oracle (oracle − "
-        f"MIAM): reproduced if the interval lies below {oracle:g} pp, not reproduced if above."
+        f"MIAM): reproduced if the interval lies below {oracle:g} pp, not reproduced if above. "
+        f"**On the margin**: an end of the interval lies within {MARGIN_TOLERANCE:g} pp of 0 or of "
+        "a margin, so the few tenths by which float results move between CPUs can move it."
     )
 
 
@@ -481,7 +506,7 @@ def rows_markdown(rows: pd.DataFrame) -> list[str]:
         if chosen.empty:
             continue
         lines += [
-            f"*{title}*",
+            f"**{title}**",
             "",
             "| claim | a − b | a (mean) | b (mean) | difference (pp) | 95 % interval | seeds "
             "| verdict |",
@@ -489,10 +514,13 @@ def rows_markdown(rows: pd.DataFrame) -> list[str]:
         ]
         for row in chosen.itertuples():
             shown = f"**{row.verdict}**" if row.verdict == REPRODUCED else row.verdict
-            if row.note:
-                shown += f" ({row.note})"
-            mean_a = "–" if not math.isfinite(row.mean_a) else f"{row.mean_a:.1f}"
-            mean_b = "–" if not math.isfinite(row.mean_b) else f"{row.mean_b:.1f}"
+            notes = [row.note] * bool(row.note)
+            if on_the_margin(row.ci_low, row.ci_high, row.kind, row.margin):
+                notes.append("on the margin")
+            if notes:
+                shown += f" ({'; '.join(notes)})"
+            mean_a = "–" if not math.isfinite(row.mean_a) else one_decimal(row.mean_a)
+            mean_b = "–" if not math.isfinite(row.mean_b) else one_decimal(row.mean_b)
             lines.append(
                 f"| {row.claim} | {row.a} − {row.b} | {mean_a} | {mean_b} | "
                 f"{format_pp(row.difference)} | {format_interval(row.ci_low, row.ci_high)} | "
@@ -507,7 +535,10 @@ def describe(row) -> str:
     over 3 seeds, inconclusive (interval contains 0)'."""
     interval = format_interval(row["ci_low"], row["ci_high"])
     spread = f" {interval}" if interval != "–" else ""
-    note = f" ({row['note']})" if row["note"] else ""
+    notes = [row["note"]] * bool(row["note"])
+    if on_the_margin(row["ci_low"], row["ci_high"], row["kind"], row["margin"]):
+        notes.append("on the margin")
+    note = f" ({'; '.join(notes)})" if notes else ""
     return (
         f"{row['a']} − {row['b']} on `{row['column']}`: {format_pp(row['difference'])} pp"
         f"{spread} over {row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''}, "
@@ -551,7 +582,7 @@ def summary_html(table: ClaimsTable, main: Table, columns: Sequence[str]) -> str
     headline = headline[headline["column"].isin([AVERAGE, WEAK_MEAN])]
     text = [
         f"**{table.dataset}**: {len(rows)} of the paper's claims tested on "
-        f"{len(table.seeds)} seeds: "
+        f"{len(table.seeds)} seed{'s' if len(table.seeds) != 1 else ''}: "
         + ", ".join(f"{n} {v}" for v, n in counts.items())
         + " (every claim: `claims.html`).",
         "",

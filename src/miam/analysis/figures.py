@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator, NullFormatter
 
 from miam.analysis.tables import ORACLE
@@ -39,6 +40,22 @@ MODALITY_COLOURS = plt.get_cmap("tab10").colors
 PANEL_WIDTH = 2.5  # inches per small-multiple panel
 ROW_HEIGHT = 0.21  # inches per model row in a dot panel
 SMALL = 8  # font size of tick labels
+WARMUP = "#d9d9d9"  # OPM's warm-up epochs, shaded
+
+
+def text_colour(rgba: Sequence[float]) -> str:
+    """Black or white, whichever reads on a cell of colour `rgba` (by its relative luminance)."""
+    red, green, blue = rgba[:3]
+    return "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.45 else "white"
+
+
+def single_group_note(analysis: str, rows: pd.DataFrame) -> str:
+    """Why a contribution analysis with one group is not drawn: a single cell or bar would
+    show one number, the one the table above lists."""
+    return (
+        f"_`{analysis}` ({rows['modality'].iloc[0]}) is not drawn: this dataset has one group "
+        f"of it (`{rows['group'].iloc[0]}`), whose value the table above lists._"
+    )
 
 
 def save(fig: Figure, folder: str | Path, name: str) -> Path:
@@ -358,11 +375,20 @@ def context_curve(cells: pd.DataFrame, rows: Sequence[str], value_label: str) ->
     ax.set_ylabel(value_label)
     ax.grid(alpha=0.3)
     ax.margins(x=0.05)
+    # The layout first: the labels' spacing in data units depends on the axis' final height.
+    fig.tight_layout()
     if ends:
-        low, high = ax.get_ylim()
         axis_inches = fig.get_figheight() * ax.get_position().height
-        gap = (8.5 / 72) / axis_inches * (high - low)  # one 7 pt line of text, in data units
-        label_y = spread_labels([y for _, _, y in ends], gap)
+        low, high = drawn = ax.get_ylim()
+        # Room for the labels widens the axis' range, which narrows their spacing in points:
+        # spread and widen until the two agree.
+        for _ in range(20):
+            gap = (9.5 / 72) / axis_inches * (high - low)  # a 7 pt line and its leading
+            label_y = spread_labels([y for _, _, y in ends], gap)
+            wanted = (min(drawn[0], label_y.min() - gap), max(drawn[1], label_y.max() + gap))
+            if np.allclose(wanted, (low, high)):
+                break
+            low, high = wanted
         x_text = max(k for _, k, _ in ends)
         x_range = x_text - min(cells["k"]) if len(cells) else 1.0
         for (row, k, y), text_y in zip(ends, label_y, strict=True):
@@ -378,8 +404,7 @@ def context_curve(cells: pd.DataFrame, rows: Sequence[str], value_label: str) ->
                 arrowprops={"arrowstyle": "-", "color": model_colour(row), "lw": 0.4},
                 annotation_clip=False,
             )
-        ax.set_ylim(min(low, label_y.min() - gap), max(high, label_y.max() + gap))
-    fig.tight_layout()
+        ax.set_ylim(low, high)
     return fig
 
 
@@ -625,10 +650,12 @@ def opm_dynamics(histories: pd.DataFrame, model: str = "opm") -> Figure:
         band(rate_ax, expected, colours[m], shift=1, ls="--", lw=1.0)
         if f"s.{m}" in runs:
             band(s_ax, over_seeds(runs, f"s.{m}", 100.0), colours[m], **marks[m])
+    warm_epochs = []
     if "warmup" in runs:
         warm = runs.groupby("epoch")["warmup"].max()
-        for epoch in warm.index[warm > 0]:
-            rate_ax.axvspan(epoch - 0.5, epoch + 0.5, color="#d9d9d9", alpha=0.6, lw=0)
+        warm_epochs = list(warm.index[warm > 0])
+        for epoch in warm_epochs:
+            rate_ax.axvspan(epoch - 0.5, epoch + 0.5, color=WARMUP, alpha=0.6, lw=0)
     rate_ax.set_ylim(-0.03, 1.03)
     rate_ax.set_title("share of samples with the modality dropped", fontsize=9)
     s_ax.set_title("unimodal validation score s (%)", fontsize=9)
@@ -638,6 +665,7 @@ def opm_dynamics(histories: pd.DataFrame, model: str = "opm") -> Figure:
     extra = [
         Line2D([], [], color=OTHER, label="realised"),
         Line2D([], [], color=OTHER, ls="--", label="expected"),
+        *([Patch(color=WARMUP, alpha=0.6, label="warm-up (no drop)")] if warm_epochs else []),
     ]
     modality_legend(fig, colours, extra)
     return fig

@@ -22,9 +22,10 @@ and selected. The combined logits of a sample are a weighted mean over its visib
   but one): each validation sample is scored by the combiner that never saw it, so validation
   figures are out of sample, and test samples by the mean of the fold combiners' outputs.
 
-A sample with no visible modality (an audio-only subset for a sample without audio): every
-unimodal model then sees nothing and gives its prior (the summary token alone), and the
-combination weighs all M priors (plain: their mean).
+A sample with no visible modality (an audio-only subset for a sample without audio): the models
+of the modalities the subset selects see nothing and give their prior (the summary token alone),
+and the combination weighs those priors (plain: their mean). On a subset of one modality, late
+fusion is then exactly that modality's model, the sample without it included.
 """
 
 from __future__ import annotations
@@ -69,11 +70,14 @@ class UnimodalLogits:
     logits: list[Tensor]  # per modality m: (U_m, N, C), one per distinct selection of m's tokens
     selection: Tensor  # (S, M) long: subset s uses logits[m][selection[s, m]]
     visible: Tensor  # (S, N, M) bool: modality m visible for sample n in subset s
+    selected: Tensor  # (S, M) bool: subset s selects some of modality m's tokens
 
     def subset(self, s: int) -> tuple[Tensor, Tensor]:
-        """(N, M, C) logits and (N, M) visibility of the s-th subset."""
+        """(N, M, C) logits and (N, M) the modalities combined for the s-th subset: the visible
+        ones; for a sample with none, those the subset selects (their models give their prior)."""
         stacked = torch.stack([z[self.selection[s, m]] for m, z in enumerate(self.logits)], dim=1)
-        return stacked, self.visible[s]
+        visible = self.visible[s]
+        return stacked, visible | (~visible.any(dim=1, keepdim=True) & self.selected[s])
 
     def take(self, rows: np.ndarray) -> UnimodalLogits:
         """The same logits for the samples at positions `rows`."""
@@ -83,6 +87,7 @@ class UnimodalLogits:
             [z[:, rows] for z in self.logits],
             self.selection,
             self.visible[:, rows],
+            self.selected,
         )
 
 
@@ -105,7 +110,7 @@ def unimodal_logits(
         f"{len(model_paths)} unimodal models for modalities {tokens.modality_names}"
     )
     names = list(subsets)
-    logits, selections, visible = [], [], []
+    logits, selections, visible, selected = [], [], [], []
     for path, modality in zip(model_paths, tokens.modality_names, strict=True):
         model, normalizer, checkpoint = load_model(path, device)
         assert checkpoint["subset"] == {modality: "all"}, (
@@ -121,8 +126,15 @@ def unimodal_logits(
         # (S, N, T_m): m's tokens that are present and selected
         shown = data.present[sample_index][:, own][None] & selectors[:, own][:, None]
         visible.append(shown.any(dim=2).cpu())
+        selected.append(selectors[:, own].any(dim=1).cpu())
         del model, data
-    return UnimodalLogits(names, logits, torch.stack(selections, 1), torch.stack(visible, 2))
+    return UnimodalLogits(
+        names,
+        logits,
+        torch.stack(selections, 1),
+        torch.stack(visible, 2),
+        torch.stack(selected, 1),
+    )
 
 
 class Combiner(nn.Module):
@@ -265,7 +277,8 @@ def train_combiner_run(
     unimodal = unimodal_logits(
         model_paths, token_set, val, every_modality, batch_size, pick_device(device)
     )
-    logits, available = unimodal.subset(0)
+    logits, _ = unimodal.subset(0)
+    available = unimodal.visible[0]  # a sample with no modality is left out of the fit
     targets = torch.as_tensor(
         token_set.targets[val],
         dtype=torch.float32 if token_set.task == "multilabel" else torch.int64,

@@ -6,9 +6,11 @@ reads every `results/<dataset>/tables/` the run wrote (main_long.csv, main.md, c
 `results/<dataset>/deployment_profile.json`, then writes `docs/results.md` (per dataset: the
 modality strengths the run measured, the summary columns of every model, the headline claims)
 and rewrites the block between RESULTS_BEGIN and RESULTS_END in README.md (one compact table and
-the verdict counts). Both name the date of the tables and the machine the summary ran on: float
-results differ between CPUs (and torch builds), so the digits are this machine's; the verdicts
-are what should hold elsewhere. No figure in either file is typed by hand.
+the verdict counts). Both name the date of the tables, the machine the summary ran on and what
+decides its float results (torch's CPU capability, the BLAS builds, the library versions): float
+results differ between CPUs and builds, so the digits are this machine's; the verdicts are what
+should hold elsewhere, except those on the margin, which both count and docs/results.md names.
+No figure in either file is typed by hand.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ import platform
 import re
 import textwrap
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from miam.analysis import claims
@@ -85,6 +87,15 @@ class DatasetSummary:
         counts = self.claims["verdict"].value_counts()
         return {v: int(counts.get(v, 0)) for v in claims.VERDICTS}
 
+    def on_the_margin(self) -> pd.DataFrame:
+        """The claims whose verdict another machine's digits could move (claims.on_the_margin)."""
+        rows = self.claims
+        close = [
+            claims.on_the_margin(row.ci_low, row.ci_high, row.kind, row.margin)
+            for row in rows.itertuples()
+        ]
+        return rows[close] if len(rows) else rows
+
     def claim(self, a: str, b: str, column: str = "avg"):
         rows = self.claims
         hit = rows[(rows["a"] == a) & (rows["b"] == b) & (rows["column"] == column)]
@@ -128,18 +139,51 @@ def load_dataset(folder: Path) -> DatasetSummary:
 
 
 def machine() -> str:
-    """CPU model, cores, OS and torch version of this machine, in one line."""
+    """CPU model, cores and OS of this machine, in one line."""
     model = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
         model = found.group(1).strip() if found else model
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {usable} cores, {platform.system()} {platform.machine()}"
+
+
+def float_setup() -> str:
+    """What decides this machine's float results beyond the CPU's name: the instruction set
+    torch's kernels dispatch to (its CPU capability: AVX2, AVX512, ...), the BLAS and oneDNN
+    builds torch and numpy compute with, and the library versions."""
+    parts = []
     try:
-        torch = f", torch {metadata.version('torch')}"
-    except metadata.PackageNotFoundError:
-        torch = ""
-    return f"{model}, {usable} cores, {platform.system()} {platform.machine()}{torch}"
+        import torch
+    except ImportError:  # the report environment may lack it
+        torch = None
+    if torch is not None:
+        built = torch.__config__.show()
+        blas = re.search(r"BLAS_INFO=(\w+)", built)
+        mkl = re.search(r"Math Kernel Library Version ([\d.]+)", built)
+        onednn = re.search(r"MKL-DNN (v[\d.]+)", built)
+        libraries = [
+            f"BLAS {blas.group(1) if blas else 'unknown'}" + (f" {mkl.group(1)}" if mkl else ""),
+            *([f"oneDNN {onednn.group(1)}"] if onednn else []),
+        ]
+        parts.append(
+            f"torch {torch.__version__} (CPU capability "
+            f"{torch.backends.cpu.get_cpu_capability()}, {', '.join(libraries)})"
+        )
+    blas = numpy_blas()
+    parts.append(f"numpy {np.__version__}" + (f" ({blas})" if blas else ""))
+    parts.append(f"pandas {pd.__version__}")
+    return ", ".join(parts)
+
+
+def numpy_blas() -> str:
+    """numpy's BLAS, name and version (e.g. 'scipy-openblas 0.3.31'); '' where numpy hides it."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    except (TypeError, KeyError):  # numpy < 1.26 prints its config instead
+        return ""
+    return f"{blas.get('name', '')} {blas.get('version', '')}".strip()
 
 
 def disk_use(results: Path) -> str:
@@ -203,7 +247,7 @@ def readme_block(summaries: list[DatasetSummary], produced: str, disk: str) -> s
         "do not edit by hand. -->",
         "",
         "| dataset (metric, test split) | `miam` | `uniform` | best masking strategy | "
-        "late fusion | oracle | claims: reproduced / not / inconclusive |",
+        "late fusion | oracle | claims: reproduced / not / inconclusive (on the margin) |",
         "|---|---:|---:|---|---|---:|---:|",
     ]
     for s in summaries:
@@ -213,7 +257,7 @@ def readme_block(summaries: list[DatasetSummary], produced: str, disk: str) -> s
             f"| {s.name} ({s.metric}) | {s.text('miam')} | {s.text('uniform')} | "
             f"{best or '–'} {s.text(best) if best else ''} | "
             f"{fusion or '–'} {s.text(fusion) if fusion else ''} | {s.text(ORACLE)} | "
-            f"{verdict_text(s.verdicts())} |"
+            f"{verdict_text(s.verdicts())} ({len(s.on_the_margin())}) |"
         )
     lines.append("")
     for s in summaries:
@@ -228,8 +272,9 @@ def readme_block(summaries: list[DatasetSummary], produced: str, disk: str) -> s
         f"{', '.join(sorted({str(s.n_seeds) for s in summaries}))} seeds. "
         "Modality strengths the run measured (each modality's oracle alone): "
         + "; ".join(f"{s.name}: {strengths_text(s)}" for s in summaries)
-        + f". Disk: {disk}. Produced {produced}; every model, subset and claim: "
-        "[docs/results.md](docs/results.md)."
+        + f". Disk: {disk}. Produced {produced}. Every model, subset and claim, and the claims "
+        f"on the margin (an interval end within {claims.MARGIN_TOLERANCE:g} pp of 0 or of a "
+        "margin: the verdicts such a move can change): [docs/results.md](docs/results.md)."
     )
     lines += ["", textwrap.fill(notes, WIDTH, break_on_hyphens=False), RESULTS_END]
     return "\n".join(lines)
@@ -277,6 +322,8 @@ def dataset_section(s: DatasetSummary) -> list[str]:
         "",
         *[f"- {claims.describe(row)}" for row in headline if row is not None],
         "",
+        margin_text(s),
+        "",
         s.quality,
         "",
         f"Every column: `results/{s.name}/tables/main.md`; every claim: "
@@ -286,17 +333,36 @@ def dataset_section(s: DatasetSummary) -> list[str]:
     return lines
 
 
+def margin_text(s: DatasetSummary) -> str:
+    """Which claims are on the margin: the verdicts this machine's digits decide."""
+    close = s.on_the_margin()
+    if close.empty:
+        return (
+            f"No verdict is on the margin (no interval end within {claims.MARGIN_TOLERANCE:g} pp "
+            "of 0 or of a margin)."
+        )
+    listed = "; ".join(
+        f"{row.a} − {row.b} on `{row.column}` ({row.verdict})" for row in close.itertuples()
+    )
+    return (
+        f"**On the margin** ({len(close)} of {len(s.claims)}: an end of the interval within "
+        f"{claims.MARGIN_TOLERANCE:g} pp of 0 or of a margin, so another machine's digits can "
+        f"move the verdict): {listed}."
+    )
+
+
 def results_page(summaries: list[DatasetSummary], produced: str, disk: str) -> str:
     lines = [
         "# Results of the default run",
         "",
-        f"Generated by `python -m miam.analysis.summary` from the run's tables; produced "
+        f"Generated by `python -m miam.analysis.summary` from the run's tables. Produced "
         f"{produced}. Do not edit by hand: rerun the command after a run. Disk: {disk}.",
         "",
         "Float results differ between CPUs and torch builds (summation order in the kernels), "
         "so on another machine the digits below move by a few tenths (more on TaxaBench, whose "
         "top-1 on ~250 test observations moves by points between seeds). The verdicts are what "
-        "should hold: they rest on paired intervals over seeds, not on a single digit. The "
+        "should hold: they rest on paired intervals over seeds, not on a single digit (except "
+        "those on the margin, named under each dataset). The "
         "demo is small (1,600 samples a dataset, a one-block model, 3 seeds), so read a verdict "
         "as what this scale can show, not as the paper's result.",
         "",
@@ -340,7 +406,11 @@ def summarize_run(
         raise ValueError(f"no tables under {results}: run the workflow first")
     summaries = [load_dataset(folder) for folder in folders]
     dates = sorted({s.tables_date for s in summaries})
-    produced = f"from tables of {' and '.join(dates)} on {machine()}"
+    produced = (
+        f"from tables of {' and '.join(dates)} on {machine()}. What decides its float results: "
+        f"{float_setup()}; a machine that matches all of it repeats these digits, one that "
+        "differs in any (CPU, capability, BLAS, a version) can move them by a few tenths"
+    )
     disk = disk_use(results)
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(results_page(summaries, produced, disk), encoding="utf-8")

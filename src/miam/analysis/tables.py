@@ -126,12 +126,17 @@ class Table:
         return best
 
 
+def one_decimal(value: float, sign: str = "") -> str:
+    """`value` to one decimal, never as "-0.0" (a value that rounds to zero is 0.0)."""
+    return f"{round(value, 1) + 0.0:{sign}.1f}"
+
+
 def format_cell(mean: float, std: float) -> str:
     if not math.isfinite(mean):
         return MISSING
     if not math.isfinite(std):  # a single seed
-        return f"{mean:.1f}"
-    return f"{mean:.1f} ± {std:.1f}"
+        return one_decimal(mean)
+    return f"{one_decimal(mean)} ± {one_decimal(std)}"
 
 
 def seeds_note(cells: pd.DataFrame) -> str:
@@ -361,7 +366,13 @@ PAGE_STYLE = (  # scoped to the page's own div: the report's landing page includ
     ".miam table{border-collapse:collapse;margin:6px 0 14px}"
     ".miam th,.miam td{padding:2px 7px;border-bottom:1px solid #ddd;text-align:right;"
     "white-space:nowrap}"
-    ".miam tbody th{text-align:left}"
+    ".miam tbody th,.miam thead th:first-child{text-align:left}"
+    # Tables of text (the claims): their statement and verdict columns wrap, so that the
+    # verdict stays within a 970 px frame (the report's, beside its menu) instead of off-screen.
+    ".miam table.text th,.miam table.text td:first-child,.miam table.text td:nth-child(2),"
+    ".miam table.text td:last-child{white-space:normal;text-align:left}"
+    ".miam table.text td:first-child{min-width:14em}"
+    ".miam table.text td:last-child{min-width:11em}"
 )
 
 
@@ -402,7 +413,9 @@ def markdown_html(text: str) -> str:
                 "<tr>" + "".join(f"<td>{inline_html(c)}</td>" for c in row) + "</tr>"
                 for row in cells[2:]
             )
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            parts.append(
+                f"<table class='text'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            )
         elif all(line.startswith("- ") for line in lines):
             items = "".join(f"<li>{inline_html(line[2:])}</li>" for line in lines)
             parts.append(f"<ul>{items}</ul>")
@@ -452,8 +465,8 @@ def latex_cell(mean: float, std: float) -> str:
     if not math.isfinite(mean):
         return "--"
     if not math.isfinite(std):
-        return f"{mean:.1f}"
-    return f"{mean:.1f} $\\pm$ {std:.1f}"
+        return one_decimal(mean)
+    return f"{one_decimal(mean)} $\\pm$ {one_decimal(std)}"
 
 
 def to_latex(table: Table) -> str:

@@ -5,6 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 PRIMARY_METRIC = {"multilabel": "auroc", "multiclass": "top1"}
+# Scores (logits) are compared after rounding to this many decimals. A model's logits move in
+# their last float32 bits with how its samples were batched (summation order in the kernels,
+# ~1e-7): without rounding, samples a model cannot tell apart (the same inputs, or none) would
+# tie in one evaluation and not in another, and the ranks AUROC counts would depend on batching.
+# (A logit within ~1e-7 of a rounding boundary can still fall on either side: rarely, as 1e-7 is
+# 1/5000 of the step.)
+SCORE_DECIMALS = 3
+
+
+def comparable_scores(scores: np.ndarray) -> np.ndarray:
+    """`scores` rounded to SCORE_DECIMALS: what every metric compares."""
+    return np.round(np.asarray(scores, dtype=np.float64), SCORE_DECIMALS)
 
 
 def chance_score(task: str, n_classes: int) -> float:
@@ -86,6 +98,7 @@ def auroc_standard_error(scores: np.ndarray, labels: np.ndarray, classes=None) -
 
 def primary_standard_error(task: str, scores: np.ndarray, targets: np.ndarray, classes=None):
     """Standard error of the task's primary metric on these samples (its measurement noise)."""
+    scores = comparable_scores(scores)
     if task == "multilabel":
         return auroc_standard_error(scores, targets, classes)
     accuracy = top_k_accuracy(scores, targets, 1)
@@ -100,7 +113,8 @@ def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
 
 
 def task_metrics(task: str, scores: np.ndarray, targets: np.ndarray, classes=None) -> dict:
-    """All metrics of a task, primary first."""
+    """All metrics of a task, primary first, on `comparable_scores`."""
+    scores = comparable_scores(scores)
     if task == "multilabel":
         return {"auroc": macro_auroc(scores, targets, classes)}
     return {"top1": top_k_accuracy(scores, targets, 1), "top5": top_k_accuracy(scores, targets, 5)}

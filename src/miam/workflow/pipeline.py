@@ -640,17 +640,29 @@ def slurm_placeholder_message(found: list[str]) -> str:
     )
 
 
+# A dataset's pages in the order to read them (the closing message lists them so).
+PAGES = ("comparison", "ablation", "dynamics", "contributions")
+
+
 def where_to_look(datasets: list[str], results: str) -> str:
-    """What a finished run prints last: the pages, tables and report of each dataset it built."""
-    lines = ["Done. Open the pages in a browser (the comparison page first):"]
+    """What a finished run prints last: the pages, tables and report of each dataset, in the
+    order to read them (PAGES), or that no page exists yet (a target short of the pages)."""
+    lines = []
     for name in datasets:
         folder = Path(results) / name
-        pages = sorted((folder / "reports").glob("*.html"))
+        pages = sorted(
+            (folder / "reports").glob("*.html"),
+            key=lambda page: (PAGES.index(page.stem) if page.stem in PAGES else len(PAGES), page),
+        )
         if pages:
             lines.append(f"  {name}: {', '.join(str(page) for page in pages)}")
         if (folder / "tables" / "main.md").exists():
             lines.append(f"    tables: {folder / 'tables'}/ (main.md, claims.md, ...)")
-    lines += [
+    if not lines:
+        return "Done. No page or table exists yet (a run without a target builds them)."
+    lines = [
+        "Done. Open the pages in a browser, in this order (the comparison page first):",
+        *lines,
         "One page with every table and figure: snakemake --report report.html",
         "Refresh the README's results block and docs/results.md: python -m miam.analysis.summary",
     ]
