@@ -43,7 +43,7 @@ def test_counts_per_modality_and_reason_with_an_example_and_what_was_changed():
 
 def test_the_section_is_html_tables_on_the_page():
     page = markdown_html(quality_markdown(*record()))
-    assert page.count("<table>") == 2 and page.count("<tr>") == 3 + 4
+    assert page.count("<table") == 2 and page.count("<tr>") == 3 + 4
     assert "<li>terrain: never arrived" in page
 
 
