@@ -78,6 +78,12 @@ STRATEGY_PARAMETERS: dict[str, dict[str, object]] = {
         "chance": None,
         "d_floor": "standard_error",
     },
+    "fixed_imbalance": {
+        "favoured": REQUIRED,
+        "strength": 5.0,
+        "kappa": 10.0,
+        "corner_weights": "critical",
+    },
     "curriculum": {"start_rate": 0.1, "end_rate": 0.75, "ramp_fraction": 0.8, "schedule": "linear"},
     "deployment": {"availability": REQUIRED, "data_availability": None, "token_rate": 0.0},
 }
@@ -300,11 +306,20 @@ def run_jobs(config: dict, name: str) -> list[list[tuple[str, str]]]:
 
 
 def strategy_spec(config: dict, dataset: str, strategy: str) -> dict:
-    """The strategy's (or variant's) spec; `deployment` takes the dataset's profile unless it
-    has one."""
+    """The strategy's (or variant's) spec; `deployment` takes the dataset's profile and
+    `fixed_imbalance` favours the dataset's pre-registered `weak_modalities`, unless the entry
+    says otherwise."""
     spec = dict(strategy_variants(config["strategies"])[strategy])
     if spec["kind"] == "deployment" and "availability" not in spec:
         spec["availability"] = deployment_availability(config["datasets"][dataset])
+    if spec["kind"] == "fixed_imbalance" and "favoured" not in spec:
+        weak = config["datasets"][dataset].get("weak_modalities")
+        if not weak:
+            raise ValueError(
+                f"datasets.{dataset}: strategy {strategy!r} favours the dataset's "
+                "`weak_modalities`, which it does not name"
+            )
+        spec["favoured"] = list(weak)
     return spec
 
 
@@ -326,6 +341,12 @@ def check_config(config: dict) -> None:
             raise ValueError(f"{where}.source: a local source needs `path` (a file or a folder)")
         check_reader_options(dataset, where)
         names = modalities(dataset)
+        unknown_modalities = [m for m in dataset.get("weak_modalities", []) if m not in names]
+        if unknown_modalities:
+            raise ValueError(
+                f"{where}.weak_modalities: {', '.join(map(repr, unknown_modalities))} "
+                f"is not a modality; they are: {', '.join(names)}"
+            )
         tokens = declared_tokens(dataset)
         subsets = named_subsets(dataset)
         if not subsets:
@@ -359,17 +380,22 @@ def check_config(config: dict) -> None:
 
 
 def check_study(config: dict) -> None:
-    """Each point of a study is a dataset of the config, and the points share their subsets
-    (the study's tables compare them column by column)."""
-    for study, points in config.get("study", {}).items():
+    """Each point of a study is a dataset of the config; the points of one benchmark share their
+    subsets (the study pairs their models column by column and seed by seed)."""
+    for study, settings in config.get("study", {}).items():
+        points = settings["points"]
         unknown = [name for name in points if name not in config["datasets"]]
         if unknown:
             raise ValueError(
                 f"study.{study}: {', '.join(map(repr, unknown))} is not a dataset of the config"
             )
-        columns = {name: list(named_subsets(config["datasets"][name])) for name in points}
-        if len({tuple(c) for c in columns.values()}) > 1:
-            raise ValueError(f"study.{study}: its points have different subsets: {columns}")
+        for benchmark in dict.fromkeys(points.values()):
+            names = [name for name, b in points.items() if b == benchmark]
+            columns = {name: list(named_subsets(config["datasets"][name])) for name in names}
+            if len({tuple(c) for c in columns.values()}) > 1:
+                raise ValueError(
+                    f"study.{study}: the points of {benchmark!r} have different subsets: {columns}"
+                )
 
 
 def check_reader_options(dataset: dict, where: str) -> None:
