@@ -89,7 +89,7 @@ def assert_verdicts_follow_the_rule(verdicts: pd.DataFrame, preregistration) -> 
             else:
                 expected = "inconclusive"
             assert row.verdict == expected, (benchmark, row.comparison, row.subset)
-            gap = row.a == "oracle"
+            gap = row.question == "gap to the oracle"
             margin = preregistration["gap_margin" if gap else "margin"]
             assert row.margin == margin and row.planned_half_width == margin / 2
             assert row.powered == (row.half_width <= row.planned_half_width)
@@ -137,6 +137,13 @@ def test_the_finding_leads_with_the_positive_control_and_marks_underpowered_rows
     for row in verdicts[verdicts["subset"] == WEAK_MEAN].itertuples():
         if row.question in (study.POSITIVE, study.NEGATIVE):
             assert study.format_interval(row._asdict()) in text
+
+
+def test_the_schema_lists_the_questions_in_report_order():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    study_entry = schema["properties"]["study"]["additionalProperties"]["properties"]
+    comparison = study_entry["preregistration"]["properties"]["comparisons"]["items"]
+    assert comparison["properties"]["question"]["enum"] == list(study.QUESTIONS)
 
 
 def test_the_pages_quote_the_preregistration():

@@ -11,7 +11,7 @@ evaluation rows and training histories:
 - `verdicts`: one row per (benchmark, comparison, column): the paired difference a - b in pp
   over the seeds both have, its 95 % t interval (miam.analysis.claims.paired_difference), the
   margin, the verdict by the pre-registered rule (`row_verdict`), the achieved and planned
-  half-widths and whether the row is powered;
+  half-widths, whether the row is powered, and whether the finding cites it;
 - `study_dynamics`, `dynamics_summary`: MIAM's r_m, E[p_m] and d_m against its floor over
   training;
 - `finding`: the study's heading and one sentence per question, every word from verdicts.csv;
@@ -31,7 +31,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from miam.analysis.claims import CONFIDENCE, WEAK_MEAN, column_scores, paired_difference, t_quantile
+from miam.analysis.claims import (
+    AVERAGE,
+    CONFIDENCE,
+    WEAK_MEAN,
+    column_scores,
+    paired_difference,
+    t_quantile,
+)
 from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.analysis.tables import ORACLE, load_evaluations, primary_metric
 
@@ -42,6 +49,9 @@ UNTESTABLE = "cannot be tested here"
 VERDICTS = (BEATS, EQUIVALENT, INCONCLUSIVE, WORSE, UNTESTABLE)
 POSITIVE, NEGATIVE = "positive control", "negative control"
 MIAM_QUESTION = "MIAM against the Beta hypercube"
+LADDER, GAP = "the ladder", "gap to the oracle"
+# The questions in report order: the controls first, MIAM read against them.
+QUESTIONS = (POSITIVE, NEGATIVE, MIAM_QUESTION, LADDER, GAP)
 VERDICT_COLUMNS = [
     "dataset",
     "question",
@@ -61,6 +71,7 @@ VERDICT_COLUMNS = [
     "expected_half_width",
     "powered",
     "testable",
+    "cited",
 ]
 # How the sentences name the study's models (the config's strategy names otherwise).
 LABELS = {
@@ -163,22 +174,34 @@ def pilot_sd(differences: pd.DataFrame, column: str = WEAK_MEAN) -> float:
     return math.sqrt(sum(variances) / len(variances))
 
 
+# The columns the sentences cite per question (the forest plot shows the same rows); MIAM's
+# are the pre-registered decision columns.
+CITED = {POSITIVE: [WEAK_MEAN], NEGATIVE: [WEAK_MEAN], LADDER: [AVERAGE], GAP: [AVERAGE]}
+PREFIXES = {POSITIVE: "Positive control: ", NEGATIVE: "Negative control: "}
+
+
+def cited_columns(question: str, decision_columns: Sequence[str]) -> list[str]:
+    return list(decision_columns) if question == MIAM_QUESTION else CITED[question]
+
+
 def verdicts(columns: pd.DataFrame, preregistration: Mapping) -> pd.DataFrame:
     """verdicts.csv: per benchmark (in the order of `columns`), pre-registered comparison and
     column, the paired difference and its verdict. A comparison whose models a benchmark lacks
-    is left out. MIAM's rows on a benchmark where no positive control showed headroom (its
-    weak-mean interval above 0 with a mean of at least `headroom` pp) are `cannot be tested
-    here`, whatever their interval."""
+    is left out, and so is a column no seed has for both. MIAM's rows on a benchmark where no
+    positive control showed headroom (its weak-mean interval above 0 with a mean of at least
+    `headroom` pp) are `cannot be tested here`, whatever their interval."""
     records = []
     for benchmark, rows in columns.groupby("benchmark", sort=False):
         by_key = {key: g.set_index("seed")["value"] for key, g in rows.groupby(["model", "column"])}
         for comparison in preregistration["comparisons"]:
             a, b = comparison["a"], comparison["b"]
-            margin = preregistration["gap_margin" if comparison.get("gap") else "margin"]
+            margin = preregistration["gap_margin" if comparison["question"] == GAP else "margin"]
             for column in preregistration["columns"]:
                 if (a, column) not in by_key or (b, column) not in by_key:
                     continue
                 paired = paired_difference(by_key[(a, column)], by_key[(b, column)])
+                if paired.n == 0:  # e.g. a mean column without every subset's oracle
+                    continue
                 records.append(
                     {
                         "dataset": benchmark,
@@ -210,6 +233,11 @@ def verdicts(columns: pd.DataFrame, preregistration: Mapping) -> pd.DataFrame:
     frame["verdict"] = [
         row_verdict(row.low, row.high, row.margin) if row.testable else UNTESTABLE
         for row in frame.itertuples()
+    ]
+    decision = preregistration["decision_columns"]
+    frame["cited"] = [
+        subset in cited_columns(question, decision)
+        for question, subset in zip(frame["question"], frame["subset"], strict=True)
     ]
     return frame[VERDICT_COLUMNS]
 
@@ -351,8 +379,9 @@ def benchmark_verdict(rows: pd.DataFrame, decision_columns: Sequence[str], prima
 
 
 def finding(table: pd.DataFrame, preregistration: Mapping) -> str:
-    """The study's heading and sentences: per benchmark the positive control first, MIAM's
-    verdict read against it, then the ladder and the gap to the oracle on `avg`."""
+    """The study's heading and sentences: per benchmark the positive control first, whether the
+    benchmark can test MIAM, the negative control, MIAM's verdicts read against the control,
+    then the ladder and the gap to the oracle on `avg`."""
     decision = preregistration["decision_columns"]
     primary = preregistration["primary"]
     headline = "; ".join(
@@ -361,29 +390,21 @@ def finding(table: pd.DataFrame, preregistration: Mapping) -> str:
     )
     lines = [f"### MIAM against the Beta hypercube, the decisive study: {headline}", ""]
     for benchmark, rows in table.groupby("dataset", sort=False):
-        sentences = []
-        controls = rows[rows["question"] == POSITIVE]
         testable = bool(rows.loc[rows["question"] == MIAM_QUESTION, "testable"].all())
-        for _, compared in controls.groupby("comparison", sort=False):
-            sentences.append(comparison_sentence(compared, [WEAK_MEAN], "Positive control: "))
-        sentences.append(
-            "So this benchmark "
-            + ("can" if testable else "cannot")
-            + " reveal a modality-level push over the Beta hypercube (pre-registered: a positive"
-            f" control's weak-mean interval above 0 with a mean of at least"
-            f" {preregistration['headroom']:g} pp)."
-        )
-        for _, compared in rows[rows["question"] == NEGATIVE].groupby("comparison", sort=False):
-            sentences.append(comparison_sentence(compared, [WEAK_MEAN], "Negative control: "))
-        for _, compared in rows[rows["question"] == MIAM_QUESTION].groupby(
-            "comparison", sort=False
-        ):
-            sentences.append(comparison_sentence(compared, decision))
-        for question in ("the ladder", "gap to the oracle"):
-            for _, compared in rows[rows["question"] == question].groupby("comparison", sort=False):
-                on_avg = compared[compared["subset"] == "avg"]
-                if not on_avg.empty:
-                    sentences.append(comparison_sentence(on_avg, ["avg"]))
+        sentences = []
+        for question in QUESTIONS:
+            columns = cited_columns(question, decision)
+            asked = rows[(rows["question"] == question) & rows["subset"].isin(columns)]
+            for _, compared in asked.groupby("comparison", sort=False):
+                prefix = PREFIXES.get(question, "")
+                sentences.append(comparison_sentence(compared, columns, prefix))
+            if question == POSITIVE:
+                sentences.append(
+                    f"So this benchmark {'can' if testable else 'cannot'} reveal a "
+                    "modality-level push over the Beta hypercube (pre-registered: a positive "
+                    "control's weak-mean interval above 0 with a mean of at least "
+                    f"{preregistration['headroom']:g} pp)."
+                )
         lines += [f"**{benchmark}.** " + " ".join(sentences), ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -405,7 +426,7 @@ def preregistration_text(preregistration: Mapping) -> str:
     p = preregistration
     comparisons = "\n".join(
         f"- {c['question']}: {c['a']} - {c['b']}"
-        + (f" (margin {p['gap_margin']:g} pp)" if c.get("gap") else "")
+        + (f" (margin {p['gap_margin']:g} pp)" if c["question"] == GAP else "")
         for c in p["comparisons"]
     )
     return "\n".join(

@@ -3,8 +3,6 @@ miam.analysis.study: the forest plot of verdicts.csv and MIAM's dynamics."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
@@ -20,16 +18,16 @@ VERDICT_COLOURS = {
 }
 
 
-def forest_figure(verdicts: pd.DataFrame, subsets: Sequence[str]) -> Figure:
-    """One panel per benchmark: every comparison's mean and 95 % interval on `subsets`, one
-    line each (in verdicts.csv's order), coloured by verdict, with ±margin shaded."""
-    rows = verdicts[verdicts["subset"].isin(list(subsets))]
+def forest_figure(verdicts: pd.DataFrame) -> Figure:
+    """One panel per benchmark: the rows the finding cites (column `cited`), one line each in
+    verdicts.csv's order, mean and 95 % interval coloured by verdict, ±margin shaded."""
+    rows = verdicts[verdicts["cited"]]
     benchmarks = list(dict.fromkeys(rows["dataset"]))
     heights = [len(rows[rows["dataset"] == b]) for b in benchmarks]
     fig, axes = plt.subplots(
         len(benchmarks),
         1,
-        figsize=(8, 0.28 * sum(heights) + 1.2 * len(benchmarks)),
+        figsize=(8, 0.25 * sum(heights) + 1.0 * len(benchmarks)),
         gridspec_kw={"height_ratios": heights},
         squeeze=False,
     )
