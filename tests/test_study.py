@@ -127,8 +127,8 @@ def test_without_headroom_miam_cannot_be_tested_here(tmp_path):
 def test_the_finding_leads_with_the_positive_control_and_marks_underpowered_rows(tmp_path):
     verdicts = planted_verdicts(tmp_path)
     text = study.finding(verdicts, PREREGISTRATION)
-    body = text.split("**toy.** ", 1)[1]
-    assert body.startswith("Positive control: the Beta hypercube pushed x5 toward the weak")
+    body = text.split("**toy**\n\n", 1)[1]
+    assert body.startswith("- Positive control: the Beta hypercube pushed x5 toward the weak")
     assert body.index("Positive control") < body.index("MIAM as the paper states it (lambda 1)")
     assert "is equivalent to the Beta hypercube within ±1 pp" in text
     # The gap rows have 3 seeds: a half-width far above the planned 1 pp.
@@ -225,9 +225,11 @@ def test_publish_replaces_the_generated_blocks(tmp_path):
         f"{study.PREREGISTRATION_BEGIN}\nold\n{study.PREREGISTRATION_END}\n"
     )
     study.publish(folder, readme, page, tmp_path / "figures")
-    assert readme.read_text() == (
-        f"intro\n{study.BEGIN}\n### The heading\n\nThe sentence.\n{study.END}\nrest\n"
-    )
+    text = readme.read_text()
+    assert text.startswith(f"intro\n{study.BEGIN}\n### The heading\n\nThe sentence.\n")
+    assert text.endswith(f"{study.END}\nrest\n") and "old" not in text
+    # Links relative to each page.
+    assert "](figures/forest.png)" in text and "](figures/verdicts.csv)" in text
     assert "Registered today." in page.read_text() and "old" not in page.read_text()
     assert (tmp_path / "figures" / "forest.png").read_bytes() == b"png"
 

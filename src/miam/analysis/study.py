@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -405,7 +406,7 @@ def finding(table: pd.DataFrame, preregistration: Mapping) -> str:
                     "control's weak-mean interval above 0 with a mean of at least "
                     f"{preregistration['headroom']:g} pp)."
                 )
-        lines += [f"**{benchmark}.** " + " ".join(sentences), ""]
+        lines += [f"**{benchmark}**", "", *[f"- {sentence}" for sentence in sentences], ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -510,8 +511,9 @@ def replace_block(text: str, block: str, begin: str, end: str) -> str:
 
 
 def publish(folder: Path, readme: Path, page: Path, figures: Path) -> None:
-    """Copy the study's verdicts, texts and forest plot into `figures`, and its finding and
-    preregistration into the generated blocks of `readme` and `page`."""
+    """Copy the study's verdicts, texts and forest plot into `figures`, and its finding (with
+    the forest plot and the tables' links) and preregistration into the generated blocks of
+    `readme` and `page`."""
     figures.mkdir(parents=True, exist_ok=True)
     for name in PUBLISHED:
         shutil.copyfile(folder / name, figures / name)
@@ -520,7 +522,19 @@ def publish(folder: Path, readme: Path, page: Path, figures: Path) -> None:
     finding_text = (folder / "finding.md").read_text(encoding="utf-8")
     prereg = (folder / "preregistration.md").read_text(encoding="utf-8")
     for path in (readme, page):
-        text = replace_block(path.read_text(encoding="utf-8"), finding_text, BEGIN, END)
+        where = Path(os.path.relpath(figures, path.parent)).as_posix()
+        block = "\n".join(
+            [
+                finding_text.strip(),
+                "",
+                f"![The rows the finding cites, per benchmark, coloured by verdict; shaded: "
+                f"±margin]({where}/forest.png)",
+                "",
+                f"Every row: [verdicts.csv]({where}/verdicts.csv); what MIAM's imbalance term "
+                f"did over training: [dynamics_summary.csv]({where}/dynamics_summary.csv).",
+            ]
+        )
+        text = replace_block(path.read_text(encoding="utf-8"), block, BEGIN, END)
         if PREREGISTRATION_BEGIN in text:
             text = replace_block(text, prereg, PREREGISTRATION_BEGIN, PREREGISTRATION_END)
         path.write_text(text, encoding="utf-8")
