@@ -349,6 +349,8 @@ def oracle_evaluations(wildcards):
 
 
 def late_fusion_evaluations(wildcards):
+    if not dataset_config(wildcards)["late_fusion"]:
+        return []
     return [
         evaluation_csv(wildcards.dataset, model, seed=seed)
         for model in LATE_FUSION_MODELS

@@ -284,12 +284,14 @@ def unimodal_models(dataset: dict) -> dict[str, tuple[str, str]]:
 
 def model_runs(config: dict, name: str) -> list[tuple[str, str]]:
     """(family, name) of every model a dataset trains per seed, in training order: the
-    strategies ("train"), the oracles ("oracle", one per named subset) and the unimodal models
-    late fusion needs where no single-modality oracle exists ("unimodal")."""
+    strategies ("train"), the oracles ("oracle", one per named subset) and, unless the dataset
+    turns late fusion off, the unimodal models late fusion needs where no single-modality
+    oracle exists ("unimodal")."""
     dataset = config["datasets"][name]
     runs = [("train", run) for run in strategy_runs(config, name)]
     runs += [("oracle", subset) for subset in oracle_subsets(dataset)]
-    runs += [run for run in unimodal_models(dataset).values() if run[0] == "unimodal"]
+    if dataset.get("late_fusion", True):
+        runs += [run for run in unimodal_models(dataset).values() if run[0] == "unimodal"]
     return runs
 
 
