@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "study.yaml").read_text())
 PREREGISTRATION = CONFIG["study"]["decisive"]["preregistration"]
 SUBSETS = ["tabular", "satellite", "all"]
-BENCHMARKS = {"toy": {"subsets": SUBSETS, "weak_subsets": ["satellite"]}}
+BENCHMARKS = {"toy": {"subsets": SUBSETS, "weak_subsets": ["satellite"], "all_inputs": "all"}}
 POINTS = {"toy-arms": "toy", "toy-oracles": "toy"}
 # Test scores (%) on tabular, satellite, all for seed 0, per dataset and model; seed s adds
 # +-`step` * s to satellite (+-0.1 * s to the rest), so the paired differences have a spread.
@@ -100,7 +100,7 @@ def test_verdicts_pair_the_benchmarks_datasets_by_seed(tmp_path):
     assert list(verdicts.columns) == study.VERDICT_COLUMNS
     rows = verdicts.set_index(["comparison", "subset"])
     # The oracles (3 seeds, toy-oracles) pair with the arms' seeds 0-2 (toy-arms, 10 seeds).
-    gap = rows.loc[("oracle - miam_paper_lam1", "all")]
+    gap = rows.loc[("oracle - miam_paper_lam1", "all inputs")]
     assert gap["n_seeds"] == 3 and gap["mean"] == pytest.approx(1.0)
     control = rows.loc[("favour_weak_x5 - beta_hypercube", WEAK_MEAN)]
     assert control["n_seeds"] == 10 and control["mean"] > PREREGISTRATION["headroom"]
@@ -144,6 +144,21 @@ def test_the_schema_lists_the_questions_in_report_order():
     study_entry = schema["properties"]["study"]["additionalProperties"]["properties"]
     comparison = study_entry["preregistration"]["properties"]["comparisons"]["items"]
     assert comparison["properties"]["question"]["enum"] == list(study.QUESTIONS)
+
+
+def test_a_preregistration_naming_an_untrained_model_fails_before_the_run():
+    from miam.workflow import pipeline
+
+    config = yaml.safe_load((REPO / "config" / "study.yaml").read_text())
+    pipeline.check_config(config)  # the study as registered
+    comparisons = config["study"]["decisive"]["preregistration"]["comparisons"]
+    comparisons.append({"question": "the ladder", "a": "miam_paper_lam2", "b": "uniform"})
+    with pytest.raises(ValueError, match=r"miam_paper_lam2.*trained by no point"):
+        pipeline.check_config(config)
+    comparisons.pop()
+    config["study"]["decisive"]["preregistration"]["columns"].append("image")
+    with pytest.raises(ValueError, match="'image' is not a subset of every point"):
+        pipeline.check_config(config)
 
 
 def test_the_pages_quote_the_preregistration():

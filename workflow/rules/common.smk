@@ -452,7 +452,8 @@ def study_files(files):
 
 
 def study_benchmarks(wildcards):
-    """benchmark -> its named subsets and weak subsets (its points share them)."""
+    """benchmark -> its named subsets, weak subsets and the subset of every input (its points
+    share them)."""
     benchmarks = {}
     for dataset, benchmark in study_points(wildcards).items():
         settings = config["datasets"][dataset]
@@ -461,6 +462,7 @@ def study_benchmarks(wildcards):
             {
                 "subsets": list(pipeline.named_subsets(settings)),
                 "weak_subsets": settings["weak_subsets"],
+                "all_inputs": pipeline.all_inputs_subset(settings),
             },
         )
     return benchmarks

@@ -44,6 +44,8 @@ from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.analysis.tables import ORACLE, load_evaluations, primary_metric
 
 POINT = ["benchmark", "dataset"]
+# The column of every input, whatever the benchmark calls that subset (GeoPlant `all`).
+ALL_INPUTS = "all inputs"
 # The verdict words; `EQUIVALENT` reads "equivalent within ±margin" in the sentences.
 BEATS, EQUIVALENT, INCONCLUSIVE, WORSE = "beats", "equivalent", "inconclusive", "worse"
 UNTESTABLE = "cannot be tested here"
@@ -108,8 +110,9 @@ def study_scores(points: Mapping[str, str], evaluations: Iterable[str | Path]) -
 
 
 def per_seed_columns(scores: pd.DataFrame, benchmarks: Mapping[str, Mapping]) -> pd.DataFrame:
-    """Per benchmark, model and seed: the test score in percent of each subset, `avg` and the
-    weak mean (claims.column_scores over the benchmark's points together)."""
+    """Per benchmark, model and seed: the test score in percent of each subset, `avg`, the weak
+    mean (claims.column_scores over the benchmark's points together) and ALL_INPUTS, the subset
+    of every input under one name for every benchmark."""
     frames = []
     for benchmark, rows in scores[scores["split"] == "test"].groupby("benchmark", sort=False):
         settings = benchmarks[benchmark]
@@ -123,6 +126,8 @@ def per_seed_columns(scores: pd.DataFrame, benchmarks: Mapping[str, Mapping]) ->
         columns = column_scores(
             tidy, settings["subsets"], settings["weak_subsets"], "test", rows["metric"].iloc[0]
         )
+        every = columns[columns["column"] == settings.get("all_inputs")]
+        columns = pd.concat([columns, every.assign(column=ALL_INPUTS)], ignore_index=True)
         frames.append(columns.assign(benchmark=benchmark))
     return pd.concat(frames, ignore_index=True)
 

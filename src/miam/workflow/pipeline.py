@@ -225,6 +225,13 @@ def named_subsets(dataset: dict) -> dict[str, SubsetSpec]:
     return subsets
 
 
+def all_inputs_subset(dataset: dict) -> str | None:
+    """The named subset that shows every modality whole (GeoPlant's `all`, TaxaBench's
+    five-modality combination), if there is one."""
+    every = {m: "all" for m in modalities(dataset)}
+    return next((name for name, spec in named_subsets(dataset).items() if spec == every), None)
+
+
 def context_subsets(dataset: dict) -> dict[str, SubsetSpec]:
     """'context_k': only the k most recent years of the context modality, k = 1..n_years."""
     context = dataset.get("climate_context")
@@ -398,6 +405,40 @@ def check_study(config: dict) -> None:
                 raise ValueError(
                     f"study.{study}: the points of {benchmark!r} have different subsets: {columns}"
                 )
+        check_preregistration(config, study)
+
+
+def check_preregistration(config: dict, study: str) -> None:
+    """The preregistration names only models the study trains (or `oracle`), and columns every
+    benchmark has: a typo fails before the run, not after it."""
+    settings = config["study"][study]
+    registered = settings["preregistration"]
+    where = f"study.{study}.preregistration"
+    models = {"oracle"} | {
+        run
+        for name in settings["points"]
+        for run in [*strategy_runs(config, name), *strategy_rows(config, name)]
+    }
+    named = []
+    for name in settings["points"]:
+        dataset = config["datasets"][name]
+        every = ["all inputs"] if all_inputs_subset(dataset) else []
+        named.append({*named_subsets(dataset), "avg", "weak mean", *every})
+    for k, comparison in enumerate(registered["comparisons"]):
+        for side in ("a", "b"):
+            if comparison[side] not in models:
+                raise ValueError(
+                    f"{where}.comparisons[{k}].{side}: {comparison[side]!r} is trained by no "
+                    f"point of the study; they train: {', '.join(sorted(models))}"
+                )
+    if registered["primary"] not in models:
+        raise ValueError(f"{where}.primary: {registered['primary']!r} is trained by no point")
+    for column in [*registered["columns"], *registered["decision_columns"]]:
+        if not all(column in subsets for subsets in named):
+            raise ValueError(f"{where}: column {column!r} is not a subset of every point")
+    missing = set(registered["decision_columns"]) - set(registered["columns"])
+    if missing:
+        raise ValueError(f"{where}.decision_columns: {sorted(missing)} not among `columns`")
 
 
 def check_reader_options(dataset: dict, where: str) -> None:
