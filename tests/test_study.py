@@ -169,6 +169,12 @@ def test_the_pages_quote_the_preregistration():
         assert f"{comparison['a']} - {comparison['b']}" in text
 
 
+def test_docs_quote_the_registered_preregistration():
+    page = (REPO / "docs" / "study.md").read_text()
+    block = page.split(study.PREREGISTRATION_BEGIN, 1)[1].split(study.PREREGISTRATION_END, 1)[0]
+    assert block.strip() == study.preregistration_text(PREREGISTRATION).strip()
+
+
 def test_planning_sd_is_the_pilots_and_the_seeds_meet_the_floor():
     pilot = pd.read_csv(REPO / PREREGISTRATION["pilot"])
     assert PREREGISTRATION["planning_sd"] == pytest.approx(study.pilot_sd(pilot), abs=0.005)
