@@ -34,9 +34,17 @@ def five_standard_errors(p: float, n: int) -> float:
     return 5 * math.sqrt(p * (1 - p) / n)
 
 
+def required(name: str, modality_names=None) -> dict:
+    """Parameters a strategy cannot do without; fixed_imbalance favours the second modality."""
+    if name == "fixed_imbalance":
+        return {"favoured": [(modality_names or ["0", "1"])[1]]}
+    return REQUIRED.get(name, {})
+
+
 def trained(name: str, n_modalities: int = M, standard_errors=None, **params) -> object:
     """A strategy as it stands mid-training: past OPM's warm-up, after several validations."""
-    strategy = make_strategy(name, n_modalities, **{**REQUIRED.get(name, {}), **params})
+    needed = required(name, params.get("modality_names"))
+    strategy = make_strategy(name, n_modalities, **{**needed, **params})
     strategy.set_progress(6, 10)
     for scores in SCORES:
         strategy.observe([scores[m % M] for m in range(n_modalities)], standard_errors)
@@ -311,6 +319,43 @@ def test_beta_hypercube_marginals_are_symmetric_around_one_half():
     n = 40000
     mean_p = strategy.sample(n, generator(0)).mean(dim=0)
     assert (mean_p - 0.5).abs().max() < 5 * 0.5 / math.sqrt(n)
+
+
+def test_fixed_imbalance_masks_the_favoured_modality_less_by_the_closed_form():
+    # Favoured: x = 1/5, Beta(1, 50) or Beta(2, 1); the others x = 5, Beta(1, 2) or Beta(50, 1).
+    # Each coordinate's corner is 1 with probability 1/2 (the corner set is closed under
+    # complement), so E[p] = (1/51 + 2/3) / 2 for the favoured, (1/3 + 50/51) / 2 for the others.
+    strategy = make_strategy(
+        "fixed_imbalance", M, modality_names=["tab", "ts", "sat"], favoured=["sat"]
+    )
+    favoured, other = (1 / 51 + 2 / 3) / 2, (1 / 3 + 50 / 51) / 2
+    assert strategy.expected_p() == pytest.approx([other, other, favoured])
+    n = 40000
+    mean_p = strategy.sample(n, generator(0)).mean(dim=0)
+    assert mean_p.tolist() == pytest.approx([other, other, favoured], abs=5 * 0.5 / math.sqrt(n))
+
+
+def test_fixed_imbalance_is_the_beta_hypercube_at_strength_one_and_reverses_below_it():
+    names = ["tab", "ts", "sat"]
+    at_one = make_strategy(
+        "fixed_imbalance", M, modality_names=names, favoured=["sat"], strength=1.0
+    )
+    beta = make_strategy("beta_hypercube", M)
+    assert torch.equal(at_one.sample(1000, generator(0)), beta.sample(1000, generator(0)))
+    negative = make_strategy(
+        "fixed_imbalance", M, modality_names=names, favoured=["sat"], strength=0.2
+    )
+    positive = make_strategy(
+        "fixed_imbalance", M, modality_names=names, favoured=["sat"], strength=5.0
+    )
+    # Strength 1/5 swaps the roles: the favoured modality is masked as the others were.
+    other, favoured = positive.expected_p()[0], positive.expected_p()[2]
+    assert negative.expected_p() == pytest.approx([favoured, favoured, other])
+
+
+def test_fixed_imbalance_refuses_an_unknown_modality():
+    with pytest.raises(ValueError, match="favoured modalities"):
+        make_strategy("fixed_imbalance", M, modality_names=["tab", "ts", "sat"], favoured=["img"])
 
 
 def test_miam_handles_64_modalities():

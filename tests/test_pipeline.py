@@ -112,6 +112,18 @@ def test_unimodal_models_reuse_single_modality_oracles():
     }
 
 
+def test_a_dataset_without_late_fusion_trains_no_unimodal_model():
+    config = {
+        "strategies": {"uniform": {"kind": "uniform"}},
+        "datasets": {
+            "d": {"reader": "geoplant", "subsets": {"pair": {"tabular": "all", "satellite": "all"}}}
+        },
+    }
+    assert ("unimodal", "tabular") in pipeline.model_runs(config, "d")
+    config["datasets"]["d"]["late_fusion"] = False
+    assert pipeline.model_runs(config, "d") == [("train", "uniform"), ("oracle", "pair")]
+
+
 # --- What the Snakefile imports: no torch, and imports that run one way ---------------------
 
 

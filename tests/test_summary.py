@@ -153,20 +153,6 @@ def test_quality_text_counts_changed_inputs_apart_from_absent_ones():
     assert summary.quality_text(only_changed).startswith("Data quality: every input could be read.")
 
 
-def test_study_block_is_the_studys_finding_folded(run, tmp_path):
-    results, readme, page = run
-    readme.write_text(
-        readme.read_text() + f"\n{summary.STUDY_BEGIN}\nold finding\n{summary.STUDY_END}\n"
-    )
-    finding = tmp_path / "finding.md"
-    finding.write_text("MIAM - Beta hypercube at x4: [lam=3] weak +0.0 pp [-3.0, +3.0].\n")
-    summary.summarize_run(results, readme, page, finding)
-    text = readme.read_text()
-    block = text[text.index(summary.STUDY_BEGIN) : text.index(summary.STUDY_END)]
-    assert "old finding" not in text and "<details>" in block
-    assert "[lam=3] weak +0.0 pp [-3.0, +3.0]." in block
-
-
 def test_verdicts_on_the_margin_are_counted_and_named(run):
     results, readme, page = run
     rows = claims.read_claims(results / "toy-a" / "tables" / "claims.csv")

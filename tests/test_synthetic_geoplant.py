@@ -42,6 +42,21 @@ def test_another_seed_other_data(small, tmp_path):
     assert (small / name).read_bytes() != (tmp_path / name).read_bytes()
 
 
+def test_the_competition_mix_changes_the_species_not_the_landscape(small, tmp_path):
+    manifest = generate(
+        tmp_path, "tiny", seed=3, n_surveys=120, processes=1, species_mix="competition"
+    )
+    groups = pd.Series(manifest["species"]).value_counts()
+    # tiny has 16 species: round(0.45 * 16) follow the tile's tree cover, none the heatwave.
+    assert groups["canopy"] == 7 and "heatwave" not in groups
+    assert load_manifest(small)["species_mix"] == "default"
+    default, competition = _files(small), _files(tmp_path)
+    for archive in (CLIMATE_ZIP, LANDSAT_ZIP, TILES_ZIP):
+        assert default[archive] == competition[archive], archive
+    metadata = f"{DATA}/PresenceAbsenceSurveys/PA_metadata_train.csv"
+    assert default[metadata] != competition[metadata]
+
+
 def test_tables_have_geoplant_columns(small):
     metadata = pd.read_csv(small / DATA / "PresenceAbsenceSurveys/PA_metadata_train.csv")
     assert list(metadata.columns) == [

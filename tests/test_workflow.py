@@ -209,11 +209,18 @@ def rule_names() -> set[str]:
 
 # The plans read: the test config (generated data) and the paper's (downloads), each at
 # attempts 1 and 2; the paper's first attempt through the slurm profile, which sizes nothing.
+# A strategy with a list-valued parameter (its select_variant rule) in the test config; a string
+# parameter, as --config passes list items as strings.
+VARIANTS = (
+    "--config",
+    'strategies={"miam_corners": {"kind": "miam", "corner_weights": ["critical", "uniform"]}}',
+)
 PLANS = {
-    "config/test.yaml": [(), ("--attempt", "2")],
-    "config/paper.yaml": [("--profile", "slurm"), ("--attempt", "2")],
+    "test": ("config/test.yaml", [(), ("--attempt", "2")]),
+    "paper": ("config/paper.yaml", [("--profile", "slurm"), ("--attempt", "2")]),
     # The study's own rules (its target `study`; the attempt flag ends --configfile's list).
-    "config/study.yaml": [("--attempt", "1", "study"), ("--attempt", "2", "study")],
+    "study": ("config/study.yaml", [("--attempt", "1", "study"), ("--attempt", "2", "study")]),
+    "variants": ("config/test.yaml", [VARIANTS, (*VARIANTS, "--attempt", "2")]),
 }
 # Rules that only gather targets: they run nothing, so they size nothing.
 TARGET_RULES = target_rules()
@@ -266,9 +273,11 @@ def check_paper_config_plans_on_slurm(cluster: list[PlannedJob], local: list[Pla
 
 def test_plans_grow_every_retry_and_place_paper_jobs_on_slurm():
     """One test, so that the four dry runs are made once even with pytest -n."""
-    plans = {config: [dry_run(config, *args) for args in runs] for config, runs in PLANS.items()}
+    plans = {
+        name: [dry_run(config, *args) for args in runs] for name, (config, runs) in PLANS.items()
+    }
     check_every_rule_asks_for_more_on_a_retry(plans)
-    check_paper_config_plans_on_slurm(*plans["config/paper.yaml"])
+    check_paper_config_plans_on_slurm(*plans["paper"])
 
 
 @pytest.mark.workflow

@@ -15,6 +15,7 @@ from miam.workflow.config_errors import config_error
 from miam.analysis.contribution_settings import TABLES as CONTRIBUTION_TABLES
 from miam.analysis.contribution_settings import contribution_options
 from miam.analysis.study import TABLES as STUDY_TABLES
+from miam.analysis.study import TEXTS as STUDY_TEXTS
 from miam.runs.checkpoints import HISTORY, METRICS, MODEL, RUN_FILES
 
 # A config error is printed in a line naming the key (miam.workflow.config_errors), and the
@@ -77,6 +78,13 @@ VARIANT_FAMILIES = [
     family for family in config["strategies"] if family not in STRATEGIES
 ]
 SEEDS = config["seeds"]
+
+
+def dataset_seeds(dataset):
+    """The dataset's own `seeds` (the decisive study's arms), else the global ones."""
+    return config["datasets"][dataset].get("seeds", SEEDS)
+
+
 NOTEBOOKS = ["comparison", "ablation", "dynamics"]
 # Which seed's strategy models the contribution analysis reads (default: the first seed).
 CONTRIBUTION_SEED = config["contributions"].get("model_seed", SEEDS[0])
@@ -336,7 +344,7 @@ def strategy_evaluations(wildcards):
     return [
         evaluation_csv(wildcards.dataset, "train", strategy, seed)
         for strategy in strategy_runs(wildcards)
-        for seed in SEEDS
+        for seed in dataset_seeds(wildcards.dataset)
     ]
 
 
@@ -344,15 +352,17 @@ def oracle_evaluations(wildcards):
     return [
         evaluation_csv(wildcards.dataset, "oracle", subset, seed)
         for subset in pipeline.oracle_subsets(config["datasets"][wildcards.dataset])
-        for seed in SEEDS
+        for seed in dataset_seeds(wildcards.dataset)
     ]
 
 
 def late_fusion_evaluations(wildcards):
+    if not dataset_config(wildcards)["late_fusion"]:
+        return []
     return [
         evaluation_csv(wildcards.dataset, model, seed=seed)
         for model in LATE_FUSION_MODELS
-        for seed in SEEDS
+        for seed in dataset_seeds(wildcards.dataset)
     ]
 
 
@@ -361,7 +371,7 @@ def selected_evaluations(wildcards):
     return [
         evaluation_csv(wildcards.dataset, "selected", family, seed)
         for family in variant_families(wildcards)
-        for seed in SEEDS
+        for seed in dataset_seeds(wildcards.dataset)
     ]
 
 
@@ -380,7 +390,7 @@ def training_runs(wildcards, file):
     return [
         run_file(wildcards.dataset, "train", strategy, file, seed)
         for strategy in strategy_runs(wildcards)
-        for seed in SEEDS
+        for seed in dataset_seeds(wildcards.dataset)
     ]
 
 
@@ -416,18 +426,24 @@ def all_targets():
     ]
 
 
-# --- the study (docs/study.md): points are datasets, each with its budget and data size ---
+# --- the study (docs/study.md): points are datasets, each in a benchmark ---
 
 STUDIES = config["study"]
 
 
 def study_file(study, file):
-    """results/study/{study}/{file}: a study's tidy tables, finding, notebook and figures."""
+    """results/study/{study}/{file}: a study's tidy tables, verdicts, finding, notebook and
+    figures."""
     return f"results/study/{study}/{file}"
 
 
 def study_points(wildcards):
-    return STUDIES[wildcards.study]
+    """dataset -> benchmark."""
+    return STUDIES[wildcards.study]["points"]
+
+
+def study_preregistration(wildcards):
+    return STUDIES[wildcards.study]["preregistration"]
 
 
 def study_files(files):
@@ -436,13 +452,25 @@ def study_files(files):
     def paths(wildcards):
         return [
             path.format(dataset=dataset)
-            for dataset in STUDIES[wildcards.study]
+            for dataset in study_points(wildcards)
             for path in files(SimpleNamespace(dataset=dataset))
         ]
 
     return paths
 
 
-def first_point(wildcards):
-    """The first point's dataset settings: the study's subsets (every point shares them)."""
-    return config["datasets"][next(iter(STUDIES[wildcards.study]))]
+def study_benchmarks(wildcards):
+    """benchmark -> its named subsets, weak subsets and the subset of every input (its points
+    share them)."""
+    benchmarks = {}
+    for dataset, benchmark in study_points(wildcards).items():
+        settings = config["datasets"][dataset]
+        benchmarks.setdefault(
+            benchmark,
+            {
+                "subsets": list(pipeline.named_subsets(settings)),
+                "weak_subsets": settings["weak_subsets"],
+                "all_inputs": pipeline.all_inputs_subset(settings),
+            },
+        )
+    return benchmarks

@@ -1,6 +1,7 @@
 # Evaluation: one job per dataset and seed evaluates every model of that seed on its subsets
-# (strategies: every subset of every family; oracles: their own) and fits and evaluates both
-# late-fusion rows (miam.analysis.evaluation_jobs), loading the tokens once.
+# (strategies: every subset of every family; oracles: their own) and, unless the dataset turns
+# late fusion off, fits and evaluates both late-fusion rows (miam.analysis.evaluation_jobs),
+# loading the tokens once.
 #
 # results/{dataset}/eval/{train,oracle}/{name}/seed{seed}.csv       one model's tidy rows
 # results/{dataset}/eval/late_fusion{,_learned}/seed{seed}.csv
@@ -8,6 +9,16 @@
 for dataset in DATASETS:
     runs = pipeline.model_runs(config, dataset)
     evaluated = [run for run in runs if run[0] != "unimodal"]
+    late_fusion = config["datasets"][dataset]["late_fusion"]
+    late_fusion_outputs = (
+        {
+            "late_fusion": evaluation_csv(dataset, "late_fusion"),
+            "late_fusion_learned": evaluation_csv(dataset, "late_fusion_learned"),
+            "combiner": combiner_file(dataset),
+        }
+        if late_fusion
+        else {}
+    )
 
     rule:
         name:
@@ -18,9 +29,7 @@ for dataset in DATASETS:
             split=split_csv(dataset),
         output:
             evaluations=[evaluation_csv(dataset, *run) for run in evaluated],
-            late_fusion=evaluation_csv(dataset, "late_fusion"),
-            late_fusion_learned=evaluation_csv(dataset, "late_fusion_learned"),
-            combiner=combiner_file(dataset),
+            **late_fusion_outputs,
         log:
             f"results/{dataset}/logs/evaluate/seed{{seed}}.log",
         benchmark:
@@ -30,16 +39,17 @@ for dataset in DATASETS:
         threads: 1
         resources:
             mem_mb=job_size("evaluate", "mem_mb"),
-            runtime=job_size("evaluate", "runtime", len(evaluated) + 2),
+            runtime=job_size("evaluate", "runtime", len(evaluated) + 2 * late_fusion),
         params:
             models=evaluated_models(dataset, evaluated),
-            late_fusion=late_fusion_models(dataset),
+            late_fusion=late_fusion_models(dataset) if late_fusion else None,
             dataset=dataset,
             training=pipeline.run_settings(config, dataset, "training"),
         message:
             job_message(
                 f"{rule_name('evaluate', dataset)}: seed {{wildcards.seed}} of {dataset}: "
-                f"{len(evaluated)} models on their subsets, then late fusion (log: {{log}})"
+                f"{len(evaluated)} models on their subsets"
+                f"{', then late fusion' if late_fusion else ''} (log: {{log}})"
             )
         script:
             "../scripts/evaluate.py"

@@ -1,7 +1,9 @@
-# The study of docs/study.md (the config's `study`; target `study`): per study, the tidy tables
-# of its points (datasets trained and evaluated like any other) and a notebook.
+# The decisive study of docs/study.md (the config's `study`; target `study`): per study, the
+# tidy tables of its points (datasets trained and evaluated like any other), its verdicts, by
+# the config's preregistration, and a notebook.
 #
-# results/study/{study}/{scores,gaps,differences,dynamics,dynamics_summary}.csv, finding.md
+# results/study/{study}/{scores,verdicts,dynamics,dynamics_summary}.csv
+# results/study/{study}/finding.md, preregistration.md
 # results/study/{study}/study.ipynb, study.html, figures/
 rule study_tables:
     input:
@@ -9,7 +11,7 @@ rule study_tables:
         histories=study_files(training_histories),
     output:
         [study_file("{study}", f"{table}.csv") for table in STUDY_TABLES],
-        study_file("{study}", "finding.md"),
+        [study_file("{study}", text) for text in STUDY_TEXTS],
     log:
         study_file("{study}", "logs/tables.log"),
     conda:
@@ -20,8 +22,8 @@ rule study_tables:
         runtime=job_size("report", "runtime"),
     params:
         points=study_points,
-        subsets=lambda wildcards: list(pipeline.named_subsets(first_point(wildcards))),
-        weak_subsets=lambda wildcards: first_point(wildcards)["weak_subsets"],
+        benchmarks=study_benchmarks,
+        preregistration=study_preregistration,
     script:
         "../scripts/study_tables.py"
 
@@ -46,12 +48,8 @@ rule study_notebook:
         "../scripts/notebook.py"
 
 
-# Each study's notebook, and each point's own tables (claims included).
+# Each study's notebook. The points' own tables and notebooks are not built: the study reads
+# the evaluation rows.
 rule study:
     input:
         [study_file(study, "study.html") for study in STUDIES],
-        [
-            table_file(point, "main.md")
-            for points in STUDIES.values()
-            for point in points
-        ],

@@ -11,4 +11,5 @@ generate(
     scale=source["scale"],
     seed=source["seed"],
     samples=source.get("samples"),
+    species_mix=source.get("species_mix"),
 )

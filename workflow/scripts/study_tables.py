@@ -1,4 +1,5 @@
-"""The tidy tables and the finding of one study (miam.analysis.study) from its points' runs."""
+"""The tidy tables, verdicts and finding of one study (miam.analysis.study) from its points'
+runs."""
 
 from pathlib import Path
 
@@ -10,8 +11,8 @@ written = write_study(
     snakemake.params.points,
     snakemake.input.evaluations,
     snakemake.input.histories,
-    snakemake.params.subsets,
-    snakemake.params.weak_subsets,
+    snakemake.params.benchmarks,
+    snakemake.params.preregistration,
     Path(snakemake.output[0]).parent,
 )
 assert {str(p) for p in written} == set(snakemake.output), "written != declared outputs"

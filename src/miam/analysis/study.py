@@ -1,175 +1,291 @@
-"""The study of docs/study.md: strategies against training budget and data size.
+"""The decisive study of docs/study.md: does MIAM beat the Beta hypercube, and can the benchmark
+tell?
 
-Each point of a study is one dataset of the config, trained and evaluated like any other, with
-the budget (x the demo's optimisation steps) and data size (x the demo's samples) it stands for
-(the config's `study` block). From the points' evaluation rows and training histories:
+A study's points are datasets of the config, each in a benchmark; the datasets of one benchmark
+share their data and split, so their models are paired by seed (the arms train on many seeds in
+one dataset, uniform masking and the oracles on a few in another). Every claim, margin and
+decision rule is the config's `preregistration`, written before the run. From the points'
+evaluation rows and training histories:
 
-- `study_scores`: the tidy table, one row per (point, model, seed, split, subset) of the named
-  subsets, with the variant a selected row reports;
-- `oracle_gaps`: oracle - model on each subset that has an oracle, and on their weak mean;
-- `differences`: paired differences between strategies (MIAM - uniform, MIAM - Beta hypercube,
-  each option - the strategy it changes) on `avg`, the weak mean and `all`;
-- `study_dynamics` and `dynamics_summary`: MIAM's r_m, E[p_m] and whether d_m is above its
-  floor, over training;
-- `finding`: the paragraph at the top of the notebook, written from those tables.
+- `study_scores`: the tidy table, one row per (benchmark, dataset, model, seed, split, subset);
+- `verdicts`: one row per (benchmark, comparison, column): the paired difference a - b in pp
+  over the seeds both have, its 95 % t interval (miam.analysis.claims.paired_difference), the
+  margin, the verdict by the pre-registered rule (`row_verdict`), the achieved and planned
+  half-widths, whether the row is powered, and whether the finding cites it;
+- `study_dynamics`, `dynamics_summary`: MIAM's r_m, E[p_m] and d_m against its floor over
+  training;
+- `finding`: the study's heading and one sentence per question, every word from verdicts.csv;
+- `publish` (python -m miam.analysis.study results/study/<study>): the finding into the README
+  and docs/study.md, the tables and figures into docs/figures/study/.
 
 Pandas only (the workflow imports it on every parse); the figures: miam.analysis.study_figures.
-
-Every interval is the claims table's: the 95 % t interval of the mean paired difference over
-seeds (miam.analysis.claims.paired_difference), in percentage points.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import os
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from miam.analysis.claims import AVERAGE, WEAK_MEAN, column_scores, paired_difference
-from miam.analysis.selection import VARIANT
+from miam.analysis.claims import (
+    AVERAGE,
+    CONFIDENCE,
+    WEAK_MEAN,
+    column_scores,
+    paired_difference,
+    t_quantile,
+)
+from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.analysis.tables import ORACLE, load_evaluations, primary_metric
 
-POINT = ["dataset", "budget", "data"]
-# Baselines every MIAM row is compared with: the ladder's first rung and the rung below MIAM.
-BASELINES = ("uniform", "beta_hypercube")
-# Options compared with the strategy they change: (option, reference).
-OPTIONS = (
-    ("uniform_per_batch", "uniform"),
-    ("miam_above_chance", "miam[lam=1]"),
-    ("miam_eps_floor", "miam[lam=1]"),
-)
-SUMMARY_COLUMNS = (AVERAGE, WEAK_MEAN, "all")
-INTERVAL = ["n_seeds", "mean", "low", "high"]
+POINT = ["benchmark", "dataset"]
+# The column of every input, whatever the benchmark calls that subset (GeoPlant `all`).
+ALL_INPUTS = "all inputs"
+# The verdict words; `EQUIVALENT` reads "equivalent within ±margin" in the sentences.
+BEATS, EQUIVALENT, INCONCLUSIVE, WORSE = "beats", "equivalent", "inconclusive", "worse"
+UNTESTABLE = "cannot be tested here"
+VERDICTS = (BEATS, EQUIVALENT, INCONCLUSIVE, WORSE, UNTESTABLE)
+POSITIVE, NEGATIVE = "positive control", "negative control"
+MIAM_QUESTION = "MIAM against the Beta hypercube"
+LADDER, GAP = "the ladder", "gap to the oracle"
+# The questions in report order: the controls first, MIAM read against them.
+QUESTIONS = (POSITIVE, NEGATIVE, MIAM_QUESTION, LADDER, GAP)
+VERDICT_COLUMNS = [
+    "dataset",
+    "question",
+    "comparison",
+    "a",
+    "b",
+    "subset",
+    "budget",
+    "n_seeds",
+    "mean",
+    "low",
+    "high",
+    "margin",
+    "verdict",
+    "half_width",
+    "planned_half_width",
+    "expected_half_width",
+    "powered",
+    "testable",
+    "cited",
+]
+# How the sentences name the study's models (the config's strategy names otherwise).
+LABELS = {
+    "uniform": "uniform masking",
+    "beta_hypercube": "the Beta hypercube",
+    "miam_paper_lam1": "MIAM as the paper states it (lambda 1)",
+    "miam_paper_lam3": "MIAM as the paper states it (lambda 3)",
+    "miam": "MIAM as this project runs it",
+    "favour_weak_x5": "the Beta hypercube pushed x5 toward the weak modalities",
+    "favour_weak_x25": "the Beta hypercube pushed x25 toward the weak modalities",
+    "favour_strong_x5": "the Beta hypercube pushed x5 away from the weak modalities",
+    ORACLE: "the oracle",
+}
 
 
-def points_frame(points: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
-    """dataset, budget, data: one row per point of the study."""
-    return pd.DataFrame(
-        [
-            {"dataset": name, **{k: point[k] for k in ("budget", "data")}}
-            for name, point in points.items()
-        ]
-    )
+def label(model: str) -> str:
+    return LABELS.get(model, model)
 
 
-def study_scores(
-    points: Mapping[str, Mapping[str, float]], evaluations: Iterable[str | Path]
-) -> pd.DataFrame:
-    """The tidy table: the primary metric of every model on the named subsets, per point, seed
-    and split (val, test), with the variant a selected row reports (else empty)."""
+# The tables. ----------------------------------------------------------------------------------
+
+
+def study_scores(points: Mapping[str, str], evaluations: Iterable[str | Path]) -> pd.DataFrame:
+    """The tidy table: the primary metric of every model on the named subsets, per benchmark,
+    dataset, seed and split (val, test). Late fusion is left out: every point trains it, and
+    the study does not compare it."""
     rows = load_evaluations(evaluations)
     rows = rows[(rows["family"] == "named") & (rows["metric"] == primary_metric(rows))]
-    if VARIANT not in rows.columns:
-        rows = rows.assign(**{VARIANT: ""})
-    rows = rows.merge(points_frame(points), on="dataset")
-    columns = [*POINT, "model", VARIANT, "seed", "split", "subset", "metric", "value"]
-    return rows[columns].fillna({VARIANT: ""}).reset_index(drop=True)
+    rows = rows[~rows["model"].isin(LATE_FUSION_MODELS)]
+    rows = rows.assign(benchmark=rows["dataset"].map(dict(points)))
+    columns = [*POINT, "model", "seed", "split", "subset", "metric", "value"]
+    return rows[columns].reset_index(drop=True)
 
 
-def per_seed_columns(
-    scores: pd.DataFrame, subsets: Sequence[str], weak_subsets: Sequence[str]
-) -> pd.DataFrame:
-    """Per point, model and seed: the test score in percent of each subset, `avg` and the weak
-    mean (claims.column_scores, point by point)."""
+def per_seed_columns(scores: pd.DataFrame, benchmarks: Mapping[str, Mapping]) -> pd.DataFrame:
+    """Per benchmark, model and seed: the test score in percent of each subset, `avg`, the weak
+    mean (claims.column_scores over the benchmark's points together) and ALL_INPUTS, the subset
+    of every input under one name for every benchmark."""
     frames = []
-    for point, rows in scores[scores["split"] == "test"].groupby(POINT):
+    for benchmark, rows in scores[scores["split"] == "test"].groupby("benchmark", sort=False):
+        settings = benchmarks[benchmark]
         tidy = rows.assign(family="named")
-        columns = column_scores(tidy, subsets, weak_subsets, "test", rows["metric"].iloc[0])
-        frames.append(columns.assign(**dict(zip(POINT, point, strict=True))))
+        duplicated = tidy.duplicated(["model", "seed", "subset"])
+        if duplicated.any():
+            raise ValueError(
+                f"benchmark {benchmark}: a model trained in two of its datasets, e.g. "
+                f"{tidy.loc[duplicated, ['dataset', 'model', 'seed']].iloc[0].to_dict()}"
+            )
+        columns = column_scores(
+            tidy, settings["subsets"], settings["weak_subsets"], "test", rows["metric"].iloc[0]
+        )
+        every = columns[columns["column"] == settings.get("all_inputs")]
+        columns = pd.concat([columns, every.assign(column=ALL_INPUTS)], ignore_index=True)
+        frames.append(columns.assign(benchmark=benchmark))
     return pd.concat(frames, ignore_index=True)
 
 
-def interval_row(a: pd.Series, b: pd.Series) -> dict:
-    paired = paired_difference(a, b)
-    return {"n_seeds": paired.n, "mean": paired.mean, "low": paired.low, "high": paired.high}
+def row_verdict(low: float, high: float, margin: float) -> str:
+    """The pre-registered rule for one row a - b: `beats` when the interval lies above 0,
+    `worse` below 0, `equivalent` (within ±margin) inside [-margin, margin], else (and without
+    an interval) `inconclusive`."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return INCONCLUSIVE
+    if low > 0:
+        return BEATS
+    if high < 0:
+        return WORSE
+    if -margin <= low and high <= margin:
+        return EQUIVALENT
+    return INCONCLUSIVE
 
 
-def oracle_gaps(
-    scores: pd.DataFrame, subsets: Sequence[str], weak_subsets: Sequence[str]
-) -> pd.DataFrame:
-    """Per point, model and column (each subset with an oracle, and the weak mean of those):
-    oracle - model in pp, mean and 95 % interval over seeds."""
-    columns = per_seed_columns(scores, subsets, weak_subsets)
+def half_width(sd: float, n: int, confidence: float = CONFIDENCE) -> float:
+    """The t interval's half-width for n paired seeds of standard deviation sd."""
+    if n < 2:
+        return math.nan
+    return t_quantile(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
+
+
+def seeds_needed(sd: float, target: float, confidence: float = CONFIDENCE) -> int:
+    """The fewest paired seeds whose planned half-width is at most `target`."""
+    n = 2
+    while half_width(sd, n, confidence) > target:
+        n += 1
+    return n
+
+
+def pilot_sd(differences: pd.DataFrame, column: str = WEAK_MEAN) -> float:
+    """The pooled paired SD (pp) of MIAM (lambda > 0) - Beta hypercube on `column` over the
+    rows of a pilot study's differences.csv, each SD recovered from its interval and n."""
+    rows = differences[
+        (differences["b"] == "beta_hypercube")
+        & differences["a"].str.startswith("miam[lam=")
+        & (differences["a"] != "miam[lam=0]")
+        & (differences["column"] == column)
+    ]
+    if rows.empty:
+        raise ValueError(f"no MIAM - Beta hypercube rows on {column!r} in the pilot")
+    variances = [
+        ((row.high - row.low) / 2 / half_width(1.0, int(row.n_seeds))) ** 2
+        for row in rows.itertuples()
+    ]
+    return math.sqrt(sum(variances) / len(variances))
+
+
+# The columns the sentences cite per question (the forest plot shows the same rows); MIAM's
+# are the pre-registered decision columns.
+CITED = {POSITIVE: [WEAK_MEAN], NEGATIVE: [WEAK_MEAN], LADDER: [AVERAGE], GAP: [AVERAGE]}
+PREFIXES = {POSITIVE: "Positive control: ", NEGATIVE: "Negative control: "}
+
+
+def cited_columns(question: str, decision_columns: Sequence[str]) -> list[str]:
+    return list(decision_columns) if question == MIAM_QUESTION else CITED[question]
+
+
+def verdicts(columns: pd.DataFrame, preregistration: Mapping) -> pd.DataFrame:
+    """verdicts.csv: per benchmark (in the order of `columns`), pre-registered comparison and
+    column, the paired difference and its verdict. A comparison whose models a benchmark lacks
+    is left out, and so is a column no seed has for both. MIAM's rows on a benchmark where no
+    positive control showed headroom (its weak-mean interval above 0 with a mean of at least
+    `headroom` pp) are `cannot be tested here`, whatever their interval."""
     records = []
-    for point, rows in columns.groupby(POINT):
-        oracle_rows = scores[(scores["dataset"] == point[0]) & (scores["model"] == ORACLE)]
-        with_oracle = [s for s in subsets if s in set(oracle_rows["subset"])]
-        weak = [s for s in weak_subsets if s in with_oracle]
-        oracle = oracle_rows[oracle_rows["split"] == "test"].assign(
-            value=lambda f: 100 * f["value"]
-        )
-        oracle_by = {s: g.set_index("seed")["value"] for s, g in oracle.groupby("subset")}
-        if weak:
-            weak_scores = oracle[oracle["subset"].isin(weak)].groupby("seed")["value"]
-            oracle_by[WEAK_MEAN] = weak_scores.mean().where(weak_scores.count() == len(weak))
-        for model, model_rows in rows.groupby("model", sort=False):
-            if model == ORACLE:
-                continue
-            by_column = model_rows.set_index(["column", "seed"])["value"]
-            for column in [*with_oracle, *([WEAK_MEAN] if weak else [])]:
-                if column not in by_column.index.get_level_values(0):
+    for benchmark, rows in columns.groupby("benchmark", sort=False):
+        by_key = {key: g.set_index("seed")["value"] for key, g in rows.groupby(["model", "column"])}
+        for comparison in preregistration["comparisons"]:
+            a, b = comparison["a"], comparison["b"]
+            margin = preregistration["gap_margin" if comparison["question"] == GAP else "margin"]
+            for column in preregistration["columns"]:
+                if (a, column) not in by_key or (b, column) not in by_key:
+                    continue
+                paired = paired_difference(by_key[(a, column)], by_key[(b, column)])
+                if paired.n == 0:  # e.g. a mean column without every subset's oracle
                     continue
                 records.append(
-                    dict(zip(POINT, point, strict=True))
-                    | {"model": model, "column": column}
-                    | interval_row(oracle_by[column], by_column.loc[column])
+                    {
+                        "dataset": benchmark,
+                        "question": comparison["question"],
+                        "comparison": f"{a} - {b}",
+                        "a": a,
+                        "b": b,
+                        "subset": column,
+                        "budget": preregistration["budget"],
+                        "n_seeds": paired.n,
+                        "mean": paired.mean,
+                        "low": paired.low,
+                        "high": paired.high,
+                        "margin": margin,
+                        "half_width": (paired.high - paired.low) / 2,
+                        "planned_half_width": margin / 2,
+                        "expected_half_width": half_width(preregistration["planning_sd"], paired.n),
+                    }
                 )
-    return pd.DataFrame(records, columns=[*POINT, "model", "column", *INTERVAL])
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty:
+        raise ValueError("no pre-registered comparison has both of its models in the study")
+    frame["powered"] = frame["half_width"] <= frame["planned_half_width"]
+    headroom = {
+        benchmark: has_headroom(rows, preregistration["headroom"])
+        for benchmark, rows in frame.groupby("dataset", sort=False)
+    }
+    frame["testable"] = (frame["question"] != MIAM_QUESTION) | frame["dataset"].map(headroom)
+    frame["verdict"] = [
+        row_verdict(row.low, row.high, row.margin) if row.testable else UNTESTABLE
+        for row in frame.itertuples()
+    ]
+    decision = preregistration["decision_columns"]
+    frame["cited"] = [
+        subset in cited_columns(question, decision)
+        for question, subset in zip(frame["question"], frame["subset"], strict=True)
+    ]
+    return frame[VERDICT_COLUMNS]
 
 
-def comparisons(models: Iterable[str]) -> list[tuple[str, str]]:
-    """(a, b) pairs compared: every MIAM row (selected, each lambda) against each baseline, and
-    each option against the strategy it changes; only pairs whose models both exist."""
-    present = list(dict.fromkeys(models))
-    miam_rows = [m for m in present if m == "miam" or m.startswith("miam[")]
-    pairs = [(a, b) for a in miam_rows for b in BASELINES if b in present]
-    return pairs + [(a, b) for a, b in OPTIONS if a in present and b in present]
+def has_headroom(rows: pd.DataFrame, headroom: float) -> bool:
+    """Whether a positive control beat the Beta hypercube on the weak mean by `headroom` pp:
+    its interval above 0 and its mean at least `headroom`."""
+    control = rows[(rows["question"] == POSITIVE) & (rows["subset"] == WEAK_MEAN)]
+    return bool(((control["low"] > 0) & (control["mean"] >= headroom)).any())
 
 
-def differences(
-    scores: pd.DataFrame, subsets: Sequence[str], weak_subsets: Sequence[str]
-) -> pd.DataFrame:
-    """Per point, pair of `comparisons` and column of SUMMARY_COLUMNS: a - b in pp, mean and
-    95 % interval over seeds."""
-    columns = per_seed_columns(scores, subsets, weak_subsets)
-    records = []
-    for point, rows in columns.groupby(POINT):
-        by_key = {key: g.set_index("seed")["value"] for key, g in rows.groupby(["model", "column"])}
-        for a, b in comparisons(rows["model"]):
-            for column in SUMMARY_COLUMNS:
-                if (a, column) in by_key and (b, column) in by_key:
-                    records.append(
-                        dict(zip(POINT, point, strict=True))
-                        | {"a": a, "b": b, "column": column}
-                        | interval_row(by_key[(a, column)], by_key[(b, column)])
-                    )
-    return pd.DataFrame(records, columns=[*POINT, "a", "b", "column", *INTERVAL])
+def comparison_verdict(rows: pd.DataFrame, decision_columns: Sequence[str]) -> str:
+    """One comparison's verdict from its rows: the verdict its decision columns share, else
+    `inconclusive` (missing decision columns: inconclusive)."""
+    decided = rows[rows["subset"].isin(list(decision_columns))]
+    found = set(decided["verdict"])
+    if len(decided) == len(decision_columns) and len(found) == 1:
+        return found.pop()
+    return INCONCLUSIVE
 
 
-def study_dynamics(
-    points: Mapping[str, Mapping[str, float]], histories: Iterable[str | Path]
-) -> pd.DataFrame:
-    """MIAM's state over training, tidy: per point, model, seed, epoch and modality, its r_m,
-    E[p_m], d_m, the floor on d_m and whether d_m is above it (NaN before d exists).
+# MIAM's dynamics (what its imbalance term did). -----------------------------------------------
 
-    histories: history.csv files of results/<dataset>/train/<model>/seed<seed>/; the runs that
-    logged no r (the strategies other than MIAM) are left out.
-    """
+
+def study_dynamics(points: Mapping[str, str], histories: Iterable[str | Path]) -> pd.DataFrame:
+    """MIAM's state over training, tidy: per benchmark, dataset, model, seed, epoch and
+    modality, its r_m, E[p_m], d_m, the floor on d_m and whether d_m is above it (NaN before d
+    exists). The runs that logged no r (every strategy but MIAM) are left out."""
     frames = []
     for path in map(Path, histories):
         history = pd.read_csv(path)
         if not any(c.startswith("r.") for c in history.columns):
             continue
         model, seed = path.parents[1].name, int(path.parent.name.removeprefix("seed"))
-        modalities = [c.removeprefix("r.") for c in history.columns if c.startswith("r.")]
-        for modality in modalities:
+        dataset = path.parents[3].name
+        for modality in [c.removeprefix("r.") for c in history.columns if c.startswith("r.")]:
             d, floor = history[f"d.{modality}"], history[f"d_floor.{modality}"]
             frames.append(
                 pd.DataFrame(
                     {
-                        "dataset": path.parents[3].name,
+                        "benchmark": points[dataset],
+                        "dataset": dataset,
                         "model": model,
                         "seed": seed,
                         "epoch": history["epoch"],
@@ -186,20 +302,19 @@ def study_dynamics(
             )
     if not frames:
         raise ValueError("no MIAM history among the given files")
-    dynamics = pd.concat(frames, ignore_index=True).merge(points_frame(points), on="dataset")
-    return dynamics[[*POINT, *[c for c in dynamics.columns if c not in POINT]]]
+    return pd.concat(frames, ignore_index=True)
 
 
 def dynamics_summary(dynamics: pd.DataFrame) -> pd.DataFrame:
-    """Per point, model and modality, means over seeds: r_m and E[p_m] at the last epoch, the
-    largest |E[p_m] - 0.5| over training (how far MIAM moved from the Beta hypercube), and the
-    share of epochs whose d_m is above its floor (in the first and the second half of
-    training) and whose lam |log r_m| is clipped (second half)."""
+    """Per benchmark, model and modality, means over seeds: r_m and E[p_m] at the last epoch,
+    the largest |E[p_m] - 0.5| over training (how far MIAM moved from the Beta hypercube), and
+    the share of epochs whose d_m is above its floor (first and second half of training) and
+    whose lam |log r_m| is clipped (second half)."""
     frame = dynamics.assign(
         moved=(dynamics["expected_p"] - 0.5).abs(),
         late=dynamics["epoch"] > dynamics["epochs"] / 2,
     )
-    keys = [*POINT, "model", "modality"]
+    keys = ["benchmark", "model", "modality"]
     last = frame[frame["epoch"] == frame["epochs"]].groupby(keys, sort=False)
     last = last[["r", "expected_p"]].mean()
     per_seed = frame.groupby([*keys, "seed"], sort=False)
@@ -213,29 +328,155 @@ def dynamics_summary(dynamics: pd.DataFrame) -> pd.DataFrame:
             "clipped_late": frame[frame["late"]].groupby(keys)["clipped"].mean(),
         }
     )
-    # In the order of the dynamics (config order of the runs), not sorted by name.
     order = pd.MultiIndex.from_frame(frame[keys].drop_duplicates())
     return summary.reindex(order).reset_index()
 
 
-TABLES = ("scores", "gaps", "differences", "dynamics", "dynamics_summary")
+# The finding: sentences with fixed wording per verdict, from verdicts.csv alone. ---------------
+
+
+def format_interval(row) -> str:
+    if not math.isfinite(row["low"]):
+        return f"{row['mean']:+.1f} pp (no interval)"
+    return f"{row['mean']:+.1f} pp [{row['low']:+.1f}, {row['high']:+.1f}]"
+
+
+def power_note(row) -> str:
+    """'n seeds, half-width h' and, where it is wider than planned, 'underpowered'."""
+    note = f"{row['n_seeds']} seeds, half-width {row['half_width']:.2f} pp"
+    if not row["powered"]:
+        note += f", *underpowered*: planned {row['planned_half_width']:.2f}"
+    return note
+
+
+def verdict_phrase(verdict: str, a: str, b: str, margin: float) -> str:
+    """The fixed wording of each verdict, for a - b."""
+    return {
+        BEATS: f"{label(a)} beats {label(b)}",
+        EQUIVALENT: f"{label(a)} is equivalent to {label(b)} within ±{margin:g} pp",
+        INCONCLUSIVE: f"{label(a)} against {label(b)} is inconclusive",
+        WORSE: f"{label(a)} is worse than {label(b)}",
+        UNTESTABLE: f"{label(a)} against {label(b)} cannot be tested here",
+    }[verdict]
+
+
+def row_text(row) -> str:
+    return f"{row['subset']} {format_interval(row)} ({power_note(row)})"
+
+
+def comparison_sentence(
+    rows: pd.DataFrame, decision_columns: Sequence[str], prefix: str = ""
+) -> str:
+    """'[prefix: ]A beats B: weak mean +1.2 pp [+0.4, +2.0] (10 seeds, ...); satellite ...'."""
+    first = rows.iloc[0]
+    verdict = comparison_verdict(rows, decision_columns)
+    shown = rows[rows["subset"].isin(list(decision_columns))]
+    details = "; ".join(row_text(row) for _, row in shown.iterrows())
+    phrase = verdict_phrase(verdict, first["a"], first["b"], first["margin"])
+    if not prefix:
+        phrase = phrase[0].upper() + phrase[1:]
+    return f"{prefix}{phrase}: {details}."
+
+
+def benchmark_verdict(rows: pd.DataFrame, decision_columns: Sequence[str], primary: str) -> str:
+    """The primary MIAM arm's verdict on one benchmark (the heading's word for it)."""
+    miam = rows[(rows["question"] == MIAM_QUESTION) & (rows["a"] == primary)]
+    return comparison_verdict(miam, decision_columns) if not miam.empty else UNTESTABLE
+
+
+def finding(table: pd.DataFrame, preregistration: Mapping) -> str:
+    """The study's heading and sentences: per benchmark the positive control first, whether the
+    benchmark can test MIAM, the negative control, MIAM's verdicts read against the control,
+    then the ladder and the gap to the oracle on `avg`."""
+    decision = preregistration["decision_columns"]
+    primary = preregistration["primary"]
+    headline = "; ".join(
+        f"{benchmark} {word_for(benchmark_verdict(rows, decision, primary), rows)}"
+        for benchmark, rows in table.groupby("dataset", sort=False)
+    )
+    lines = [f"### MIAM against the Beta hypercube, the decisive study: {headline}", ""]
+    for benchmark, rows in table.groupby("dataset", sort=False):
+        testable = bool(rows.loc[rows["question"] == MIAM_QUESTION, "testable"].all())
+        sentences = []
+        for question in QUESTIONS:
+            columns = cited_columns(question, decision)
+            asked = rows[(rows["question"] == question) & rows["subset"].isin(columns)]
+            for _, compared in asked.groupby("comparison", sort=False):
+                prefix = PREFIXES.get(question, "")
+                sentences.append(comparison_sentence(compared, columns, prefix))
+            if question == POSITIVE:
+                sentences.append(
+                    f"So this benchmark {'can' if testable else 'cannot'} reveal a "
+                    "modality-level push over the Beta hypercube (pre-registered: a positive "
+                    "control's weak-mean interval above 0 with a mean of at least "
+                    f"{preregistration['headroom']:g} pp)."
+                )
+        lines += [f"**{benchmark}**", "", *[f"- {sentence}" for sentence in sentences], ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def word_for(verdict: str, rows: pd.DataFrame) -> str:
+    """The heading's phrase for a benchmark's primary verdict."""
+    margin = rows["margin"].iloc[0]
+    return {
+        BEATS: "MIAM beats it",
+        EQUIVALENT: f"equivalent within ±{margin:g} pp",
+        INCONCLUSIVE: "inconclusive",
+        WORSE: "MIAM is worse",
+        UNTESTABLE: "cannot be tested here",
+    }[verdict]
+
+
+def preregistration_text(preregistration: Mapping) -> str:
+    """The preregistration as the pages quote it, from the config's block."""
+    p = preregistration
+    comparisons = "\n".join(
+        f"- {c['question']}: {c['a']} - {c['b']}"
+        + (f" (margin {p['gap_margin']:g} pp)" if c["question"] == GAP else "")
+        for c in p["comparisons"]
+    )
+    return "\n".join(
+        [
+            f"Registered {p['registered']}. Budget: x{p['budget']:g} the demo's optimisation "
+            f"steps. Columns: {', '.join(p['columns'])}; a comparison's verdict is the one its "
+            f"decision columns ({', '.join(p['decision_columns'])}) share, else inconclusive.",
+            "",
+            f"Rule per row a - b (95 % paired t interval over seeds): **beats** if the interval "
+            f"lies above 0; **worse** if below 0; **equivalent within ±delta** if inside "
+            f"[-delta, +delta], delta = {p['margin']:g} pp ({p['gap_margin']:g} pp for the gap "
+            f"to the oracle); otherwise **inconclusive**. MIAM's rows on a benchmark are "
+            f"**cannot be tested here** unless a positive control's weak-mean interval lies "
+            f"above 0 with a mean of at least {p['headroom']:g} pp.",
+            "",
+            f"Power: planned half-width delta / 2 = {p['margin'] / 2:g} pp; seed counts planned "
+            f"with the pilot's paired SD {p['planning_sd']:g} pp on the weak mean "
+            f"({seeds_needed(p['planning_sd'], p['margin'] / 2)} seeds would reach delta / 2); a "
+            "row wider than planned is *underpowered*.",
+            "",
+            comparisons,
+        ]
+    )
+
+
+TABLES = ("scores", "verdicts", "dynamics", "dynamics_summary")
+TEXTS = ("finding.md", "preregistration.md")
 
 
 def write_study(
-    points: Mapping[str, Mapping[str, float]],
+    points: Mapping[str, str],
     evaluations: Iterable[str | Path],
     histories: Iterable[str | Path],
-    subsets: Sequence[str],
-    weak_subsets: Sequence[str],
+    benchmarks: Mapping[str, Mapping],
+    preregistration: Mapping,
     folder: str | Path,
 ) -> list[Path]:
-    """Write `<table>.csv` for each of TABLES and `finding.md` into `folder`."""
+    """Write `<table>.csv` for each of TABLES and the TEXTS into `folder`."""
     scores = study_scores(points, evaluations)
     dynamics = study_dynamics(points, histories)
+    table = verdicts(per_seed_columns(scores, benchmarks), preregistration)
     tables = {
         "scores": scores,
-        "gaps": oracle_gaps(scores, subsets, weak_subsets),
-        "differences": differences(scores, subsets, weak_subsets),
+        "verdicts": table,
         "dynamics": dynamics,
         "dynamics_summary": dynamics_summary(dynamics),
     }
@@ -245,151 +486,77 @@ def write_study(
     for name in TABLES:
         paths.append(folder / f"{name}.csv")
         tables[name].to_csv(paths[-1], index=False)
-    paths.append(folder / "finding.md")
-    text = finding(tables["gaps"], tables["differences"], tables["dynamics_summary"])
-    paths[-1].write_text(text + "\n", encoding="utf-8")
+    texts = {
+        "finding.md": finding(table, preregistration),
+        "preregistration.md": preregistration_text(preregistration) + "\n",
+    }
+    for name in TEXTS:
+        paths.append(folder / name)
+        paths[-1].write_text(texts[name], encoding="utf-8")
     return paths
 
 
-# The finding: a paragraph written from the tables. -------------------------------------------
+# Publishing: the generated blocks of the README and docs/study.md. ---------------------------
+
+BEGIN, END = "<!-- study:begin -->", "<!-- study:end -->"
+PREREGISTRATION_BEGIN, PREREGISTRATION_END = (
+    "<!-- preregistration:begin -->",
+    "<!-- preregistration:end -->",
+)
+PUBLISHED = ("verdicts.csv", "dynamics_summary.csv", "finding.md", "preregistration.md")
+PUBLISHED_FIGURES = ("forest.png",)
 
 
-def _interval(row) -> str:
-    if not math.isfinite(row["low"]):
-        return f"{row['mean']:+.1f} pp"
-    return f"{row['mean']:+.1f} pp [{row['low']:+.1f}, {row['high']:+.1f}]"
+def replace_block(text: str, block: str, begin: str, end: str) -> str:
+    """`text` with what lies between `begin` and `end` replaced by `block`."""
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"no {begin} ... {end} block to replace")
+    return text[: start + len(begin)] + "\n" + block.strip() + "\n" + text[stop:]
 
 
-def _budget_label(point) -> str:
-    data = f", {point['data']:g}x data" if point["data"] != 1 else ""
-    return f"x{point['budget']:g}{data}"
+def publish(folder: Path, readme: Path, page: Path, figures: Path) -> None:
+    """Copy the study's verdicts, texts and forest plot into `figures`, and its finding (with
+    the forest plot and the tables' links) and preregistration into the generated blocks of
+    `readme` and `page`."""
+    figures.mkdir(parents=True, exist_ok=True)
+    for name in PUBLISHED:
+        shutil.copyfile(folder / name, figures / name)
+    for name in PUBLISHED_FIGURES:
+        shutil.copyfile(folder / "figures" / name, figures / name)
+    finding_text = (folder / "finding.md").read_text(encoding="utf-8")
+    prereg = (folder / "preregistration.md").read_text(encoding="utf-8")
+    for path in (readme, page):
+        where = Path(os.path.relpath(figures, path.parent)).as_posix()
+        block = "\n".join(
+            [
+                finding_text.strip(),
+                "",
+                f"![The rows the finding cites, per benchmark, coloured by verdict; shaded: "
+                f"±margin]({where}/forest.png)",
+                "",
+                f"Every row: [verdicts.csv]({where}/verdicts.csv); what MIAM's imbalance term "
+                f"did over training: [dynamics_summary.csv]({where}/dynamics_summary.csv).",
+            ]
+        )
+        text = replace_block(path.read_text(encoding="utf-8"), block, BEGIN, END)
+        if PREREGISTRATION_BEGIN in text:
+            text = replace_block(text, prereg, PREREGISTRATION_BEGIN, PREREGISTRATION_END)
+        path.write_text(text, encoding="utf-8")
 
 
-def _points_in_order(frame: pd.DataFrame) -> list[dict]:
-    return (
-        frame[["budget", "data"]]
-        .drop_duplicates()
-        .sort_values(["data", "budget"])
-        .to_dict("records")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Publish a study's finding (after `study`).")
+    parser.add_argument(
+        "folder", type=Path, help="the study's folder (the `study` target writes it)"
     )
+    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument("--page", type=Path, default=Path("docs/study.md"))
+    parser.add_argument("--figures", type=Path, default=Path("docs/figures/study"))
+    args = parser.parse_args(argv)
+    publish(args.folder, args.readme, args.page, args.figures)
+    print(f"wrote the study blocks of {args.readme} and {args.page}, and {args.figures}/")
 
 
-def _pick(frame: pd.DataFrame, point: dict, **where) -> pd.Series | None:
-    chosen = frame[(frame["budget"] == point["budget"]) & (frame["data"] == point["data"])]
-    for key, value in where.items():
-        chosen = chosen[chosen[key] == value]
-    return None if chosen.empty else chosen.iloc[0]
-
-
-def _verdict(row) -> str:
-    if not math.isfinite(row["low"]):
-        return "no interval"
-    if row["low"] > 0:
-        return "a gain"
-    if row["high"] < 0:
-        return "a loss"
-    return "no clear difference"
-
-
-def finding(gaps: pd.DataFrame, diffs: pd.DataFrame, summary: pd.DataFrame) -> str:
-    """One paragraph: does the oracle gap close with budget, does lambda > 1 make the imbalance
-    term act, and does acting help the weak subsets at a cost on `all`. Every number is read
-    from the tables passed in."""
-    demo_data = gaps[gaps["data"] == 1]
-    budgets = _points_in_order(demo_data)
-    sentences = []
-
-    gap_text = []
-    for model in ("uniform", "beta_hypercube", "miam"):
-        parts = [
-            f"{_budget_label(p)} {_interval(row)}"
-            for p in budgets
-            if (row := _pick(demo_data, p, model=model, column=WEAK_MEAN)) is not None
-        ]
-        if parts:
-            gap_text.append(f"{model} {', '.join(parts)}")
-    if gap_text:
-        first, last = budgets[0], budgets[-1]
-        start = _pick(demo_data, first, model="miam", column=WEAK_MEAN)
-        end = _pick(demo_data, last, model="miam", column=WEAK_MEAN)
-        trend = ""
-        if start is not None and end is not None and first != last:
-            change = end["mean"] - start["mean"]
-            trend = (
-                f" MIAM's gap {'narrows' if change < 0 else 'widens'} by {abs(change):.1f} pp "
-                f"from {_budget_label(first)} to {_budget_label(last)}"
-                + (
-                    ", and it is still above 0 at the largest budget."
-                    if math.isfinite(end["low"]) and end["low"] > 0
-                    else "."
-                )
-            )
-        sentences.append(
-            "Gap to the oracle on the weak subsets (oracle - model, mean of the weak subsets, "
-            f"test): {'; '.join(gap_text)}.{trend}"
-        )
-
-    acting = summary[summary["model"].str.startswith("miam[lam=")]
-    if not acting.empty:
-        acting = acting.assign(last_shift=(acting["expected_p_last"] - 0.5).abs())
-        by_model = acting.groupby(["budget", "data", "model"], sort=False)
-        shifts = by_model[["max_p_shift", "last_shift"]].max().reset_index()
-        parts = []
-        for p in _points_in_order(shifts):
-            at = shifts[(shifts["budget"] == p["budget"]) & (shifts["data"] == p["data"])]
-            parts.append(
-                f"{_budget_label(p)}: "
-                + ", ".join(
-                    f"{row.model.removeprefix('miam')} {row.max_p_shift:.2f} / {row.last_shift:.2f}"
-                    for row in at.itertuples()
-                )
-            )
-        clipped = acting.groupby(["budget", "data", "model"], sort=False)["clipped_late"].max()
-        clip_text = ", ".join(
-            f"{_budget_label(dict(zip(['budget', 'data'], key[:2], strict=True)))} "
-            f"{key[2].removeprefix('miam')} {100 * share:.0f} %"
-            for key, share in clipped.items()
-            if share > 0
-        )
-        late = acting.groupby(["budget", "data"])["above_floor_late"].mean().reset_index()
-        floor_text = ", ".join(
-            f"{_budget_label(row)} {100 * row['above_floor_late']:.0f} %"
-            for row in late.sort_values(["data", "budget"]).to_dict("records")
-        )
-        sentences.append(
-            "How far the imbalance term moves MIAM from the Beta hypercube (|E[p_m] - 0.5| of "
-            "the modality it moves most, mean over seeds: largest over training / at the end): "
-            f"{'; '.join(parts)}. "
-            f"In the second half of training d_m is above its floor in {floor_text} of epochs"
-            + (
-                f"; the clip on lam |log r_m| holds the most-clipped modality in {clip_text} "
-                "of those epochs."
-                if clip_text
-                else "; the clip on lam |log r_m| never acts."
-            )
-        )
-
-    # What acting does: each lambda > 0 against the Beta hypercube, the same masking without
-    # the imbalance term (lambda = 0), on the weak subsets and on all inputs.
-    for p in _points_in_order(diffs):
-        parts = []
-        for model in dict.fromkeys(m for m in diffs["a"] if m.startswith("miam[lam=")):
-            weak = _pick(diffs, p, a=model, b="beta_hypercube", column=WEAK_MEAN)
-            full = _pick(diffs, p, a=model, b="beta_hypercube", column="all")
-            if weak is None or full is None or (weak["mean"] == 0 and weak["low"] == 0):
-                continue  # lambda = 0 is the Beta hypercube itself
-            parts.append(
-                f"{model.removeprefix('miam')} weak {_interval(weak)} ({_verdict(weak)}), "
-                f"all {_interval(full)} ({_verdict(full)})"
-            )
-        if parts:
-            sentences.append(f"MIAM - Beta hypercube at {_budget_label(p)}: {'; '.join(parts)}.")
-
-    selected = diffs[(diffs["a"] == "miam") & (diffs["column"] == AVERAGE)]
-    if not selected.empty:
-        parts = [
-            f"{_budget_label(row)} vs {row['b']} {_interval(row)}"
-            for row in selected.sort_values(["data", "budget", "b"]).to_dict("records")
-        ]
-        sentences.append("MIAM with lambda chosen on validation, on avg: " + "; ".join(parts) + ".")
-    return " ".join(sentences)
+if __name__ == "__main__":
+    main()

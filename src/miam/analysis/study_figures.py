@@ -1,95 +1,68 @@
 """Figures of the study notebook (workflow/notebooks/study.ipynb) from the tables of
-miam.analysis.study: (a) the gap to the oracle, (b) MIAM's differences, (c) MIAM's dynamics,
-each against the training budget."""
+miam.analysis.study: the forest plot of verdicts.csv and MIAM's dynamics."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from miam.analysis.study import BASELINES, OPTIONS, SUMMARY_COLUMNS
+from miam.analysis.study import BEATS, EQUIVALENT, INCONCLUSIVE, UNTESTABLE, WORSE
+
+VERDICT_COLOURS = {
+    BEATS: "tab:green",
+    EQUIVALENT: "tab:blue",
+    INCONCLUSIVE: "tab:grey",
+    WORSE: "tab:red",
+    UNTESTABLE: "tab:orange",
+}
 
 
-def _errorbar(ax, frame: pd.DataFrame, x: str, label: str, shift: float = 0.0) -> None:
-    frame = frame.sort_values(x)
-    low = (frame["mean"] - frame["low"]).fillna(0)
-    high = (frame["high"] - frame["mean"]).fillna(0)
-    ax.errorbar(
-        frame[x] * (1 + shift),
-        frame["mean"],
-        yerr=[low, high],
-        marker="o",
-        ms=4,
-        capsize=3,
-        label=label,
-    )
-
-
-def budget_axis(ax, budgets) -> None:
-    """A log2 axis with one tick per budget of the study, labelled x1, x4, x16."""
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted(budgets), [f"x{b:g}" for b in sorted(budgets)])
-    ax.minorticks_off()
-    ax.set_xlabel("budget (x demo steps)")
-
-
-def gap_figure(gaps: pd.DataFrame, models: Sequence[str]) -> Figure:
-    """(a) Gap to the oracle against budget, one panel per column, one line per model (demo
-    data; the 4x-data point as open markers would crowd it: it is in the table)."""
-    demo = gaps[gaps["data"] == 1]
-    columns = list(dict.fromkeys(demo["column"]))
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.2), squeeze=False)
-    for ax, column in zip(axes[0], columns, strict=True):
-        for k, model in enumerate(m for m in models if m in set(demo["model"])):
-            rows = demo[(demo["model"] == model) & (demo["column"] == column)]
-            _errorbar(ax, rows, "budget", model, shift=0.03 * k)
-        ax.axhline(0, color="grey", lw=0.8)
-        budget_axis(ax, demo["budget"].unique())
-        ax.set_title(column, fontsize=9)
-    axes[0][0].set_ylabel("oracle - model (pp)")
-    # One legend beside the panels: inside one it would cover the lines.
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0, 0.88, 1))
-    fig.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(0.88, 0.5))
-    return fig
-
-
-def difference_figure(diffs: pd.DataFrame) -> Figure:
-    """(b) MIAM - uniform and MIAM - Beta hypercube against budget, one line per lambda (and
-    the selected row), one panel per (baseline, column); demo data."""
-    demo = diffs[(diffs["data"] == 1) & diffs["a"].str.startswith("miam")]
-    demo = demo[~demo["a"].isin([a for a, _ in OPTIONS])]
-    panels = [(b, c) for b in BASELINES for c in SUMMARY_COLUMNS if b in set(demo["b"])]
+def forest_figure(verdicts: pd.DataFrame) -> Figure:
+    """One panel per benchmark: the rows the finding cites (column `cited`), one line each in
+    verdicts.csv's order, mean and 95 % interval coloured by verdict, ±margin shaded."""
+    rows = verdicts[verdicts["cited"]]
+    benchmarks = list(dict.fromkeys(rows["dataset"]))
+    heights = [len(rows[rows["dataset"] == b]) for b in benchmarks]
     fig, axes = plt.subplots(
-        len(BASELINES),
-        len(SUMMARY_COLUMNS),
-        figsize=(3.2 * len(SUMMARY_COLUMNS), 6.2),
+        len(benchmarks),
+        1,
+        figsize=(8, 0.25 * sum(heights) + 1.0 * len(benchmarks)),
+        gridspec_kw={"height_ratios": heights},
         squeeze=False,
     )
-    for ax, (b, column) in zip(axes.flat, panels, strict=False):
-        rows = demo[(demo["b"] == b) & (demo["column"] == column)]
-        for k, a in enumerate(dict.fromkeys(rows["a"])):
-            _errorbar(ax, rows[rows["a"] == a], "budget", a, shift=0.03 * k)
-        ax.axhline(0, color="grey", lw=0.8)
-        budget_axis(ax, demo["budget"].unique())
-        ax.set_title(f"MIAM - {b}, {column}", fontsize=9)
-        ax.set_ylabel("pp (95 % interval over seeds)")
-    axes.flat[0].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    for ax, benchmark in zip(axes[:, 0], benchmarks, strict=True):
+        shown = rows[rows["dataset"] == benchmark].reset_index(drop=True)
+        y = list(range(len(shown)))[::-1]
+        for yk, row in zip(y, shown.itertuples(), strict=True):
+            colour = VERDICT_COLOURS[row.verdict]
+            ax.plot([row.low, row.high], [yk, yk], color=colour, lw=2)
+            ax.plot([row.mean], [yk], "o", color=colour, ms=4)
+            ax.fill_betweenx([yk - 0.4, yk + 0.4], -row.margin, row.margin, color="0.92", lw=0)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, [f"{r.comparison}, {r.subset}" for r in shown.itertuples()], fontsize=7)
+        ax.set_title(benchmark, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("a - b (pp, 95 % paired interval; shaded: ±margin)")
+    handles = [
+        plt.Line2D([], [], color=colour, marker="o", lw=2, label=verdict)
+        for verdict, colour in VERDICT_COLOURS.items()
+    ]
+    fig.legend(handles=handles, fontsize=7, loc="upper right")
+    fig.tight_layout(rect=(0, 0, 0.85, 1))
     return fig
 
 
 def dynamics_figure(dynamics: pd.DataFrame, model: str) -> Figure:
-    """(c) One row per budget (demo data): r_m, E[p_m] and the share of seeds whose d_m is above
-    its floor, against the share of training done, one line per modality."""
-    runs = dynamics[(dynamics["model"] == model) & (dynamics["data"] == 1)]
-    budgets = sorted(runs["budget"].unique())
-    fig, axes = plt.subplots(len(budgets), 3, figsize=(10, 2.6 * len(budgets)), squeeze=False)
-    for row, budget in zip(axes, budgets, strict=True):
-        at = runs[runs["budget"] == budget].assign(progress=lambda f: f["epoch"] / f["epochs"])
+    """One row per benchmark: r_m, E[p_m] and the share of seeds whose d_m is above its floor,
+    against the share of training done, one line per modality."""
+    runs = dynamics[dynamics["model"] == model]
+    benchmarks = list(dict.fromkeys(runs["benchmark"]))
+    fig, axes = plt.subplots(len(benchmarks), 3, figsize=(10, 2.6 * len(benchmarks)), squeeze=False)
+    for row, benchmark in zip(axes, benchmarks, strict=True):
+        at = runs[runs["benchmark"] == benchmark].assign(
+            progress=lambda f: f["epoch"] / f["epochs"]
+        )
         for modality, curve in at.groupby("modality", sort=False):
             mean = curve.groupby("progress")[["r", "expected_p", "above_floor"]].mean()
             row[0].plot(mean.index, mean["r"], label=modality)
@@ -98,13 +71,14 @@ def dynamics_figure(dynamics: pd.DataFrame, model: str) -> Figure:
         for ax, title in zip(
             row, ("r_m", "E[p_m]", "d_m above its floor (share of seeds)"), strict=True
         ):
-            ax.set_title(f"x{budget:g}: {title}", fontsize=9)
+            ax.set_title(f"{benchmark}: {title}", fontsize=9)
             ax.grid(alpha=0.3)
         row[0].axhline(1, color="grey", lw=0.8)
+        row[0].set_yscale("log")
         row[1].axhline(0.5, color="grey", lw=0.8)
         row[2].set_ylim(-0.05, 1.05)
+        row[0].legend(fontsize=7)
     axes[-1][0].set_xlabel("share of training")
-    axes[0][0].legend(fontsize=7)
     fig.suptitle(model, fontsize=10)
     fig.tight_layout()
     return fig

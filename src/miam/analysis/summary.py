@@ -36,9 +36,6 @@ from miam.inputs.quality import ADJUSTMENTS
 
 RESULTS_BEGIN = "<!-- results:begin -->"
 RESULTS_END = "<!-- results:end -->"
-# The study's generated finding (docs/study.md), copied into the README under its section.
-STUDY_BEGIN, STUDY_END = "<!-- study:begin -->", "<!-- study:end -->"
-STUDY_FINDING = Path("docs/figures/study/finding.md")
 SUMMARY_COLUMNS = ("avg", "deployment")
 WIDTH = 100  # prose lines of the generated Markdown
 NOT_MASKING = {ORACLE, *LATE_FUSION_MODELS}
@@ -380,27 +377,9 @@ def replace_block(text: str, block: str, begin: str = RESULTS_BEGIN, end: str = 
     return text[:start] + block + text[stop + len(end) :]
 
 
-def study_block(finding: str) -> str:
-    """The study's finding, folded: it names every interval, a paragraph too long to lead with."""
-    return "\n".join(
-        [
-            STUDY_BEGIN,
-            "<details><summary>The study's finding, generated from its tables "
-            "(every interval is the 95 % t interval over 3 seeds, in pp)</summary>",
-            "",
-            textwrap.fill(finding.strip(), WIDTH, break_on_hyphens=False),
-            "",
-            "</details>",
-            STUDY_END,
-        ]
-    )
-
-
-def summarize_run(
-    results: Path, readme: Path, page: Path, study_finding: Path | None = None
-) -> list[DatasetSummary]:
-    """Write `page` and the results block of `readme` from every dataset under `results`, and
-    the study block from `study_finding` where the study's finding is there."""
+def summarize_run(results: Path, readme: Path, page: Path) -> list[DatasetSummary]:
+    """Write `page` and the results block of `readme` from every dataset under `results` (the
+    study's block is miam.analysis.study's)."""
     folders = sorted(p.parent.parent for p in results.glob("*/tables/main_long.csv"))
     if not folders:
         raise ValueError(f"no tables under {results}: run the workflow first")
@@ -417,10 +396,6 @@ def summarize_run(
     text = replace_block(
         readme.read_text(encoding="utf-8"), readme_block(summaries, produced, disk)
     )
-    if study_finding is not None and study_finding.exists():
-        text = replace_block(
-            text, study_block(study_finding.read_text(encoding="utf-8")), STUDY_BEGIN, STUDY_END
-        )
     readme.write_text(text, encoding="utf-8")
     return summaries
 
@@ -430,9 +405,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--readme", type=Path, default=Path("README.md"))
     parser.add_argument("--page", type=Path, default=Path("docs/results.md"))
-    parser.add_argument("--study-finding", type=Path, default=STUDY_FINDING)
     args = parser.parse_args(argv)
-    summaries = summarize_run(args.results, args.readme, args.page, args.study_finding)
+    summaries = summarize_run(args.results, args.readme, args.page)
     print(f"wrote {args.page} and the results block of {args.readme}: {len(summaries)} datasets")
 
 

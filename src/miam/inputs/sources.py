@@ -12,15 +12,26 @@ from __future__ import annotations
 import importlib
 
 
-def generate(generator: str, root, scale: str = "demo", seed: int = 0, samples: int | None = None):
+def generate(
+    generator: str,
+    root,
+    scale: str = "demo",
+    seed: int = 0,
+    samples: int | None = None,
+    species_mix: str | None = None,
+):
     """Write a synthetic benchmark under `root`; `samples` overrides the scale's sample count
-    (GeoPlant's surveys; the TaxaBench generator has a fixed count per scale)."""
+    (GeoPlant's surveys; the TaxaBench generator has a fixed count per scale) and
+    `species_mix` GeoPlant's species groups and response strengths (its SPECIES_MIXES)."""
     module = importlib.import_module(f"miam.inputs.datasets.synthetic_{generator}")
-    if samples is None:
-        return module.generate(root, scale=scale, seed=seed)
-    if generator != "geoplant":
-        raise ValueError(f"source.samples: the {generator} generator has no sample count option")
-    return module.generate(root, scale=scale, seed=seed, n_surveys=samples)
+    options = {"n_surveys": samples, "species_mix": species_mix}
+    given = {key: value for key, value in options.items() if value is not None}
+    if given and generator != "geoplant":
+        raise ValueError(
+            f"source: the {generator} generator has no option {', '.join(given)} "
+            "(samples and species_mix are GeoPlant's)"
+        )
+    return module.generate(root, scale=scale, seed=seed, **given)
 
 
 def tokenize(reader: str, root, progress: bool = True, **options):

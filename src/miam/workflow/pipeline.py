@@ -78,6 +78,12 @@ STRATEGY_PARAMETERS: dict[str, dict[str, object]] = {
         "chance": None,
         "d_floor": "standard_error",
     },
+    "fixed_imbalance": {
+        "favoured": REQUIRED,
+        "strength": 5.0,
+        "kappa": 10.0,
+        "corner_weights": "critical",
+    },
     "curriculum": {"start_rate": 0.1, "end_rate": 0.75, "ramp_fraction": 0.8, "schedule": "linear"},
     "deployment": {"availability": REQUIRED, "data_availability": None, "token_rate": 0.0},
 }
@@ -219,6 +225,13 @@ def named_subsets(dataset: dict) -> dict[str, SubsetSpec]:
     return subsets
 
 
+def all_inputs_subset(dataset: dict) -> str | None:
+    """The named subset that shows every modality whole (GeoPlant's `all`, TaxaBench's
+    five-modality combination), if there is one."""
+    every = {m: "all" for m in modalities(dataset)}
+    return next((name for name, spec in named_subsets(dataset).items() if spec == every), None)
+
+
 def context_subsets(dataset: dict) -> dict[str, SubsetSpec]:
     """'context_k': only the k most recent years of the context modality, k = 1..n_years."""
     context = dataset.get("climate_context")
@@ -278,12 +291,14 @@ def unimodal_models(dataset: dict) -> dict[str, tuple[str, str]]:
 
 def model_runs(config: dict, name: str) -> list[tuple[str, str]]:
     """(family, name) of every model a dataset trains per seed, in training order: the
-    strategies ("train"), the oracles ("oracle", one per named subset) and the unimodal models
-    late fusion needs where no single-modality oracle exists ("unimodal")."""
+    strategies ("train"), the oracles ("oracle", one per named subset) and, unless the dataset
+    turns late fusion off, the unimodal models late fusion needs where no single-modality
+    oracle exists ("unimodal")."""
     dataset = config["datasets"][name]
     runs = [("train", run) for run in strategy_runs(config, name)]
     runs += [("oracle", subset) for subset in oracle_subsets(dataset)]
-    runs += [run for run in unimodal_models(dataset).values() if run[0] == "unimodal"]
+    if dataset.get("late_fusion", True):
+        runs += [run for run in unimodal_models(dataset).values() if run[0] == "unimodal"]
     return runs
 
 
@@ -300,11 +315,20 @@ def run_jobs(config: dict, name: str) -> list[list[tuple[str, str]]]:
 
 
 def strategy_spec(config: dict, dataset: str, strategy: str) -> dict:
-    """The strategy's (or variant's) spec; `deployment` takes the dataset's profile unless it
-    has one."""
+    """The strategy's (or variant's) spec; `deployment` takes the dataset's profile and
+    `fixed_imbalance` favours the dataset's pre-registered `weak_modalities`, unless the entry
+    says otherwise."""
     spec = dict(strategy_variants(config["strategies"])[strategy])
     if spec["kind"] == "deployment" and "availability" not in spec:
         spec["availability"] = deployment_availability(config["datasets"][dataset])
+    if spec["kind"] == "fixed_imbalance" and "favoured" not in spec:
+        weak = config["datasets"][dataset].get("weak_modalities")
+        if not weak:
+            raise ValueError(
+                f"datasets.{dataset}: strategy {strategy!r} favours the dataset's "
+                "`weak_modalities`, which it does not name"
+            )
+        spec["favoured"] = list(weak)
     return spec
 
 
@@ -327,6 +351,12 @@ def check_config(config: dict) -> None:
         check_reader_options(dataset, where)
         check_sample_table(dataset, where)
         names = modalities(dataset)
+        unknown_modalities = [m for m in dataset.get("weak_modalities", []) if m not in names]
+        if unknown_modalities:
+            raise ValueError(
+                f"{where}.weak_modalities: {', '.join(map(repr, unknown_modalities))} "
+                f"is not a modality; they are: {', '.join(names)}"
+            )
         tokens = declared_tokens(dataset)
         subsets = named_subsets(dataset)
         if not subsets:
@@ -360,17 +390,56 @@ def check_config(config: dict) -> None:
 
 
 def check_study(config: dict) -> None:
-    """Each point of a study is a dataset of the config, and the points share their subsets
-    (the study's tables compare them column by column)."""
-    for study, points in config.get("study", {}).items():
+    """Each point of a study is a dataset of the config; the points of one benchmark share their
+    subsets (the study pairs their models column by column and seed by seed)."""
+    for study, settings in config.get("study", {}).items():
+        points = settings["points"]
         unknown = [name for name in points if name not in config["datasets"]]
         if unknown:
             raise ValueError(
                 f"study.{study}: {', '.join(map(repr, unknown))} is not a dataset of the config"
             )
-        columns = {name: list(named_subsets(config["datasets"][name])) for name in points}
-        if len({tuple(c) for c in columns.values()}) > 1:
-            raise ValueError(f"study.{study}: its points have different subsets: {columns}")
+        for benchmark in dict.fromkeys(points.values()):
+            names = [name for name, b in points.items() if b == benchmark]
+            columns = {name: list(named_subsets(config["datasets"][name])) for name in names}
+            if len({tuple(c) for c in columns.values()}) > 1:
+                raise ValueError(
+                    f"study.{study}: the points of {benchmark!r} have different subsets: {columns}"
+                )
+        check_preregistration(config, study)
+
+
+def check_preregistration(config: dict, study: str) -> None:
+    """The preregistration names only models the study trains (or `oracle`), and columns every
+    benchmark has: a typo fails before the run, not after it."""
+    settings = config["study"][study]
+    registered = settings["preregistration"]
+    where = f"study.{study}.preregistration"
+    models = {"oracle"} | {
+        run
+        for name in settings["points"]
+        for run in [*strategy_runs(config, name), *strategy_rows(config, name)]
+    }
+    named = []
+    for name in settings["points"]:
+        dataset = config["datasets"][name]
+        every = ["all inputs"] if all_inputs_subset(dataset) else []
+        named.append({*named_subsets(dataset), "avg", "weak mean", *every})
+    for k, comparison in enumerate(registered["comparisons"]):
+        for side in ("a", "b"):
+            if comparison[side] not in models:
+                raise ValueError(
+                    f"{where}.comparisons[{k}].{side}: {comparison[side]!r} is trained by no "
+                    f"point of the study; they train: {', '.join(sorted(models))}"
+                )
+    if registered["primary"] not in models:
+        raise ValueError(f"{where}.primary: {registered['primary']!r} is trained by no point")
+    for column in [*registered["columns"], *registered["decision_columns"]]:
+        if not all(column in subsets for subsets in named):
+            raise ValueError(f"{where}: column {column!r} is not a subset of every point")
+    missing = set(registered["decision_columns"]) - set(registered["columns"])
+    if missing:
+        raise ValueError(f"{where}.decision_columns: {sorted(missing)} not among `columns`")
 
 
 def check_reader_options(dataset: dict, where: str) -> None:

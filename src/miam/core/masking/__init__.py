@@ -14,7 +14,7 @@ import inspect
 # baselines, its ablation ladder, then the production schedules.
 # isort: off
 from miam.core.masking import constant, uniform, dirichlet, modality_dropout, opm  # noqa: F401
-from miam.core.masking import hypercube, curriculum, deployment  # noqa: F401
+from miam.core.masking import hypercube, fixed_imbalance, curriculum, deployment  # noqa: F401
 
 # isort: on
 from miam.core.masking.base import REGISTRY, Strategy, keep_one_modality, token_visibility

@@ -79,6 +79,20 @@ EFFECTS = {
     "warm_canopy": 4.0,
     "soil": 1.5,
 }
+# Species mixes (source option `species_mix`): (SPECIES_GROUPS, EFFECTS) pairs. "default" is the
+# benchmark above. "competition" is the decisive study's setting of stronger modality competition
+# (docs/study.md): a fast dominant modality whose signal the others repeat (a stronger climate
+# niche and greenness, seen by the time series first and, more noisily, by the Bio variables and
+# the tile's colour) and a weak modality with signal of its own that is slower to learn (almost
+# half the species follow the tile's tree cover, at a weaker slope); no heatwave species, fewer
+# soil species. Chosen before any run, from the generator's design alone, never tuned on a result.
+SPECIES_MIXES = {
+    "default": (SPECIES_GROUPS, EFFECTS),
+    "competition": (
+        {"heatwave": 0.0, "canopy": 0.45, "warm_canopy": 0.15, "soil": 0.1},
+        EFFECTS | {"niche": 1.6, "greenness": 2.5, "canopy": 1.5},
+    ),
+}
 # Rates of natural missingness.
 NAN_CLIMATE_YEAR, NAN_LANDSAT_YEAR, MISSING_TILE, EMPTY_CELL = 0.01, 0.04, 0.03, 0.002
 # Broken files planted with corrupt=True: kind -> what the tokenizer should report.
@@ -137,9 +151,11 @@ def _surveys(rng: np.random.Generator, n: int, bbox) -> Surveys:
     return Surveys(ids, points[:, 0], points[:, 1], rng.choice(SURVEY_YEARS, n))
 
 
-def _species(rng: np.random.Generator, n_species: int) -> pd.DataFrame:
+def _species(
+    rng: np.random.Generator, n_species: int, species_groups: dict = SPECIES_GROUPS
+) -> pd.DataFrame:
     """Species ids, groups and niche parameters (in standardised driver units)."""
-    counts = {g: round(share * n_species) for g, share in SPECIES_GROUPS.items()}
+    counts = {g: round(share * n_species) for g, share in species_groups.items()}
     groups = [g for g, c in counts.items() for _ in range(c)]
     groups += ["climate"] * (n_species - len(groups))
     return pd.DataFrame(
@@ -167,7 +183,9 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def presence_probability(fields: dict[str, np.ndarray], species: pd.DataFrame) -> np.ndarray:
+def presence_probability(
+    fields: dict[str, np.ndarray], species: pd.DataFrame, effects: dict = EFFECTS
+) -> np.ndarray:
     """(N, S) probability that each species is present, from the landscape `fields`.
 
     logit = intercept - EFFECTS["niche"] * squared distance to the climate optimum
@@ -185,8 +203,8 @@ def presence_probability(fields: dict[str, np.ndarray], species: pd.DataFrame) -
         (temperature - species["temperature_optimum"].to_numpy()) ** 2
         + (precip - species["precip_optimum"].to_numpy()) ** 2
     ) / species["niche_width"].to_numpy() ** 2
-    logit = species["intercept"].to_numpy() - EFFECTS["niche"] * distance2
-    logit = logit + EFFECTS["greenness"] * species["greenness_slope"].to_numpy() * greenness
+    logit = species["intercept"].to_numpy() - effects["niche"] * distance2
+    logit = logit + effects["greenness"] * species["greenness_slope"].to_numpy() * greenness
     group = species["group"].to_numpy()
     landcover = fields["landcover"][:, species["landcover_class"].to_numpy()]
     warm = _sigmoid(3.0 * (temperature - species["warm_threshold"].to_numpy()))
@@ -199,7 +217,7 @@ def presence_probability(fields: dict[str, np.ndarray], species: pd.DataFrame) -
         "soil": _standardise(fields["phh2o"])[:, None] + 2.0 * (landcover - 0.08) / 0.1,
     }
     for name, driver in drivers.items():
-        slope = EFFECTS[name] * np.abs(species["group_slope"].to_numpy())
+        slope = effects[name] * np.abs(species["group_slope"].to_numpy())
         if name != "warm_canopy":
             slope = slope * np.sign(species["group_slope"].to_numpy())
         logit = logit + np.where(group == name, slope * driver, 0.0)
@@ -288,24 +306,29 @@ def generate(
     processes: int | None = None,
     bbox: tuple[float, float, float, float] = DEFAULT_BBOX,
     n_surveys: int | None = None,
+    species_mix: str = "default",
 ) -> dict:
     """Write synthetic-geoplant at `scale` ("tiny", "demo", "paper") under `root`.
 
     `processes` worker processes generate shards (default: 1 up to 2 shards, else the CPU
     count); the files are the same whatever it is. `n_surveys` overrides the scale's survey
-    count. Returns the manifest also written to
+    count; `species_mix` picks the species' groups and response strengths (SPECIES_MIXES).
+    Returns the manifest also written to
     ``<root>/synthetic-geoplant.json``.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; scales are {sorted(SCALES)}")
+    if species_mix not in SPECIES_MIXES:
+        raise ValueError(f"unknown species_mix {species_mix!r}; mixes are {sorted(SPECIES_MIXES)}")
+    species_groups, effects = SPECIES_MIXES[species_mix]
     root = Path(root)
     data = root / ROOT
     rng = np.random.default_rng([seed, 11])
     surveys = _surveys(rng, n_surveys or SCALES[scale]["n_surveys"], bbox)
-    species = _species(rng, SCALES[scale]["n_species"])
+    species = _species(rng, SCALES[scale]["n_species"], species_groups)
     landscape = cached_landscape(seed, tuple(bbox))
     fields = landscape.sample(surveys.lon, surveys.lat)
-    probability = presence_probability(fields, species)
+    probability = presence_probability(fields, species, effects)
     present = rng.random(probability.shape) < probability
     # Real surveys always list at least one species: keep the likeliest where none was drawn.
     empty = ~present.any(1)
@@ -407,6 +430,7 @@ def generate(
         "dataset": "synthetic-geoplant",
         "scale": scale,
         "seed": seed,
+        "species_mix": species_mix,
         "bbox": list(bbox),
         "n_surveys": len(surveys.survey_id),
         "species": {str(s): g for s, g in zip(species["speciesId"], species["group"], strict=True)},

@@ -1,0 +1,65 @@
+"""The decisive study's controls: the Beta hypercube with MIAM's imbalance term held fixed.
+
+MIAM sharpens each corner's Beta by x_m = r_m^lambda, learned from the unimodal scores during
+training: Beta(1, kappa / x_m) where c_m = 0, Beta(kappa x_m, 1) where c_m = 1 (x_m < 1 masks
+modality m less). Here x_m is fixed for the whole run: the `favoured` modalities get
+x = 1 / strength, the others x = strength. With `favoured` the weak modalities (a dataset's
+pre-registered `weak_modalities`) and strength 5 (MIAM's clip, r^lambda in [1/5, 5]) it is the
+largest push MIAM could ever choose in the weak modalities' favour: a positive control that asks
+whether *any* modality-level push beats the Beta hypercube on a benchmark. Strength 1/5 pushes
+the other way (a negative control); strength 1 is the Beta hypercube.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from miam.core.masking.base import register
+from miam.core.masking.hypercube import BetaHypercube
+
+
+@register
+class FixedImbalance(BetaHypercube):
+    """Beta hypercube whose sharpness is pushed by a fixed factor per modality.
+
+    Args:
+        favoured: names of the modalities masked less (x = 1 / strength), from
+            `modality_names` (default "0".."M-1"); all others get x = strength.
+        strength: the fixed r^lambda of the other modalities, > 0 (> 1 favours `favoured`).
+        kappa, corner_weights: as for the Beta hypercube.
+    """
+
+    name = "fixed_imbalance"
+
+    def __init__(
+        self,
+        n_modalities: int,
+        *,
+        modality_names: Sequence[str] | None = None,
+        favoured: Sequence[str],
+        strength: float = 5.0,
+        kappa: float = 10.0,
+        corner_weights: str = "critical",
+    ):
+        super().__init__(
+            n_modalities, modality_names=modality_names, kappa=kappa, corner_weights=corner_weights
+        )
+        if not strength > 0:
+            raise ValueError(f"strength must be > 0, got {strength}")
+        names = self.names()
+        unknown = sorted(set(favoured) - set(names))
+        if unknown:
+            raise ValueError(f"favoured modalities {unknown} are not among the modalities {names}")
+        self.favoured, self.strength = list(favoured), float(strength)
+
+    def names(self) -> list[str]:
+        """The modality names `favoured` refers to: modality_names, else "0".."M-1"."""
+        return self.modality_names or [str(m) for m in range(self.n_modalities)]
+
+    def push(self) -> list[float]:
+        """x_m: 1 / strength for a favoured modality, strength for the others."""
+        return [1.0 / self.strength if m in self.favoured else self.strength for m in self.names()]
+
+    def sharpness(self) -> tuple[list[float], list[float]]:
+        push = self.push()
+        return [self.kappa / x for x in push], [self.kappa * x for x in push]
