@@ -1,0 +1,302 @@
+"""How close a demo-size training run comes to this CPU's matmul rate.
+
+    python benchmarks/bench_small_runs.py [--configfile config/config.yaml] [--threads 1 2]
+                                          [--repeats 3] [--markdown docs/figures/small_runs.md]
+
+For one `uniform` run (seed 0) of each dataset of the config (the default config: both
+embedded benchmarks at demo size, its model and training settings), in this one process:
+- the run's FLOPs, counted by torch's FLOP counter (`torch.utils.flop_counter`), plus those
+  of the CPU's fused attention, which it counts as 0;
+- the run's wall time, the best of `--repeats` (its data prepared once, as a training job does;
+  the preparation's seconds apart), and the achieved GFLOP/s;
+- this CPU's float32 matmul rate at the run's own shapes: the matmuls the run calls (mm,
+  addmm, bmm; the shapes of 95 % of their FLOPs), timed alone shape by shape, their FLOPs over
+  the summed time of their calls;
+- the ratio of the two: the share of the machine's matmul rate the run achieves. It is the
+  figure that holds on a loaded machine, both rates being measured moments apart. Also the
+  ratio with the attention left out of both FLOPs and shapes, as the FLOP counter alone has it.
+And, as a bound on one candidate speed-up: 8 training steps over one step of 8 times the
+batch ("lockstep x8 bound": what training 8 runs of a job in lockstep as one batched model would
+gain at most). Per thread count of `--threads`. With the default run's results present (benchmarks/
+bench_default_run.py), also its training stage in job-seconds. With --markdown, the figures go
+to a page with the date and the machine, which docs/performance.md links; never typed.
+Needs the datasets' tokens and split (`snakemake --cores 2 results/<dataset>/split.csv`).
+Asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from collections import Counter
+from functools import partial
+from pathlib import Path
+
+import torch
+import yaml
+from bench_default_run import stage_table
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from miam.core.masking import token_visibility
+from miam.runs.training import TrainConfig, prepare_data, prepare_run, train_run
+from miam.workflow import pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+MATMULS = {
+    torch.ops.aten.mm.default: "mm",
+    torch.ops.aten.addmm.default: "addmm",
+    torch.ops.aten.bmm.default: "bmm",
+}
+
+
+# The CPU's fused attention kernels, which torch's FLOP counter counts as 0 (torch 2.13): their
+# FLOPs and shapes are those of the batched matmuls they do, as the counter's formulas for the
+# other attention kernels have them (the backward recomputes the scores).
+ATTENTION = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default
+ATTENTION_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward.default
+
+
+def attention_matmuls(query: tuple, key: tuple, backward: bool) -> list[tuple]:
+    """("attention", a, b): the batched products a fused attention call over these shapes
+    does, timed as bmm."""
+    batch, heads, length_q, dim = query
+    length_k = key[2]
+    batch_heads = batch * heads
+    # q k^T (and dO v^T); P v (and dS k); P^T dO (and dS^T q)
+    scores = ("attention", (batch_heads, length_q, dim), (batch_heads, dim, length_k))
+    weighted = ("attention", (batch_heads, length_q, length_k), (batch_heads, length_k, dim))
+    transposed = ("attention", (batch_heads, length_k, length_q), (batch_heads, length_q, dim))
+    return [scores, scores, transposed, weighted, transposed] if backward else [scores, weighted]
+
+
+class MatmulShapes(TorchDispatchMode):
+    """Counts the float32 matmuls a computation calls, by op and operand shapes, fused
+    attention as its batched matmuls; `attention_flops`: those the FLOP counter misses."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: Counter = Counter()
+        self.attention_flops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in MATMULS and args[-1].dtype == torch.float32:
+            operands = args[-2:]  # addmm's bias is not a matmul operand
+            self.calls[(MATMULS[func], *(tuple(a.shape) for a in operands))] += 1
+        elif func in (ATTENTION, ATTENTION_BACKWARD):
+            query, key = args[:2] if func is ATTENTION else args[1:3]
+            for shapes in attention_matmuls(
+                tuple(query.shape), tuple(key.shape), func is ATTENTION_BACKWARD
+            ):
+                self.calls[shapes] += 1
+                self.attention_flops += matmul_flops(shapes)
+        return func(*args, **(kwargs or {}))
+
+
+def matmul_flops(shapes: tuple) -> int:
+    _, a, b = shapes
+    batch = a[0] if len(a) == 3 else 1
+    return 2 * batch * a[-2] * a[-1] * b[-1]
+
+
+def matmul_seconds(shapes: tuple, min_seconds: float = 0.01) -> float:
+    """Seconds of one float32 matmul of these shapes on this CPU, alone, warm."""
+    kind, a_shape, b_shape = shapes
+    a, b = torch.randn(a_shape), torch.randn(b_shape)
+    operands = (torch.zeros(b_shape[-1]), a, b) if kind == "addmm" else (a, b)
+    call = partial({"addmm": torch.addmm, "mm": torch.mm}.get(kind, torch.bmm), *operands)
+    call()
+    repeats, elapsed = 1, 0.0
+    while elapsed < min_seconds:  # long enough to time; the best of two such spans
+        spans = []
+        for _ in range(2):
+            started = time.perf_counter()
+            for _ in range(repeats):
+                call()
+            spans.append(time.perf_counter() - started)
+        elapsed = min(spans)
+        repeats *= 4 if elapsed < min_seconds else 1
+    return elapsed / repeats
+
+
+def matmul_rate(calls: dict, timings: dict, share: float = 0.95) -> float:
+    """GFLOP/s of this CPU's float32 matmuls at the shapes and counts of `calls`: the shapes
+    that make up `share` of their FLOPs, largest first (a run calls hundreds of small ones).
+    `timings` caches seconds per shape between calls."""
+    by_flops = sorted(calls.items(), key=lambda item: -matmul_flops(item[0]) * item[1])
+    total = sum(matmul_flops(shapes) * count for shapes, count in by_flops)
+    flops = seconds = 0.0
+    for shapes, count in by_flops:
+        if flops >= share * total:
+            break
+        if shapes not in timings:
+            timings[shapes] = matmul_seconds(shapes)
+        flops += matmul_flops(shapes) * count
+        seconds += timings[shapes] * count
+    return flops / seconds / 1e9
+
+
+def one_run(config: dict, dataset: str, prepared, threads: int) -> None:
+    folder = ROOT / "results" / dataset
+    with tempfile.TemporaryDirectory() as out:
+        train_run(
+            folder / "tokens",
+            folder / "split.csv",
+            out,
+            seed=0,
+            strategy=pipeline.strategy_spec(config, dataset, "uniform"),
+            model=pipeline.run_settings(config, dataset, "model"),
+            training=pipeline.run_settings(config, dataset, "training") | {"threads": threads},
+            selection_subsets=pipeline.named_subsets(config["datasets"][dataset]),
+            prepared=prepared,
+        )
+
+
+def lockstep_gain(config: dict, dataset: str, prepared, runs: int = 8, repeats: int = 3) -> float:
+    """Seconds of `runs` training steps (the config's batch, `uniform` masking, forward,
+    backward, AdamW) over those of one step of `runs` times the batch, the best of `repeats`:
+    at most what training that many runs in lockstep as one batched model would gain."""
+    settings = pipeline.run_settings(config, dataset, "training")
+    run = prepare_run(
+        TrainConfig.from_dict(settings),
+        0,
+        pipeline.strategy_spec(config, dataset, "uniform"),
+        None,
+        pipeline.run_settings(config, dataset, "model"),
+        None,
+        prepared,
+    )
+    order = run.train_index.repeat(runs)
+    masks = torch.Generator().manual_seed(0)
+
+    def step(batch):
+        p = run.masking.sample(len(batch), masks)
+        visible = token_visibility(p, run.data.tokens_per_modality, run.data.present[batch], masks)
+        logits = run.net(run.data.batch(batch), visible, run.config.length_buckets)
+        loss = run.criterion(logits, run.data.targets[batch])
+        run.optimizer.zero_grad()
+        loss.backward()
+        run.optimizer.step(run.config.lr)
+
+    size = run.config.batch_size
+    step(order[: size * runs])
+    apart = together = math.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for k in range(runs):
+            step(order[k * size : (k + 1) * size])
+        apart = min(apart, time.perf_counter() - started)
+        started = time.perf_counter()
+        step(order[: size * runs])
+        together = min(together, time.perf_counter() - started)
+    return apart / together
+
+
+def measure(config: dict, dataset: str, threads: int, repeats: int) -> dict:
+    torch.set_num_threads(threads)
+    folder = ROOT / "results" / dataset
+    started = time.perf_counter()
+    prepared = prepare_data(folder / "tokens", folder / "split.csv", torch.device("cpu"))
+    preparation = time.perf_counter() - started
+    shapes = MatmulShapes()
+    with FlopCounterMode(display=False) as counter, shapes:
+        one_run(config, dataset, prepared, threads)
+    counted = counter.get_total_flops()
+    flops = counted + shapes.attention_flops
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        one_run(config, dataset, prepared, threads)
+        seconds.append(time.perf_counter() - started)
+    wall = min(seconds)
+    timings = {}
+    rate = matmul_rate(shapes.calls, timings)
+    rate_without = matmul_rate(
+        {key: count for key, count in shapes.calls.items() if key[0] != "attention"}, timings
+    )
+    return {
+        "dataset": dataset,
+        "threads": threads,
+        "GFLOP": flops / 1e9,
+        "of it attention": shapes.attention_flops / flops,
+        "run s": wall,
+        "GFLOP/s": flops / wall / 1e9,
+        "matmul GFLOP/s": rate,
+        "ratio": flops / wall / 1e9 / rate,
+        # The figure without the fused attention, whose FLOPs torch's counter misses.
+        "ratio, attention not counted": counted / wall / 1e9 / rate_without,
+        "data preparation s": preparation,
+        "lockstep x8 bound": lockstep_gain(config, dataset, prepared),
+    }
+
+
+def markdown_page(rows: list[dict], training: str | None) -> str:
+    from miam.analysis.summary import machine
+
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    header = list(rows[0])
+    lines = [
+        "# Small runs, measured",
+        "",
+        f"Written by `python benchmarks/bench_small_runs.py --markdown ...` on {when}, "
+        f"{machine()}; do not edit by hand.",
+        "",
+        "One `uniform` run (seed 0) of each dataset, the default config's model and training; "
+        "run seconds the best of the repeats, its data prepared once before; ratio: achieved "
+        "GFLOP/s over this CPU's float32 matmul GFLOP/s at the run's own matmul shapes.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if key == "dataset" else "---:" for key in header) + "|",
+        *[
+            "| "
+            + " | ".join(
+                f"{value:.2f}" if isinstance(value, float) else str(value) for value in row.values()
+            )
+            + " |"
+            for row in rows
+        ],
+    ]
+    if training:
+        lines += ["", training]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configfile", default="config/config.yaml")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--markdown", type=Path, help="also write the figures to this page")
+    args = parser.parse_args()
+    config = yaml.safe_load((ROOT / args.configfile).read_text())
+    datasets = list(config["datasets"])
+    rows = []
+    for threads in args.threads:
+        for dataset in datasets:
+            rows.append(measure(config, dataset, threads, args.repeats))
+            print(
+                "  ".join(
+                    f"{key} {value:.2f}" if isinstance(value, float) else f"{key} {value}"
+                    for key, value in rows[-1].items()
+                ),
+                flush=True,
+            )
+    training = None
+    if all((ROOT / "results" / d / "benchmarks" / "train").exists() for d in datasets):
+        train = stage_table(datasets).loc["train"]
+        training = (
+            f"The default run's training stage (its last run, benchmarks/bench_default_run.py): "
+            f"{train.jobs:.0f} jobs, {train.wall_s:.0f} job-seconds, {train.cpu_s:.0f} CPU "
+            f"seconds."
+        )
+        print(training)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown_page(rows, training))
+        print(f"wrote {args.markdown}")
+
+
+if __name__ == "__main__":
+    main()
