@@ -322,13 +322,22 @@ def test_beta_hypercube_marginals_are_symmetric_around_one_half():
 
 
 def test_fixed_imbalance_masks_the_favoured_modality_less_by_the_closed_form():
-    # Favoured: x = 1/5, Beta(1, 50) or Beta(2, 1); the others x = 5, Beta(1, 2) or Beta(50, 1).
-    # Each coordinate's corner is 1 with probability 1/2 (the corner set is closed under
-    # complement), so E[p] = (1/51 + 2/3) / 2 for the favoured, (1/3 + 50/51) / 2 for the others.
+    # Raw x: 1/5 for the favoured modality, 5 for the others; over their geometric mean 5^(1/3)
+    # the product is 1. With x: Beta(1, kappa / x) at c = 0 (mean x / (x + kappa)) or
+    # Beta(kappa x, 1) at c = 1 (mean kappa x / (kappa x + 1)), and each coordinate's corner is 1
+    # with probability 1/2 (the corner set is closed under complement).
     strategy = make_strategy(
         "fixed_imbalance", M, modality_names=["tab", "ts", "sat"], favoured=["sat"]
     )
-    favoured, other = (1 / 51 + 2 / 3) / 2, (1 / 3 + 50 / 51) / 2
+    x_other, x_favoured = 5 / 5 ** (1 / 3), (1 / 5) / 5 ** (1 / 3)
+    assert strategy.push() == pytest.approx([x_other, x_other, x_favoured])
+    assert math.prod(strategy.push()) == pytest.approx(1.0)
+
+    def expected(x: float, kappa: float = 10.0) -> float:
+        return (x / (x + kappa) + kappa * x / (kappa * x + 1)) / 2
+
+    favoured, other = expected(x_favoured), expected(x_other)
+    assert favoured < 0.5 < other
     assert strategy.expected_p() == pytest.approx([other, other, favoured])
     n = 40000
     mean_p = strategy.sample(n, generator(0)).mean(dim=0)
@@ -348,9 +357,9 @@ def test_fixed_imbalance_is_the_beta_hypercube_at_strength_one_and_reverses_belo
     positive = make_strategy(
         "fixed_imbalance", M, modality_names=names, favoured=["sat"], strength=5.0
     )
-    # Strength 1/5 swaps the roles: the favoured modality is masked as the others were.
-    other, favoured = positive.expected_p()[0], positive.expected_p()[2]
-    assert negative.expected_p() == pytest.approx([favoured, favoured, other])
+    # Strength 1/5 inverts every x, and E[p](1/x) = 1 - E[p](x): the push reversed.
+    assert negative.push() == pytest.approx([1 / x for x in positive.push()])
+    assert negative.expected_p() == pytest.approx([1 - p for p in positive.expected_p()])
 
 
 def test_fixed_imbalance_refuses_an_unknown_modality():

@@ -12,6 +12,7 @@ the other way (a negative control); strength 1 is the Beta hypercube.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from miam.core.masking.base import register
@@ -23,9 +24,10 @@ class FixedImbalance(BetaHypercube):
     """Beta hypercube whose sharpness is pushed by a fixed factor per modality.
 
     Args:
-        favoured: names of the modalities masked less (x = 1 / strength), from
-            `modality_names` (default "0".."M-1"); all others get x = strength.
-        strength: the fixed r^lambda of the other modalities, > 0 (> 1 favours `favoured`).
+        favoured: names of the modalities masked less, from `modality_names` (default
+            "0".."M-1").
+        strength: x of the other modalities over x of the favoured ones is strength^2, > 0
+            (> 1 favours `favoured`); the product of all x is 1.
         kappa, corner_weights: as for the Beta hypercube.
     """
 
@@ -57,8 +59,11 @@ class FixedImbalance(BetaHypercube):
         return self.modality_names or [str(m) for m in range(self.n_modalities)]
 
     def push(self) -> list[float]:
-        """x_m: 1 / strength for a favoured modality, strength for the others."""
-        return [1.0 / self.strength if m in self.favoured else self.strength for m in self.names()]
+        """x_m: 1 / strength for a favoured modality, strength for the others, over their
+        geometric mean (so that prod x_m = 1, as for MIAM's r_m^lambda)."""
+        raw = [1.0 / self.strength if m in self.favoured else self.strength for m in self.names()]
+        geometric_mean = math.exp(sum(math.log(x) for x in raw) / len(raw))
+        return [x / geometric_mean for x in raw]
 
     def sharpness(self) -> tuple[list[float], list[float]]:
         push = self.push()
