@@ -102,8 +102,13 @@ def study_scores(points: Mapping[str, str], evaluations: Iterable[str | Path]) -
     dataset, seed and split (val, test). Late fusion is left out: every point trains it, and
     the study does not compare it."""
     rows = load_evaluations(evaluations)
-    rows = rows[(rows["family"] == "named") & (rows["metric"] == primary_metric(rows))]
-    rows = rows[~rows["model"].isin(LATE_FUSION_MODELS)]
+    rows = rows[(rows["family"] == "named") & ~rows["model"].isin(LATE_FUSION_MODELS)]
+    absent = sorted(set(points) - set(rows["dataset"]))
+    if absent:
+        raise ValueError(f"no evaluation rows of the study's points {absent}")
+    # Per dataset: GeoPlant's points score AUROC, TaxaBench's top-1.
+    primary = {dataset: primary_metric(group) for dataset, group in rows.groupby("dataset")}
+    rows = rows[rows["metric"] == rows["dataset"].map(primary)]
     rows = rows.assign(benchmark=rows["dataset"].map(dict(points)))
     columns = [*POINT, "model", "seed", "split", "subset", "metric", "value"]
     return rows[columns].reset_index(drop=True)
@@ -132,15 +137,17 @@ def per_seed_columns(scores: pd.DataFrame, benchmarks: Mapping[str, Mapping]) ->
     return pd.concat(frames, ignore_index=True)
 
 
-def row_verdict(low: float, high: float, margin: float) -> str:
-    """The pre-registered rule for one row a - b: `beats` when the interval lies above 0,
-    `worse` below 0, `equivalent` (within ±margin) inside [-margin, margin], else (and without
-    an interval) `inconclusive`."""
+def row_verdict(low: float, high: float, margin: float, threshold: float = 0.0) -> str:
+    """The pre-registered rule for one row a - b: `beats` when the interval lies above
+    `threshold`, `worse` below -`threshold`, `equivalent` (within ±margin) inside [-margin,
+    margin], else (and without an interval) `inconclusive`. The threshold is 0, except for the
+    gap to the oracle, whose claim is about its margin: the oracle beats a model only by more
+    than the margin, and a gap inside it is equivalence."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return INCONCLUSIVE
-    if low > 0:
+    if low > threshold:
         return BEATS
-    if high < 0:
+    if high < -threshold:
         return WORSE
     if -margin <= low and high <= margin:
         return EQUIVALENT
@@ -224,7 +231,12 @@ def verdicts(columns: pd.DataFrame, preregistration: Mapping) -> pd.DataFrame:
                         "margin": margin,
                         "half_width": (paired.high - paired.low) / 2,
                         "planned_half_width": margin / 2,
-                        "expected_half_width": half_width(preregistration["planning_sd"], paired.n),
+                        # The planning SD is MIAM - Beta hypercube's: no plan for other rows.
+                        "expected_half_width": (
+                            half_width(preregistration["planning_sd"], paired.n)
+                            if comparison["question"] == MIAM_QUESTION
+                            else math.nan
+                        ),
                     }
                 )
     frame = pd.DataFrame.from_records(records)
@@ -237,7 +249,9 @@ def verdicts(columns: pd.DataFrame, preregistration: Mapping) -> pd.DataFrame:
     }
     frame["testable"] = (frame["question"] != MIAM_QUESTION) | frame["dataset"].map(headroom)
     frame["verdict"] = [
-        row_verdict(row.low, row.high, row.margin) if row.testable else UNTESTABLE
+        row_verdict(row.low, row.high, row.margin, threshold(row.question, row.margin))
+        if row.testable
+        else UNTESTABLE
         for row in frame.itertuples()
     ]
     decision = preregistration["decision_columns"]
@@ -246,6 +260,11 @@ def verdicts(columns: pd.DataFrame, preregistration: Mapping) -> pd.DataFrame:
         for question, subset in zip(frame["question"], frame["subset"], strict=True)
     ]
     return frame[VERDICT_COLUMNS]
+
+
+def threshold(question: str, margin: float) -> float:
+    """Where `beats` starts for a question's rows (row_verdict): the gap's margin, else 0."""
+    return margin if question == GAP else 0.0
 
 
 def has_headroom(rows: pd.DataFrame, headroom: float) -> bool:
@@ -336,27 +355,40 @@ def dynamics_summary(dynamics: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_interval(row) -> str:
+    """'+0.42 pp [+0.05, +0.79]': two decimals, so that an interval end just above 0 does not
+    print as 0 beside `beats`."""
     if not math.isfinite(row["low"]):
-        return f"{row['mean']:+.1f} pp (no interval)"
-    return f"{row['mean']:+.1f} pp [{row['low']:+.1f}, {row['high']:+.1f}]"
+        return f"{row['mean']:+.2f} pp (no interval)"
+    return f"{row['mean']:+.2f} pp [{row['low']:+.2f}, {row['high']:+.2f}]"
 
 
 def power_note(row) -> str:
     """'n seeds, half-width h' and, where it is wider than planned, 'underpowered'."""
+    if not math.isfinite(row["half_width"]):
+        return f"{row['n_seeds']} seed(s), no interval"
     note = f"{row['n_seeds']} seeds, half-width {row['half_width']:.2f} pp"
     if not row["powered"]:
         note += f", *underpowered*: planned {row['planned_half_width']:.2f}"
     return note
 
 
-def verdict_phrase(verdict: str, a: str, b: str, margin: float) -> str:
-    """The fixed wording of each verdict, for a - b."""
+def verdict_phrase(verdict: str, rows: pd.DataFrame) -> str:
+    """The fixed wording of each verdict for a comparison a - b (its rows): `beats` says "by
+    more than the margin" for the gap to the oracle (its rule), and "by less than the margin"
+    elsewhere when every interval lies below it (an effect the preregistration calls small)."""
+    first = rows.iloc[0]
+    a, b, margin = label(first["a"]), label(first["b"]), first["margin"]
+    beats = f"{a} beats {b}"
+    if first["question"] == GAP:
+        beats += f" by more than {margin:g} pp"
+    elif (rows["high"] < margin).all():
+        beats += f", by less than {margin:g} pp"
     return {
-        BEATS: f"{label(a)} beats {label(b)}",
-        EQUIVALENT: f"{label(a)} is equivalent to {label(b)} within ±{margin:g} pp",
-        INCONCLUSIVE: f"{label(a)} against {label(b)} is inconclusive",
-        WORSE: f"{label(a)} is worse than {label(b)}",
-        UNTESTABLE: f"{label(a)} against {label(b)} cannot be tested here",
+        BEATS: beats,
+        EQUIVALENT: f"{a} is equivalent to {b} within ±{margin:g} pp",
+        INCONCLUSIVE: f"{a} against {b} is inconclusive",
+        WORSE: f"{a} is worse than {b}",
+        UNTESTABLE: f"{a} against {b} cannot be tested here",
     }[verdict]
 
 
@@ -367,12 +399,11 @@ def row_text(row) -> str:
 def comparison_sentence(
     rows: pd.DataFrame, decision_columns: Sequence[str], prefix: str = ""
 ) -> str:
-    """'[prefix: ]A beats B: weak mean +1.2 pp [+0.4, +2.0] (10 seeds, ...); satellite ...'."""
-    first = rows.iloc[0]
+    """'[prefix: ]A beats B: weak mean +1.20 pp [+0.40, +2.00] (10 seeds, ...); ...'."""
     verdict = comparison_verdict(rows, decision_columns)
     shown = rows[rows["subset"].isin(list(decision_columns))]
     details = "; ".join(row_text(row) for _, row in shown.iterrows())
-    phrase = verdict_phrase(verdict, first["a"], first["b"], first["margin"])
+    phrase = verdict_phrase(verdict, shown if not shown.empty else rows)
     if not prefix:
         phrase = phrase[0].upper() + phrase[1:]
     return f"{prefix}{phrase}: {details}."
@@ -384,42 +415,90 @@ def benchmark_verdict(rows: pd.DataFrame, decision_columns: Sequence[str], prima
     return comparison_verdict(miam, decision_columns) if not miam.empty else UNTESTABLE
 
 
+def lead_comparison(rows: pd.DataFrame, question: str, preregistration: Mapping) -> pd.DataFrame:
+    """The rows of the comparison a question's sentence reports: the primary MIAM arm for MIAM
+    and the gap, the first positive control with headroom (else the first registered), and
+    for the others the first registered comparison the benchmark has."""
+    asked = rows[rows["question"] == question]
+    if question in (MIAM_QUESTION, GAP):
+        primary = asked[asked["b" if question == GAP else "a"] == preregistration["primary"]]
+        asked = primary if not primary.empty else asked
+    if question == POSITIVE:
+        with_headroom = [
+            comparison
+            for comparison, compared in asked.groupby("comparison", sort=False)
+            if has_headroom(compared, preregistration["headroom"])
+        ]
+        if with_headroom:
+            asked = asked[asked["comparison"] == with_headroom[0]]
+    if asked.empty:
+        return asked
+    return asked[asked["comparison"] == asked["comparison"].iloc[0]]
+
+
 def finding(table: pd.DataFrame, preregistration: Mapping) -> str:
-    """The study's heading and sentences: per benchmark the positive control first, whether the
-    benchmark can test MIAM, the negative control, MIAM's verdicts read against the control,
-    then the ladder and the gap to the oracle on `avg`."""
+    """The study's heading and, per benchmark, one sentence per question (one comparison, its
+    cited columns, n seeds): the positive control first with whether the benchmark can test
+    MIAM, the negative control, the primary MIAM arm read against the control, the ladder and
+    the gap to the oracle on `avg`. Every other row is in verdicts.md and verdicts.csv."""
     decision = preregistration["decision_columns"]
     primary = preregistration["primary"]
     headline = "; ".join(
-        f"{benchmark} {word_for(benchmark_verdict(rows, decision, primary), rows)}"
+        f"{benchmark} {word_for(rows, decision, primary, preregistration['margin'])}"
         for benchmark, rows in table.groupby("dataset", sort=False)
     )
     lines = [f"### MIAM against the Beta hypercube, the decisive study: {headline}", ""]
     for benchmark, rows in table.groupby("dataset", sort=False):
-        testable = bool(rows.loc[rows["question"] == MIAM_QUESTION, "testable"].all())
+        testable = has_headroom(rows, preregistration["headroom"])
         sentences = []
         for question in QUESTIONS:
             columns = cited_columns(question, decision)
-            asked = rows[(rows["question"] == question) & rows["subset"].isin(columns)]
-            for _, compared in asked.groupby("comparison", sort=False):
-                prefix = PREFIXES.get(question, "")
-                sentences.append(comparison_sentence(compared, columns, prefix))
+            compared = lead_comparison(rows, question, preregistration)
+            compared = compared[compared["subset"].isin(columns)]
+            if compared.empty:
+                continue
+            sentence = comparison_sentence(compared, columns, PREFIXES.get(question, ""))
             if question == POSITIVE:
-                sentences.append(
-                    f"So this benchmark {'can' if testable else 'cannot'} reveal a "
-                    "modality-level push over the Beta hypercube (pre-registered: a positive "
-                    "control's weak-mean interval above 0 with a mean of at least "
+                sentence = (
+                    f"{sentence[:-1]}; so this benchmark {'can' if testable else 'cannot'} "
+                    "reveal a modality-level push over the Beta hypercube (pre-registered: a "
+                    "positive control's weak-mean interval above 0 with a mean of at least "
                     f"{preregistration['headroom']:g} pp)."
                 )
+            sentences.append(sentence)
         lines += [f"**{benchmark}**", "", *[f"- {sentence}" for sentence in sentences], ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def word_for(verdict: str, rows: pd.DataFrame) -> str:
-    """The heading's phrase for a benchmark's primary verdict."""
-    margin = rows["margin"].iloc[0]
+def verdicts_markdown(table: pd.DataFrame) -> str:
+    """Every row the finding and the forest plot cite, as a Markdown table (benchmark order,
+    then the questions' order)."""
+    lines = [
+        "| benchmark | question | a − b | column | seeds | a − b (pp), 95 % interval "
+        "| half-width (planned) | verdict |",
+        "|---|---|---|---|---:|---|---|---|",
+    ]
+    for row in table[table["cited"]].to_dict("records"):
+        interval = format_interval(row).replace(" pp", "")
+        planned = f"{row['half_width']:.2f} ({row['planned_half_width']:.2f})"
+        if not row["powered"]:
+            planned += " underpowered"
+        lines.append(
+            f"| {row['dataset']} | {row['question']} | {row['a']} − {row['b']} "
+            f"| {row['subset']} | {row['n_seeds']} | {interval} | {planned} | {row['verdict']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def word_for(
+    rows: pd.DataFrame, decision_columns: Sequence[str], primary: str, margin: float
+) -> str:
+    """The heading's phrase for a benchmark's primary verdict (benchmark_verdict)."""
+    verdict = benchmark_verdict(rows, decision_columns, primary)
+    miam = rows[(rows["question"] == MIAM_QUESTION) & (rows["a"] == primary)]
+    small = verdict == BEATS and (miam["high"] < margin).all()
     return {
-        BEATS: "MIAM beats it",
+        BEATS: f"MIAM beats it{f', by less than {margin:g} pp' if small else ''}",
         EQUIVALENT: f"equivalent within ±{margin:g} pp",
         INCONCLUSIVE: "inconclusive",
         WORSE: "MIAM is worse",
@@ -438,13 +517,17 @@ def preregistration_text(preregistration: Mapping) -> str:
     return "\n".join(
         [
             f"Registered {p['registered']}. Budget: x{p['budget']:g} the demo's optimisation "
-            f"steps. Columns: {', '.join(p['columns'])}; a comparison's verdict is the one its "
-            f"decision columns ({', '.join(p['decision_columns'])}) share, else inconclusive.",
+            f"steps. Columns: {', '.join(p['columns'])}. Each question's verdict is read on "
+            f"{cited_text(p['decision_columns'])}.",
             "",
             f"Rule per row a - b (95 % paired t interval over seeds): **beats** if the interval "
             f"lies above 0; **worse** if below 0; **equivalent within ±delta** if inside "
-            f"[-delta, +delta], delta = {p['margin']:g} pp ({p['gap_margin']:g} pp for the gap "
-            f"to the oracle); otherwise **inconclusive**. MIAM's rows on a benchmark are "
+            f"[-delta, +delta], delta = {p['margin']:g} pp; otherwise **inconclusive**. The gap "
+            f"to the oracle (oracle - model) has margin {p['gap_margin']:g} pp and is about it: "
+            f"**beats** (the oracle ahead by more than the margin) if the interval lies above "
+            f"+{p['gap_margin']:g} pp, **equivalent** if inside ±{p['gap_margin']:g} pp, "
+            f"**worse** below -{p['gap_margin']:g} pp, otherwise **inconclusive**. "
+            f"MIAM's rows on a benchmark are "
             f"**cannot be tested here** unless a positive control's weak-mean interval lies "
             f"above 0 with a mean of at least {p['headroom']:g} pp.",
             "",
@@ -458,8 +541,17 @@ def preregistration_text(preregistration: Mapping) -> str:
     )
 
 
+def cited_text(decision_columns: Sequence[str]) -> str:
+    """Which columns decide each question, as the preregistration states it."""
+    return "; ".join(
+        f"{question}: {' and '.join(cited_columns(question, decision_columns))}"
+        + (" (a verdict they share, else inconclusive)" if question == MIAM_QUESTION else "")
+        for question in QUESTIONS
+    )
+
+
 TABLES = ("scores", "verdicts", "dynamics", "dynamics_summary")
-TEXTS = ("finding.md", "preregistration.md")
+TEXTS = ("finding.md", "preregistration.md", "verdicts.md")
 
 
 def write_study(
@@ -489,6 +581,7 @@ def write_study(
     texts = {
         "finding.md": finding(table, preregistration),
         "preregistration.md": preregistration_text(preregistration) + "\n",
+        "verdicts.md": verdicts_markdown(table),
     }
     for name in TEXTS:
         paths.append(folder / name)
@@ -503,7 +596,13 @@ PREREGISTRATION_BEGIN, PREREGISTRATION_END = (
     "<!-- preregistration:begin -->",
     "<!-- preregistration:end -->",
 )
-PUBLISHED = ("verdicts.csv", "dynamics_summary.csv", "finding.md", "preregistration.md")
+PUBLISHED = (
+    "verdicts.csv",
+    "verdicts.md",
+    "dynamics_summary.csv",
+    "finding.md",
+    "preregistration.md",
+)
 PUBLISHED_FIGURES = ("forest.png",)
 
 
@@ -526,6 +625,7 @@ def publish(folder: Path, readme: Path, page: Path, figures: Path) -> None:
         shutil.copyfile(folder / "figures" / name, figures / name)
     finding_text = (folder / "finding.md").read_text(encoding="utf-8")
     prereg = (folder / "preregistration.md").read_text(encoding="utf-8")
+    cited = (folder / "verdicts.md").read_text(encoding="utf-8")
     for path in (readme, page):
         where = Path(os.path.relpath(figures, path.parent)).as_posix()
         block = "\n".join(
@@ -535,6 +635,8 @@ def publish(folder: Path, readme: Path, page: Path, figures: Path) -> None:
                 f"![The rows the finding cites, per benchmark, coloured by verdict; shaded: "
                 f"±margin]({where}/forest.png)",
                 "",
+                # The page has room for every cited row; the README links them.
+                *([cited.strip(), ""] if path == page else []),
                 f"Every row: [verdicts.csv]({where}/verdicts.csv); what MIAM's imbalance term "
                 f"did over training: [dynamics_summary.csv]({where}/dynamics_summary.csv).",
             ]
