@@ -13,17 +13,18 @@ import pandas as pd
 import pytest
 import rasterio
 import torch
+from fixtures_real import build_geoplant_fixture
 from helpers import toy_tokens
 from own_data import READER_OPTIONS, write_dataset
 
-from fixtures_real import build_geoplant_fixture
 from miam.analysis import predictions as outputs
-from miam.core.data import DeviceData, Normalizer
+from miam.core.data import Normalizer
 from miam.core.model import ModalityLayout, ModelConfig, MultimodalTransformer
+from miam.core.split import write_split
 from miam.core.tokens import TokenSet, check_same_tokens
 from miam.inputs.sites import Grid, tokenize_sites, write_site_tokens
-from miam.inputs.tokenize.geoplant import tokenize_geoplant
 from miam.inputs.tokenize.generic import tokenize_generic
+from miam.inputs.tokenize.geoplant import tokenize_geoplant
 from miam.runs import evaluation, prediction
 from miam.workflow import pipeline
 
@@ -72,6 +73,16 @@ def test_seeds_give_mean_and_spread(toy):
     np.testing.assert_allclose(both.mean[0, 0], (a + b) / 2, atol=1e-6)
     np.testing.assert_allclose(both.spread[0, 0], np.abs(a - b) / 2, atol=1e-5)
     assert (one[0].spread == 0).all() and ((0 <= both.mean) & (both.mean <= 1)).all()
+
+
+def test_balanced_scores_become_probabilities():
+    """A model at the optimum of the weighted loss says 0 (balanced odds) where it knows
+    nothing; the shift turns that into the species' prevalence."""
+    targets = np.zeros((200, 3), np.uint8)
+    targets[:20, 0], targets[:100, 1], targets[:190, 2] = 1, 1, 1
+    shift = prediction.weighted_loss_shift(targets)
+    p = prediction.probabilities(torch.zeros(1, 3), "multilabel", shift)
+    np.testing.assert_allclose(p[0].numpy(), [0.1, 0.5, 0.95], atol=1e-6)
 
 
 def test_a_scenario_predicts_as_if_the_modality_were_missing(toy):
@@ -201,8 +212,8 @@ def test_own_data_sites_predict_by_config_alone(tmp_path):
     table["plot_id"] = [f"N{i}" for i in range(6)]
     table.loc[5, ["easting", "northing"]] = np.nan
     table.to_csv(root / "new_sites.csv", index=False)
-    dem = rasterio.open(root / "dem.tif")
-    west, south, east, north = dem.bounds
+    with rasterio.open(root / "dem.tif") as dem:
+        west, south = dem.bounds.left, dem.bounds.bottom
     grid = {
         "kind": "grid",
         "bbox": [west, south, west + 40_000, south + 30_000],
@@ -223,6 +234,7 @@ def test_own_data_sites_predict_by_config_alone(tmp_path):
     options = config["datasets"]["own"]["reader_options"]
     trained, _ = tokenize_generic(root, progress=False, **options)
     trained.save(tmp_path / "trained")
+    write_split(trained.samples, tmp_path / "split.csv", block_size=1.0, seed=0)
     model = write_model(trained, tmp_path / "model.pt", 0)
     for name, site_set in settings["sites"].items():
         tokens = write_site_tokens(
@@ -230,7 +242,8 @@ def test_own_data_sites_predict_by_config_alone(tmp_path):
             tmp_path / "trained", tmp_path / name / "tokens", tmp_path / name / "issues.csv",
         )  # fmt: skip
         predicted = outputs.predict_site_set(
-            {"uniform": [model]}, tmp_path / name / "tokens", tmp_path / "trained", settings,
+            {"uniform": [model]}, tmp_path / name / "tokens", tmp_path / "trained",
+            tmp_path / "split.csv", settings,
             tmp_path / name / "sites.parquet", tmp_path / name / "summary.json", device="cpu",
         )  # fmt: skip
         summary = outputs.site_summary(predicted)

@@ -108,6 +108,8 @@ rule predict_sites:
         models=lambda wildcards: sum(prediction_models(wildcards).values(), []),
         tokens=prediction_file("{dataset}", "{sites}", "tokens"),
         trained=tokens_folder(),
+        # the training split's prevalences calibrate presence-absence probabilities
+        split=split_csv(),
     output:
         table=prediction_file("{dataset}", "{sites}", "sites.parquet"),
         summary=prediction_file("{dataset}", "{sites}", "summary.json"),
@@ -216,9 +218,7 @@ rule maps_notebook:
     params:
         settings=predict_settings,
     message:
-        job_message(
-            "page maps of {wildcards.dataset} -> {output.html} (log: {log})"
-        )
+        job_message("page maps of {wildcards.dataset} -> {output.html} (log: {log})")
     script:
         "../scripts/maps_notebook.py"
 

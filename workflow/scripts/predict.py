@@ -12,6 +12,7 @@ predict_site_set(
     snakemake.params.models,
     snakemake.input.tokens,
     snakemake.input.trained,
+    snakemake.input.split,
     snakemake.params.settings,
     snakemake.output.table,
     snakemake.output.summary,

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from miam.core.split import split_indices
 from miam.core.tokens import TokenSet, check_same_tokens
 from miam.inputs.sites import Grid
-from miam.runs.prediction import SitePredictions, predict_sites
+from miam.runs.prediction import SitePredictions, predict_sites, weighted_loss_shift
 
 # Submission formats: the GeoLifeCLEF Kaggle one and the GeoPlant team's (`malpolon`).
 SUBMISSION_FORMATS = ("geolifeclef", "malpolon")
@@ -301,17 +302,25 @@ def predict_site_set(
     models: dict[str, list[str]],
     tokens: str | Path,
     trained: str | Path,
+    split: str | Path,
     settings: dict,
     table: str | Path,
     summary: str | Path,
     device: str = "auto",
 ) -> SitePredictions:
     """Predict a site set's tokens with every seed of `models` under the configured
-    scenarios (`pipeline.predict_settings`); write the per-site table and its summary."""
-    sites = TokenSet.load(tokens)
-    check_same_tokens(TokenSet.load(trained), str(trained), sites, str(tokens))
+    scenarios (`pipeline.predict_settings`); write the per-site table and its summary.
+    Presence-absence probabilities are corrected for the weighted training loss with the
+    training split's prevalences (`weighted_loss_shift`)."""
+    sites, training = TokenSet.load(tokens), TokenSet.load(trained)
+    check_same_tokens(training, str(trained), sites, str(tokens))
+    shift = None
+    if training.task == "multilabel":
+        shift = weighted_loss_shift(training.targets[split_indices(split)["train"]])
     scenarios = {name: {"drop": drop} for name, drop in settings["scenarios"].items()}
-    predictions = predict_sites(models, sites, scenarios, settings["chunk_sites"], device=device)
+    predictions = predict_sites(
+        models, sites, scenarios, settings["chunk_sites"], device=device, shift=shift
+    )
     write_site_outputs(predictions, table, summary)
     return predictions
 

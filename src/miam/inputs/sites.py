@@ -65,7 +65,8 @@ class Grid:
 
     @classmethod
     def from_config(cls, spec: dict) -> Grid:
-        return cls(tuple(spec.get("bbox") or DEFAULT_BBOX), spec["resolution"], spec["crs"])
+        bbox = tuple(spec.get("bbox") or DEFAULT_BBOX)
+        return cls(bbox, spec["resolution"], spec.get("crs", "EPSG:4326"))
 
 
 def synthetic_sites(generator: str, source: dict, grid: Grid, root: Path) -> pd.DataFrame:

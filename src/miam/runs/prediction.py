@@ -74,8 +74,27 @@ def scenario_specs(scenarios: dict[str, dict], modalities: list[str]) -> dict[st
     return specs
 
 
-def probabilities(logits: torch.Tensor, task: str) -> torch.Tensor:
-    return torch.sigmoid(logits) if task == "multilabel" else torch.softmax(logits, dim=-1)
+def weighted_loss_shift(train_targets: np.ndarray) -> np.ndarray:
+    """(C,) what to add to a presence-absence model's logits to turn them into probabilities.
+
+    Such models train on a weighted cross-entropy (`miam.runs.training.loss_function`:
+    presences weigh n / n_present, absences n / n_absent), whose optimum is the logit of the
+    probability plus log(n_absent / n_present): a balanced score, not a probability. Adding
+    log(n_present / n_absent), with the same counts, undoes it.
+    """
+    targets = np.asarray(train_targets, dtype=np.float64)
+    n = len(targets)
+    present = np.clip(targets.sum(axis=0), 1, None)
+    absent = np.clip(n - present, 1, None)
+    return np.log(present / absent).astype(np.float32)
+
+
+def probabilities(logits: torch.Tensor, task: str, shift: np.ndarray | None = None) -> torch.Tensor:
+    """Per-species probabilities (multilabel: after the weighted-loss `shift`) or the class
+    distribution (multiclass)."""
+    if task == "multiclass":
+        return torch.softmax(logits, dim=-1)
+    return torch.sigmoid(logits if shift is None else logits + torch.from_numpy(shift))
 
 
 def predict_sites(
@@ -85,11 +104,14 @@ def predict_sites(
     chunk_sites: int = CHUNK_SITES,
     batch_size: int = 4096,
     device: str = "auto",
+    shift: np.ndarray | None = None,
 ) -> SitePredictions:
     """Probabilities of every site of `tokens` under each scenario, per model (its seeds'
     `model.pt` files; their mean and spread).
 
     models: name -> model.pt of each seed. scenarios: name -> {"drop": [modality, ...]}.
+    shift: presence-absence models' logit correction (`weighted_loss_shift` of the training
+    split's targets); None: their balanced scores, through a sigmoid.
     """
     device = pick_device(device)
     token_set = tokens if isinstance(tokens, TokenSet) else TokenSet.load(tokens)
@@ -116,7 +138,7 @@ def predict_sites(
                 selectors = torch.stack([data.selector(spec, n) for n, spec in specs.items()])
                 index = torch.arange(chunk.n_samples, device=device)
                 logits = evaluation.predict_subsets(model, data, index, selectors, batch_size)
-                p = probabilities(logits, token_set.task).double().numpy()  # (S, b, C)
+                p = probabilities(logits, token_set.task, shift).double().numpy()  # (S, b, C)
                 total[i, :, rows] += p
                 squares[i, :, rows] += np.square(p)
     counts = np.array([len(paths) for paths in loaded.values()], float)[:, None, None, None]

@@ -349,7 +349,12 @@ def predict_settings(config: dict, name: str) -> dict:
     full = block.get("full_scenario", "all_inputs")
     if full not in dropped or dropped[full]:
         raise ValueError(f"{where}.full_scenario: {full!r} is no scenario that drops nothing")
+    sites = {}
     for site, spec in block["sites"].items():
+        sites[site] = {"bbox": None, "crs": "EPSG:4326", **spec}
+        if "submission" in spec:
+            submission = {"formats": ["geolifeclef"], "top_k": 25, **spec["submission"]}
+            sites[site]["submission"] = submission
         for key in SITE_KEYS[spec["kind"]]:
             if key not in spec:
                 raise ValueError(f"{where}.sites.{site}: a {spec['kind']} needs `{key}`")
@@ -369,7 +374,7 @@ def predict_settings(config: dict, name: str) -> dict:
         "chunk_sites": block.get("chunk_sites", 2048),
         "map_species": maps.get("species", 2),
         "map_models": map_models,
-        "sites": block["sites"],
+        "sites": sites,
     }
 
 
