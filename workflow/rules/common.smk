@@ -418,6 +418,39 @@ def prediction_models(wildcards):
     }
 
 
+def generated_grid(wildcards):
+    """True for a grid of an embedded benchmark: its generator writes the sites' inputs."""
+    return is_generated(wildcards.dataset) and site_set(wildcards)["kind"] == "grid"
+
+
+def site_sources(wildcards):
+    """What the sites are read from: a generated grid's folder, else the dataset's files."""
+    if generated_grid(wildcards):
+        return [prediction_file(wildcards.dataset, wildcards.sites, "raw")]
+    return reader_inputs(wildcards)
+
+
+def site_truth(wildcards):
+    if generated_grid(wildcards):
+        return [prediction_file(wildcards.dataset, wildcards.sites, "truth.csv")]
+    return []
+
+
+def site_tables(wildcards):
+    return [
+        prediction_file(wildcards.dataset, sites, "sites.parquet")
+        for sites in predict_settings(wildcards)["sites"]
+    ]
+
+
+def site_maps_folders(wildcards):
+    return [
+        prediction_file(wildcards.dataset, sites, "maps")
+        for sites, spec in predict_settings(wildcards)["sites"].items()
+        if spec["kind"] == "grid"
+    ]
+
+
 def predict_targets():
     """Per predicting dataset: each site set's table, a grid's maps and agreement, a split's
     submission, and the maps page."""

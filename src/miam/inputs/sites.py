@@ -155,6 +155,17 @@ def tokenize_sites(
             reader, root, progress=False, species=species, split=site_set["split"], **options
         )
     if kind == "table":
+        categorical = [
+            name
+            for name, m in options.get("modalities", {}).items()
+            if m.get("from") == "categorical"
+        ]
+        if categorical:
+            # Levels are numbered from the table read: a new table would number them otherwise.
+            raise ValueError(
+                f"site table {site_set['table']}: categorical modalities {categorical} cannot "
+                "be predicted from a new table (their levels come from the table read)"
+            )
         return tokenize(
             reader, root, progress=False, species=species, **options | {"table": site_set["table"]}
         )
