@@ -17,6 +17,7 @@ from fixtures_real import build_geoplant_fixture
 from helpers import toy_tokens
 from own_data import READER_OPTIONS, write_dataset
 
+from miam.analysis import map_tables
 from miam.analysis import predictions as outputs
 from miam.core.data import Normalizer
 from miam.core.model import ModalityLayout, ModelConfig, MultimodalTransformer
@@ -313,13 +314,13 @@ def test_agreement_with_the_planted_truth():
     predicted = grid_predictions(grid)
     truth = predicted.samples[["sample_id", "lon", "lat"]].copy()
     truth["12"], truth["7"] = predicted.mean[1, 0, :, 0], predicted.mean[1, 0, :, 1]
-    table = outputs.agreement_summary(outputs.agreement(predicted, truth)).set_index(
+    table = map_tables.agreement_summary(map_tables.agreement(predicted, truth)).set_index(
         ["model", "scenario"]
     )
     assert table.loc[("miam", "all_inputs"), "rank_correlation"] == pytest.approx(1.0)
     assert table.loc[("miam", "all_inputs"), "mae"] == pytest.approx(0.0, abs=1e-6)
     assert table.loc[("uniform", "without_ts"), "rank_correlation"] < 0.9
-    losses = outputs.scenario_losses(table.reset_index(), "all_inputs")
+    losses = map_tables.scenario_losses(table.reset_index(), "all_inputs")
     assert losses.strongest.sum() == 2 and (losses.scenario == "without_ts").all()
 
 

@@ -20,7 +20,7 @@ from helpers import target_rules, workflow_rules
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from miam.analysis.predictions import scenario_losses
+from miam.analysis.map_tables import scenario_losses
 from miam.workflow import pipeline
 
 REPO = Path(__file__).resolve().parents[1]

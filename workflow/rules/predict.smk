@@ -85,7 +85,7 @@ rule predict_sites:
     benchmark:
         "results/{dataset}/benchmarks/predict/{sites}/predict.tsv"
     conda:
-        "../../envs/miam.yaml"
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=job_size("evaluate", "mem_mb"),
@@ -140,7 +140,7 @@ rule submission:
     log:
         "results/{dataset}/logs/predict/{sites}/submission.log",
     conda:
-        "../../envs/miam.yaml"
+        "../../envs/data.yaml"
     threads: 1
     resources:
         mem_mb=job_size("report", "mem_mb"),

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from miam.analysis import claims
-from miam.analysis.predictions import scenario_losses
+from miam.analysis.map_tables import scenario_losses
 from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.analysis.tables import METRIC_LABELS, ORACLE, format_cell, read_long
 from miam.inputs.quality import ADJUSTMENTS
