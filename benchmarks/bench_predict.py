@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import statistics
 import tempfile
 import time
@@ -70,6 +71,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path, help="the page whose predict block to replace")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    load = os.getloadavg()[0]  # other work on the machine slows every figure alike
     rng = np.random.default_rng(0)
     figures = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -97,7 +99,8 @@ def main() -> None:
         lines = [
             PREDICT_BEGIN,
             f"Written by `python benchmarks/bench_predict.py --write {args.write}` on {when}, "
-            f"{machine()}; one torch thread, median of {args.repeats} timings, GeoPlant's token "
+            f"{machine()} (load average {load:.1f} at the start); one torch thread, median of "
+            f"{args.repeats} timings, GeoPlant's token "
             f"layout (98 tokens), {SPECIES} species, chunks of {CHUNK_SITES} sites, every "
             "scenario of a site (all inputs, without each of the 3 modalities) counted as one "
             "site predicted once per scenario.",

@@ -600,14 +600,18 @@ def test_reader_options_table_matches_the_readers():
     for reader, function in (("geoplant", tokenize_geoplant), ("taxabench", tokenize_taxabench)):
         parameters = inspect.signature(function).parameters.values()
         table = {
-            p.name: p.default for p in parameters if p.name not in ("root", "shard", "progress")
+            p.name: p.default
+            for p in parameters
+            # set by the workflow, never by the config: the shard, and the species of
+            # label-free sites (miam.inputs.sites)
+            if p.name not in ("root", "shard", "progress", "species")
         }
         assert pipeline.READER_OPTIONS[reader] == table, reader
     assert generic_spec.AUDIO_OPTIONS == {
         f.name: f.default for f in dataclasses.fields(AudioConfig)
     }
     parameters = inspect.signature(tokenize_generic).parameters
-    assert [p for p in parameters if p not in ("root", "shard", "progress")] == list(
+    assert [p for p in parameters if p not in ("root", "shard", "progress", "species")] == list(
         generic_spec.TOP_LEVEL
     )
 
