@@ -340,3 +340,8 @@ def test_the_predict_block_is_checked():
     }
     with pytest.raises(ValueError, match="must name some, not all"):
         pipeline.predict_settings(config, "own")
+    real = config["datasets"]["own"] | {"reader": "geoplant", "reader_options": {}}
+    real["predict"] = {"sites": {"grid": {"kind": "grid", "resolution": 1.0}}}
+    config["datasets"]["own"] = real
+    with pytest.raises(ValueError, match="a grid needs rasters to sample"):
+        pipeline.predict_settings(config, "own")

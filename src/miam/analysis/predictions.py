@@ -87,7 +87,7 @@ def read_site_table(path: str | Path) -> SitePredictions:
         mean=block("p"),
         spread=block("sd"),
         present=first[[f"has:{m}" for m in modalities]].to_numpy(bool),
-        seeds=0,
+        seeds=None,
     )
 
 

@@ -44,7 +44,7 @@ class SitePredictions:
     mean: np.ndarray
     spread: np.ndarray
     present: np.ndarray
-    seeds: int
+    seeds: int | None  # seeds per model (None: read back from a table, which does not say)
 
 
 def check_model(checkpoint: dict, model_path, tokens: TokenSet, tokens_name: str) -> None:

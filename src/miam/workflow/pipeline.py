@@ -358,6 +358,16 @@ def predict_settings(config: dict, name: str) -> dict:
         for key in SITE_KEYS[spec["kind"]]:
             if key not in spec:
                 raise ValueError(f"{where}.sites.{site}: a {spec['kind']} needs `{key}`")
+        generated = dataset["source"]["kind"] == "synthetic"
+        if spec["kind"] == "grid" and not (generated or dataset["reader"] == "generic"):
+            raise ValueError(
+                f"{where}.sites.{site}: a grid needs rasters to sample (the generic reader's "
+                "raster modalities) or an embedded benchmark's generator; the "
+                f"{dataset['reader']} reader reads per-site files only"
+            )
+        bbox = spec.get("bbox")
+        if bbox and not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
+            raise ValueError(f"{where}.sites.{site}.bbox: {bbox} is not west, south, east, north")
         if spec["kind"] == "split" and dataset["reader"] != "geoplant":
             raise ValueError(f"{where}.sites.{site}: only the geoplant reader reads splits")
         if spec["kind"] == "table" and dataset["reader"] != "generic":
