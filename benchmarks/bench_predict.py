@@ -101,9 +101,9 @@ def main() -> None:
             f"Written by `python benchmarks/bench_predict.py --write {args.write}` on {when}, "
             f"{machine()} (load average {load:.1f} at the start); one torch thread, median of "
             f"{args.repeats} timings, GeoPlant's token "
-            f"layout (98 tokens), {SPECIES} species, chunks of {CHUNK_SITES} sites, every "
-            "scenario of a site (all inputs, without each of the 3 modalities) counted as one "
-            "site predicted once per scenario.",
+            f"layout (98 tokens), {SPECIES} species, chunks of {CHUNK_SITES} sites; a site counts "
+            "once, predicted under every scenario (all inputs, without each of the 3 "
+            "modalities).",
             "",
             "| model | sites timed | scenarios | sites per second per core (all scenarios) |",
             "|---|---:|---:|---:|",
