@@ -19,6 +19,7 @@ from own_data import READER_OPTIONS, write_dataset
 
 from miam.analysis import map_tables
 from miam.analysis import predictions as outputs
+from miam.analysis.summary import maps_text
 from miam.core.data import Normalizer
 from miam.core.model import ModalityLayout, ModelConfig, MultimodalTransformer
 from miam.core.split import write_split
@@ -345,3 +346,20 @@ def test_the_predict_block_is_checked():
     config["datasets"]["own"] = real
     with pytest.raises(ValueError, match="a grid needs rasters to sample"):
         pipeline.predict_settings(config, "own")
+
+
+def test_the_summary_says_what_the_maps_show():
+    rows = [
+        ("uniform", "all_inputs", 0.8),
+        ("uniform", "without_ts", 0.6),
+        ("uniform", "without_img", 0.79),
+        ("miam", "all_inputs", 0.82),
+        ("miam", "without_ts", 0.7),
+        ("miam", "without_img", 0.8),
+        ("oracle", "all_inputs", 0.9),
+        ("oracle", "without_ts", 0.1),
+    ]
+    summary = pd.DataFrame(rows, columns=["model", "scenario", "rank_correlation"])
+    text = maps_text("grid", summary)
+    assert "with all inputs 0.80 to 0.82 across the 2 masking strategies" in text
+    assert "without ts" in text and "2 of them lose agreement, from 0.12 (`miam`)" in text
