@@ -149,7 +149,7 @@ def tokenize_sites(
     species = list(trained.class_names)
     kind = site_set["kind"]
     if reader == "generic":  # sites are never split: no group column needed
-        options = options | {"group": None}
+        options = options | {"group": None, "modalities": trained_tile_layout(options, trained)}
     if kind == "split":
         return tokenize(
             reader, root, progress=False, species=species, split=site_set["split"], **options
@@ -173,6 +173,29 @@ def tokenize_sites(
         return _generic_grid(root, options, trained, Grid.from_config(site_set), site_root)
     split = {"split": GRID_SPLIT} if reader == "geoplant" else {}
     return tokenize(reader, site_root, progress=False, species=species, **split, **options)
+
+
+def trained_tile_layout(options: dict, trained: TokenSet) -> dict:
+    """The generic reader's modalities with each tile modality's `size` and `bands` as in
+    training: left unset, they come from the first readable tile of the table read, which new
+    sites may not have (or have otherwise)."""
+    modalities = {}
+    for name, m in (options.get("modalities") or {}).items():
+        if m.get("from") == "files" and m.get("type") == "tile":
+            tokens = trained.modality(name)
+            patch = m.get("patch", 16)
+            side = round(tokens.n_tokens**0.5)
+            if tokens.token_dim % patch**2 or side * side != tokens.n_tokens:
+                raise ValueError(
+                    f"modalities.{name}: the trained tiles ({tokens.n_tokens} tokens of "
+                    f"{tokens.token_dim}) are not {patch} px patches; give `size` and `bands`"
+                )
+            m = m | {
+                "size": m.get("size") or side * patch,
+                "bands": m.get("bands") or tokens.token_dim // patch**2,
+            }
+        modalities[name] = m
+    return modalities
 
 
 # The generic reader's modalities a grid point has: rasters are sampled there, the location is
