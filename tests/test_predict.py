@@ -22,6 +22,7 @@ from miam.analysis import predictions as outputs
 from miam.analysis.summary import maps_text
 from miam.core.data import Normalizer
 from miam.core.model import ModalityLayout, ModelConfig, MultimodalTransformer
+from miam.core.predictions import SitePredictions
 from miam.core.split import write_split
 from miam.core.tokens import TokenSet, check_same_tokens
 from miam.inputs.sites import Grid, tokenize_sites, write_site_tokens
@@ -268,12 +269,12 @@ def test_own_data_sites_predict_by_config_alone(tmp_path):
         tokenize_sites("generic", root, options, trained, far, tmp_path / "far")
 
 
-def grid_predictions(grid: Grid) -> prediction.SitePredictions:
+def grid_predictions(grid: Grid) -> SitePredictions:
     rows, cols = grid.shape
     n = rows * cols - 1  # the last cell has no site: nodata
     x, y = grid.centres()
     rng = np.random.default_rng(0)
-    return prediction.SitePredictions(
+    return SitePredictions(
         models=["uniform", "miam"],
         scenarios=["all_inputs", "without_ts"],
         samples=pd.DataFrame(

@@ -3,13 +3,10 @@ file names, and the agreement of maps with a generator's planted truth."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # the type only: importing it would import torch
-    from miam.runs.prediction import SitePredictions
+from miam.core.predictions import SitePredictions
 
 
 def raster_name(species: str) -> str:

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from miam.analysis.map_tables import agreement, agreement_summary, raster_name
+from miam.core.predictions import SitePredictions
 from miam.core.split import split_indices
 from miam.core.tokens import TokenSet, check_same_tokens
 from miam.inputs.sites import Grid
-from miam.runs.prediction import SitePredictions, predict_sites, weighted_loss_shift
 
 # Submission formats: the GeoLifeCLEF Kaggle one and the GeoPlant team's (`malpolon`).
 SUBMISSION_FORMATS = ("geolifeclef", "malpolon")
@@ -245,6 +245,8 @@ def predict_site_set(
     scenarios (`pipeline.predict_settings`); write the per-site table and its summary.
     Presence-absence probabilities are corrected for the weighted training loss with the
     training split's prevalences (`weighted_loss_shift`)."""
+    from miam.runs.prediction import predict_sites, weighted_loss_shift  # torch: here only
+
     sites, training = TokenSet.load(tokens), TokenSet.load(trained)
     check_same_tokens(training, str(trained), sites, str(tokens))
     shift = None

@@ -12,39 +12,19 @@ embedding), so memory holds one chunk of inputs whatever the number of sites; on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from miam.core.data import DeviceData
+from miam.core.predictions import SitePredictions
 from miam.core.tokens import TokenSet
 from miam.runs import evaluation
 from miam.runs.runtime import load_model, pick_device
 
 # Sites per prediction chunk: their values, presence and embeddings are what memory holds.
 CHUNK_SITES = 2048
-
-
-@dataclass
-class SitePredictions:
-    """Seed-mean and seed-spread (standard deviation, 0 for one seed) probabilities.
-
-    mean, spread: (models, scenarios, sites, species) float32.
-    present: (sites, modalities) bool, which modalities each site had (before any scenario).
-    """
-
-    models: list[str]
-    scenarios: list[str]
-    samples: pd.DataFrame  # sample_id, lon, lat
-    modalities: list[str]
-    species: list[str]
-    mean: np.ndarray
-    spread: np.ndarray
-    present: np.ndarray
-    seeds: int | None  # seeds per model (None: read back from a table, which does not say)
 
 
 def check_model(checkpoint: dict, model_path, tokens: TokenSet, tokens_name: str) -> None:
