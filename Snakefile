@@ -8,6 +8,7 @@
 # results/{dataset}/unimodal/{modality}/seed{seed}/  late fusion's model of a modality (no oracle)
 # results/{dataset}/eval/                         tidy metrics per model and subset
 # results/{dataset}/contributions/                Shapley values across and inside modalities
+# results/{dataset}/predictions/{sites}/          new sites: probabilities, maps, submissions
 # results/{dataset}/tables/, reports/             paper tables (csv, md, tex), notebooks (html)
 # results/study/{study}/                          the study's tables and notebook (target `study`)
 from snakemake.utils import min_version
@@ -32,6 +33,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/notebooks.smk"
 include: "workflow/rules/contributions.smk"
+include: "workflow/rules/predict.smk"
 include: "workflow/rules/study.smk"
 
 

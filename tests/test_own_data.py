@@ -728,14 +728,18 @@ def test_reader_options_table_matches_the_readers():
     for reader, function in (("geoplant", tokenize_geoplant), ("taxabench", tokenize_taxabench)):
         parameters = inspect.signature(function).parameters.values()
         table = {
-            p.name: p.default for p in parameters if p.name not in ("root", "shard", "progress")
+            p.name: p.default
+            for p in parameters
+            # set by the workflow, never by the config: the shard, and the species of
+            # label-free sites (miam.inputs.sites)
+            if p.name not in ("root", "shard", "progress", "species")
         }
         assert pipeline.READER_OPTIONS[reader] == table, reader
     assert generic_spec.AUDIO_OPTIONS == {
         f.name: f.default for f in dataclasses.fields(AudioConfig)
     }
     parameters = inspect.signature(tokenize_generic).parameters
-    assert [p for p in parameters if p not in ("root", "shard", "progress")] == list(
+    assert [p for p in parameters if p not in ("root", "shard", "progress", "species")] == list(
         generic_spec.TOP_LEVEL
     )
 
@@ -791,6 +795,9 @@ def test_a_dataset_added_by_config_alone_runs_to_a_main_table(tmp_path):
     from test_workflow import copy_repo, snakemake
 
     data = own_data.write_dataset(tmp_path / "my-plots", n=120)
+    # New plots to predict, in the training table's format without the label columns.
+    new_plots = own_data.plots(10, seed=1).drop(columns=["species", "present"])
+    own_data.write_table(new_plots.assign(plot_id=[f"N{i}" for i in range(10)]), data / "new.gpkg")
     workdir = copy_repo(tmp_path / "repo")
     config = {
         "seeds": [0],
@@ -808,6 +815,18 @@ def test_a_dataset_added_by_config_alone_runs_to_a_main_table(tmp_path):
                     "everything": {"tiles": "all", "terrain": "all", "covariates": "all"},
                 },
                 "oracles": False,
+                "predict": {
+                    "sites": {
+                        "new": {"kind": "table", "table": "new.gpkg"},
+                        # the DEM's extent (EPSG:3035) at 20 km
+                        "dem": {
+                            "kind": "grid",
+                            "bbox": [4_080_000, 2_440_000, 4_420_000, 2_720_000],
+                            "resolution": 20_000,
+                            "crs": "EPSG:3035",
+                        },
+                    }
+                },
             }
         },
         "strategies": {"uniform": {"kind": "uniform"}, "miam": {"kind": "miam"}},
@@ -830,6 +849,14 @@ def test_a_dataset_added_by_config_alone_runs_to_a_main_table(tmp_path):
     assert "dem.tif" in manifest["files"] and not (results / "raw").exists()  # read in place
     quality = yaml.safe_load((results / "quality" / "summary.json").read_text())
     assert quality["counts"]["tiles"]["missing_file"] == 12
+    # The predict block alone predicts the new plots and a grid over the DEM.
+    snakemake(workdir, "predict", "--configfile", str(path))
+    new = pd.read_parquet(results / "predictions" / "new" / "sites.parquet")
+    assert len(new) == 10 * 2 * 4  # sites x models x scenarios (all inputs, without each)
+    assert not new["has:tiles"].any() and new["has:covariates"].all()  # no tiles for new ids
+    with rasterio.open(results / "predictions" / "dem" / "maps" / "richness.tif") as raster:
+        assert raster.crs.to_epsg() == 3035 and raster.shape == (14, 17)
+    assert "<img" in (results / "reports" / "maps.html").read_text()
     # Nothing is left to do; a changed file redoes the checksums and what depends on them.
     assert "Nothing to be done" in snakemake(workdir, "-n", *run).stdout
     own_data.write_call(data / "calls" / "P000.wav", 16_000, 0.5, 300)

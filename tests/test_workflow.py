@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import rasterio
 import screenshot_pages
 import yaml
 from helpers import target_rules, workflow_rules
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from miam.analysis.map_tables import scenario_losses
 from miam.workflow import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -310,6 +312,20 @@ def test_tiny_end_to_end_run(tmp_path):
         comparison = (results / "reports" / "comparison.html").read_text()
         assert all(strategy in comparison for strategy in config["strategies"])
         assert (results / "quality" / "summary.json").exists()
+        html = (results / "reports" / "maps.html").read_text()
+        assert "<img" in html and "planted truth" in html
+        grid = results / "predictions" / "grid"
+        assert len(pd.read_parquet(grid / "sites.parquet")) > 0
+        if "submission" in dataset["predict"]["sites"]["grid"]:
+            submitted = pd.read_csv(grid / "submission" / "geolifeclef.csv")
+            assert list(submitted.columns) == ["surveyId", "predictions"]
+            assert (submitted["predictions"].str.split(" ").map(len) == 5).all()
+        for tif in (grid / "maps").glob("*.tif"):
+            with rasterio.open(tif) as raster:
+                values = raster.read(masked=True)
+                assert raster.crs is not None and raster.nodata is not None
+                assert all(" / " in band for band in raster.descriptions)
+                assert tif.name == "richness.tif" or 0 <= values.min() <= values.max() <= 1
         # The token blocks are temporary: gathered, then deleted.
         assert not [path for path in (results / "shards").rglob("*") if path.is_file()]
     # Finished results: a second run has nothing to do (the deleted blocks included).
@@ -329,3 +345,34 @@ def test_tiny_end_to_end_run(tmp_path):
     pages = sorted(workdir.glob("results/*/reports/comparison.html"))
     shots = screenshot_pages.check_report(workdir / "report.html", pages, tmp_path / "shots")
     assert not [problem for shot in shots for problem in shot.problems]
+
+
+# How much rank correlation with the planted truth a map may lose to noise (3 seeds' mean, a
+# few hundred grid cells) and still count as "no worse" with all inputs.
+AGREEMENT_TOLERANCE = 0.02
+
+
+@pytest.mark.workflow
+def test_maps_agree_with_the_truth_better_with_all_inputs(tmp_path):
+    """On the demo's benchmarks, every masking strategy's map agrees with the planted
+    occurrence probability at least as well with all inputs as without the modality whose
+    absence hurts the maps most (and better on average)."""
+    workdir = copy_repo(tmp_path / "repo")
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    strategies = ["uniform", "modality_dropout", "miam"]
+    config["strategies"] = {name: config["strategies"][name] for name in strategies}
+    for dataset in config["datasets"].values():
+        dataset |= {"oracles": False, "weak_subsets": []}
+        dataset["predict"]["maps"]["models"] = strategies
+    path = workdir / "config" / "maps.yaml"
+    path.write_text(yaml.safe_dump(config))
+    targets = [f"results/{name}/predictions/grid/maps" for name in config["datasets"]]
+    snakemake(workdir, *targets, "--configfile", str(path))
+    for name in config["datasets"]:
+        summary = pd.read_csv(
+            workdir / f"results/{name}/predictions/grid/maps/agreement_summary.csv"
+        )
+        losses = scenario_losses(summary, "all_inputs")
+        strongest = losses[losses["strongest"]]
+        assert (strongest["loss"] > -AGREEMENT_TOLERANCE).all(), strongest
+        assert strongest["loss"].mean() > 0, strongest

@@ -97,6 +97,7 @@ wildcard_constraints:
     seed=r"\d+",
     study="|".join(map(re.escape, config["study"])),
     subset=r"[A-Za-z0-9_+.-]+",
+    sites=r"[a-z][a-z0-9_]*",
 
 
 # --- the results tree: every path that more than one rule or function uses, built here once
@@ -168,6 +169,11 @@ def figures_folder(dataset, notebook):
 
 def contribution_csv(dataset, table):
     return f"results/{dataset}/contributions/{table}.csv"
+
+
+def prediction_file(dataset, sites, file):
+    """results/{dataset}/predictions/{sites}/{file}: one site set's inputs and predictions."""
+    return f"results/{dataset}/predictions/{sites}/{file}"
 
 
 # --- settings of one job, from its wildcards ---
@@ -409,9 +415,78 @@ def contribution_models(wildcards):
     ]
 
 
+# --- predictions (datasets.<name>.predict) ---
+
+PREDICTING = [name for name in DATASETS if "predict" in config["datasets"][name]]
+
+
+def predict_settings(wildcards):
+    return pipeline.predict_settings(config, wildcards.dataset)
+
+
+def site_set(wildcards):
+    return predict_settings(wildcards)["sites"][wildcards.sites]
+
+
+def prediction_models(wildcards):
+    """model.pt of every predicting model and seed, grouped: model name -> one per seed."""
+    return {
+        model: [run_file(wildcards.dataset, *run, MODEL, seed) for seed in SEEDS]
+        for model, run in predict_settings(wildcards)["models"].items()
+    }
+
+
+def generated_grid(wildcards):
+    """True for a grid of an embedded benchmark: its generator writes the sites' inputs."""
+    return is_generated(wildcards.dataset) and site_set(wildcards)["kind"] == "grid"
+
+
+def site_sources(wildcards):
+    """What the sites are read from: a generated grid's folder, else the dataset's files."""
+    if generated_grid(wildcards):
+        return [prediction_file(wildcards.dataset, wildcards.sites, "raw")]
+    return reader_inputs(wildcards)
+
+
+def site_truth(wildcards):
+    if generated_grid(wildcards):
+        return [prediction_file(wildcards.dataset, wildcards.sites, "truth.csv")]
+    return []
+
+
+def site_tables(wildcards):
+    return [
+        prediction_file(wildcards.dataset, sites, "sites.parquet")
+        for sites in predict_settings(wildcards)["sites"]
+    ]
+
+
+def site_maps_folders(wildcards):
+    return [
+        prediction_file(wildcards.dataset, sites, "maps")
+        for sites, spec in predict_settings(wildcards)["sites"].items()
+        if spec["kind"] == "grid"
+    ]
+
+
+def predict_targets():
+    """Per predicting dataset: each site set's table, a grid's maps and agreement, a split's
+    submission, and the maps page."""
+    targets = []
+    for dataset in PREDICTING:
+        for sites, spec in pipeline.predict_settings(config, dataset)["sites"].items():
+            targets.append(prediction_file(dataset, sites, "sites.parquet"))
+            if spec["kind"] == "grid":
+                targets.append(prediction_file(dataset, sites, "maps"))
+            if "submission" in spec:
+                targets.append(prediction_file(dataset, sites, "submission"))
+        targets.append(report_file(dataset, "maps", ".html"))
+    return targets
+
+
 def all_targets():
     """What `snakemake` builds without targets: per dataset its tables, notebooks and
-    contribution tables."""
+    contribution tables, and the predictions its `predict` block asks for."""
     return [
         path
         for dataset in DATASETS
@@ -423,7 +498,7 @@ def all_targets():
             ],
             *[contribution_csv(dataset, table) for table in CONTRIBUTION_TABLES],
         ]
-    ]
+    ] + predict_targets()
 
 
 # --- the study (docs/study.md): points are datasets, each in a benchmark ---

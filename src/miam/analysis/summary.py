@@ -23,13 +23,14 @@ import os
 import platform
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from miam.analysis import claims
+from miam.analysis.map_tables import scenario_losses
 from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.analysis.tables import METRIC_LABELS, ORACLE, format_cell, read_long
 from miam.inputs.quality import ADJUSTMENTS
@@ -64,6 +65,7 @@ class DatasetSummary:
     deployment_source: str  # "measured" or "config"
     quality: str  # quality_text of quality/summary.json
     tables_date: str
+    maps: list[str] = field(default_factory=list)  # maps_text of each grid with a planted truth
 
     def cell(self, model: str, column: str) -> tuple[float, float]:
         return cell_of(self.main, model, column)
@@ -132,6 +134,30 @@ def load_dataset(folder: Path) -> DatasetSummary:
         deployment_source=str(profile["source"]),
         quality=quality_text(json.loads((folder / "quality" / "summary.json").read_text())),
         tables_date=modified.strftime("%Y-%m-%d %H:%M UTC"),
+        maps=[
+            maps_text(path.parent.parent.name, pd.read_csv(path))
+            for path in sorted(folder.glob("predictions/*/maps/agreement_summary.csv"))
+        ],
+    )
+
+
+def maps_text(grid: str, agreement: pd.DataFrame, full: str = "all_inputs") -> str:
+    """What a grid's maps show against the planted truth: the rank correlation with all inputs,
+    and how much the masking strategies keep without the modality whose absence hurts most."""
+    masking = agreement[~agreement["model"].isin(NOT_MASKING)]
+    losses = scenario_losses(masking, full)
+    strongest = losses[losses["strongest"]]
+    best = strongest.loc[strongest["loss"].idxmin()]
+    worst = strongest.loc[strongest["loss"].idxmax()]
+    modality = best["scenario"].removeprefix("without_")
+    kept = int((strongest["loss"] > 0).sum())
+    return (
+        f"maps on grid `{grid}` (rank correlation with the planted occurrence probability, "
+        f"mean over species): with all inputs {strongest['full_rank_correlation'].min():.2f} to "
+        f"{strongest['full_rank_correlation'].max():.2f} across the {len(strongest)} masking "
+        f"strategies; without {modality}, the input whose absence hurts the maps most, "
+        f"{kept} of them lose agreement, from {best['loss']:.2f} (`{best['model']}`) to "
+        f"{worst['loss']:.2f} (`{worst['model']}`)"
     )
 
 
@@ -261,7 +287,7 @@ def readme_block(summaries: list[DatasetSummary], produced: str, disk: str) -> s
         headline = [s.claim("miam", "uniform"), s.claim(ORACLE, "miam")]
         described = [claims.describe(row) for row in headline if row is not None]
         if described:
-            text = f"- {s.name}: " + "; ".join(described) + "."
+            text = f"- {s.name}: " + "; ".join(described + s.maps) + "."
             wrapped = textwrap.fill(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False)
             lines.append(wrapped)
     notes = (
@@ -318,6 +344,10 @@ def dataset_section(s: DatasetSummary) -> list[str]:
         + ". Headline:",
         "",
         *[f"- {claims.describe(row)}" for row in headline if row is not None],
+        *[
+            f"- {text[0].upper()}{text[1:]} (`results/{s.name}/reports/maps.html`)."
+            for text in s.maps
+        ],
         "",
         margin_text(s),
         "",

@@ -394,6 +394,34 @@ class TokenSet:
         )
 
 
+def token_signature(tokens: TokenSet) -> dict:
+    """What a model's inputs and outputs are: task, species, modalities and their tokens."""
+    return {
+        "task": tokens.task,
+        "species": [str(name) for name in tokens.class_names],
+        "modalities": [
+            [m.name, m.kind, list(m.token_names), int(m.token_dim)] for m in tokens.modalities
+        ],
+    }
+
+
+def check_same_tokens(trained: TokenSet, trained_name: str, sites: TokenSet, sites_name: str):
+    """Refuse sites whose tokens are not those the models were trained on (another dataset,
+    layout or species list), naming both and the first difference."""
+    a, b = token_signature(trained), token_signature(sites)
+    for key in ("task", "species", "modalities"):
+        if a[key] != b[key]:
+            first = next(
+                (f"{x} != {y}" for x, y in zip(a[key], b[key], strict=False) if x != y),
+                f"{len(a[key])} != {len(b[key])} entries",
+            )
+            raise ValueError(
+                f"the models were trained on the tokens of {trained_name}, but the sites "
+                f"{sites_name} have other {key} ({first}): predict sites read by the same "
+                "reader, layout and species list as the training data"
+            )
+
+
 def _non_empty(parts: list[TokenSet]) -> list[TokenSet]:
     # An empty part (more shards than samples) adds nothing, but its samples table, read back
     # from a header-only CSV, has no column dtypes to agree with the others'.

@@ -337,10 +337,87 @@ def run_settings(config: dict, dataset: str, key: str) -> dict:
     return {**config.get(key, {}), **config["datasets"][dataset].get(key, {})}
 
 
+SITE_KEYS = {"grid": ("resolution",), "split": ("split",), "table": ("table",)}
+
+
+def predict_settings(config: dict, name: str) -> dict:
+    """The dataset's `predict` block, defaults filled and checked: `models` as name ->
+    (family, run name), `scenarios` as name -> dropped modalities."""
+    dataset = config["datasets"][name]
+    where = f"datasets.{name}.predict"
+    block = dataset["predict"]
+    names = modalities(dataset)
+    strategies = list(strategy_runs(config, name))
+    models = {}
+    for model in block.get("models") or strategies:
+        family, _, run = model.rpartition("/")
+        known = oracle_subsets(dataset) if family == "oracle" else strategies
+        if family not in ("", "oracle") or run not in known:
+            raise ValueError(
+                f"{where}.models: {model!r} is neither a strategy run ({strategies}) nor "
+                f"oracle/<subset> of a trained oracle ({oracle_subsets(dataset)})"
+            )
+        models[model] = ("oracle" if family else "train", run)
+    scenarios = block.get("scenarios") or {
+        "all_inputs": {},
+        **{f"without_{m}": {"drop": [m]} for m in names},
+    }
+    dropped = {s: list(spec.get("drop", [])) for s, spec in scenarios.items()}
+    for scenario, drop in dropped.items():
+        unknown = sorted(set(drop) - set(names))
+        if unknown or set(drop) >= set(names):
+            raise ValueError(
+                f"{where}.scenarios.{scenario}: drop {drop} must name some, not all, of the "
+                f"modalities {names}"
+            )
+    full = block.get("full_scenario", "all_inputs")
+    if full not in dropped or dropped[full]:
+        raise ValueError(f"{where}.full_scenario: {full!r} is no scenario that drops nothing")
+    sites = {}
+    for site, spec in block["sites"].items():
+        sites[site] = {"bbox": None, "crs": "EPSG:4326", **spec}
+        if "submission" in spec:
+            submission = {"formats": ["geolifeclef"], "top_k": 25, **spec["submission"]}
+            sites[site]["submission"] = submission
+        for key in SITE_KEYS[spec["kind"]]:
+            if key not in spec:
+                raise ValueError(f"{where}.sites.{site}: a {spec['kind']} needs `{key}`")
+        generated = dataset["source"]["kind"] == "synthetic"
+        if spec["kind"] == "grid" and not (generated or dataset["reader"] == "generic"):
+            raise ValueError(
+                f"{where}.sites.{site}: a grid needs rasters to sample (the generic reader's "
+                "raster modalities) or an embedded benchmark's generator; the "
+                f"{dataset['reader']} reader reads per-site files only"
+            )
+        bbox = spec.get("bbox")
+        if bbox and not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
+            raise ValueError(f"{where}.sites.{site}.bbox: {bbox} is not west, south, east, north")
+        if spec["kind"] == "split" and dataset["reader"] != "geoplant":
+            raise ValueError(f"{where}.sites.{site}: only the geoplant reader reads splits")
+        if spec["kind"] == "table" and dataset["reader"] != "generic":
+            raise ValueError(f"{where}.sites.{site}: site tables are read by the generic reader")
+    maps = block.get("maps", {})
+    map_models = maps.get("models") or list(models)[:3]
+    unknown = sorted(set(map_models) - set(models))
+    if unknown:
+        raise ValueError(f"{where}.maps.models: {unknown} are not predicting models")
+    return {
+        "models": models,
+        "scenarios": dropped,
+        "full_scenario": full,
+        "chunk_sites": block.get("chunk_sites", 2048),
+        "map_species": maps.get("species", 2),
+        "map_models": map_models,
+        "sites": sites,
+    }
+
+
 def check_config(config: dict) -> None:
     """Errors that the schema cannot see, each naming the offending key."""
     for name, dataset in config["datasets"].items():
         where = f"datasets.{name}"
+        if "predict" in dataset:
+            predict_settings(config, name)
         source = dataset["source"]
         if source["kind"] == "synthetic" and "generator" not in source:
             raise ValueError(f"{where}.source: a synthetic source needs `generator`")

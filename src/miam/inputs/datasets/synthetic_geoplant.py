@@ -47,6 +47,7 @@ import multiprocessing
 import os
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,8 +176,10 @@ def _species(
     )
 
 
-def _standardise(values: np.ndarray) -> np.ndarray:
-    return (values - values.mean()) / values.std()
+def _standardise(values: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """`values` in standard deviations of `reference` (default: of themselves)."""
+    reference = values if reference is None else reference
+    return (values - reference.mean()) / reference.std()
 
 
 def _sigmoid(x):
@@ -184,21 +187,31 @@ def _sigmoid(x):
 
 
 def presence_probability(
-    fields: dict[str, np.ndarray], species: pd.DataFrame, effects: dict = EFFECTS
+    fields: dict[str, np.ndarray],
+    species: pd.DataFrame,
+    effects: dict = EFFECTS,
+    reference: dict | None = None,
 ) -> np.ndarray:
     """(N, S) probability that each species is present, from the landscape `fields`.
 
-    logit = intercept - EFFECTS["niche"] * squared distance to the climate optimum
-            + EFFECTS["greenness"] * greenness_slope * greenness
-            + the group's own term (EFFECTS[group] * group_slope * driver).
-    Drivers are standardised over the surveys. The `warm_canopy` term is a product across
-    modalities: present where it is warm (time series) *and* under trees (satellite tile).
+    logit = intercept - effects["niche"] * squared distance to the climate optimum
+            + effects["greenness"] * greenness_slope * greenness
+            + the group's own term (effects[group] * group_slope * driver),
+    `effects` the species mix's (SPECIES_MIXES; default EFFECTS).
+    Drivers are standardised over the surveys (`reference`: the fields of the surveys that
+    set the scale, for sites elsewhere such as a map's grid; default: `fields` themselves). The
+    `warm_canopy` term is a product across modalities: present where it is warm (time series)
+    *and* under trees (satellite tile).
     """
+
+    def driver(compute):
+        return _standardise(compute(fields), compute(reference or fields))[:, None]
+
     # Species track the recent climate (what the yearly cubes show), not the climatology.
-    temperature = _standardise(fields["tas"] + fields["warming"])[:, None]
-    precip = _standardise(np.log(fields["precip"]))[:, None]
-    greenness = _standardise(fields["greenness"])[:, None]
-    canopy = _standardise(fields["canopy"])[:, None]
+    temperature = driver(lambda f: f["tas"] + f["warming"])
+    precip = driver(lambda f: np.log(f["precip"]))
+    greenness = driver(lambda f: f["greenness"])
+    canopy = driver(lambda f: f["canopy"])
     distance2 = (
         (temperature - species["temperature_optimum"].to_numpy()) ** 2
         + (precip - species["precip_optimum"].to_numpy()) ** 2
@@ -210,11 +223,11 @@ def presence_probability(
     warm = _sigmoid(3.0 * (temperature - species["warm_threshold"].to_numpy()))
     drivers = {
         # Die-back where the 2003 summer was hot: a threshold response, slope sets its sign.
-        "heatwave": _standardise(fields["heatwave"])[:, None] - 0.3,
+        "heatwave": driver(lambda f: f["heatwave"]) - 0.3,
         "canopy": canopy,
         # Needs trees where it is warm, indifferent to them where it is cool.
         "warm_canopy": 2.0 * warm * (_sigmoid(2.0 * canopy) - 0.5),
-        "soil": _standardise(fields["phh2o"])[:, None] + 2.0 * (landcover - 0.08) / 0.1,
+        "soil": driver(lambda f: f["phh2o"]) + 2.0 * (landcover - 0.08) / 0.1,
     }
     for name, driver in drivers.items():
         slope = effects[name] * np.abs(species["group_slope"].to_numpy())
@@ -246,12 +259,15 @@ class _Shard:
     lon: np.ndarray
     lat: np.ndarray
     planted: dict[str, int]  # kind -> survey id, for the kinds that live in files
+    split: str = "train"
 
 
 def _make_shard(shard: _Shard) -> dict[str, list[tuple[str, bytes]]]:
     """Cube and tile files of one shard, as (member name, bytes) per archive."""
     landscape = cached_landscape(shard.seed, tuple(shard.bbox))
-    rng = np.random.default_rng([shard.seed, 101, shard.index])
+    # Other splits (sites to predict) draw their own noise; train's stream is the original one.
+    stream = [] if shard.split == "train" else [zlib.crc32(shard.split.encode())]
+    rng = np.random.default_rng([shard.seed, 101, shard.index, *stream])
     climate = landscape.monthly_climate(shard.lon, shard.lat, CLIMATE_YEARS)
     climate = climate * (1 + 0.02 * rng.standard_normal(climate.shape, dtype=np.float32))
     landsat = landscape.landsat(shard.lon, shard.lat, LANDSAT_YEARS)
@@ -276,9 +292,14 @@ def _make_shard(shard: _Shard) -> dict[str, list[tuple[str, bytes]]]:
         climate_data = _tensor_bytes(climate_cube.clone())
         if kind == "unsafe_pickle_cube":
             climate_data = _tensor_bytes(_UnsafeCube())
-        files["climate"].append((CLIMATE_CUBE.format(split="train", survey=survey), climate_data))
+        files["climate"].append(
+            (CLIMATE_CUBE.format(split=shard.split, survey=survey), climate_data)
+        )
         files["landsat"].append(
-            (LANDSAT_CUBE.format(split="train", survey=survey), _tensor_bytes(landsat_cube.clone()))
+            (
+                LANDSAT_CUBE.format(split=shard.split, survey=survey),
+                _tensor_bytes(landsat_cube.clone()),
+            )
         )
         if tile_missing[i] and kind is None:
             continue
@@ -369,19 +390,7 @@ def generate(
     )
     _write_csv(metadata, data / METADATA.format(split="train"))
 
-    ids = {"surveyId": surveys.survey_id}
-    bio = landscape.bioclim(surveys.lon, surveys.lat)
-    tables = {
-        BIOCLIMATIC: pd.DataFrame(ids | {f"Bio{k + 1}": bio[:, k] for k in range(19)}),
-        ELEVATION: pd.DataFrame(ids | {"Elevation": fields["elevation"].round(1)}),
-        LANDCOVER: pd.DataFrame(
-            ids | {f"LandCover-{k + 1}": fields["landcover"][:, k].round(4) for k in range(13)}
-        ),
-        SOILGRIDS: pd.DataFrame(
-            ids | {f"Soilgrid-{v}": fields[v].round(2) for v in SOIL_VARIABLES}
-        ),
-    }
-    for path, table in tables.items():
+    for path, table in _environment_tables(landscape, surveys, fields).items():
         values = table.columns[1:]
         empty_cells = rng.random((len(table), len(values))) < EMPTY_CELL
         table[values] = table[values].mask(empty_cells)
@@ -390,41 +399,7 @@ def generate(
         _write_csv(table, data / path.format(split="train"))
 
     file_issues = {k: v for k, v in planted.items() if k in _FILE_ISSUES}
-    shards = []
-    for k, start in enumerate(range(0, len(surveys.survey_id), SHARD_SIZE)):
-        part = slice(start, start + SHARD_SIZE)
-        in_shard = set(surveys.survey_id[part].tolist())
-        shards.append(
-            _Shard(
-                index=k,
-                seed=seed,
-                bbox=tuple(bbox),
-                survey_id=surveys.survey_id[part],
-                lon=surveys.lon[part],
-                lat=surveys.lat[part],
-                planted={kind: sid for kind, sid in file_issues.items() if sid in in_shard},
-            )
-        )
-    archives = {
-        "climate": data / CLIMATE_CUBES.format(split="train"),
-        "landsat": data / LANDSAT_CUBES.format(split="train"),
-        "tiles": data / TILES.format(Split="Train"),
-    }
-    for path in archives.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    processes = processes or (1 if len(shards) <= 2 else os.cpu_count() or 1)
-    zips = {name: zipfile.ZipFile(path, "w") for name, path in archives.items()}
-    try:
-        if processes == 1:
-            _write_shards(map(_make_shard, shards), zips)
-        else:
-            # The platform's default start method: "spawn" would re-run the caller's __main__
-            # (a script or a Snakemake rule) in every worker.
-            with multiprocessing.Pool(processes) as pool:
-                _write_shards(pool.imap(_make_shard, shards), zips)
-    finally:
-        for archive in zips.values():
-            archive.close()
+    _write_survey_files(data, surveys, seed, bbox, "train", file_issues, processes)
 
     manifest = {
         "dataset": "synthetic-geoplant",
@@ -444,6 +419,105 @@ def generate(
     return manifest
 
 
+def _environment_tables(landscape, surveys: Surveys, fields: dict) -> dict[str, pd.DataFrame]:
+    """Path template -> the environmental table of `surveys` (before any empty cell)."""
+    ids = {"surveyId": surveys.survey_id}
+    bio = landscape.bioclim(surveys.lon, surveys.lat)
+    return {
+        BIOCLIMATIC: pd.DataFrame(ids | {f"Bio{k + 1}": bio[:, k] for k in range(19)}),
+        ELEVATION: pd.DataFrame(ids | {"Elevation": fields["elevation"].round(1)}),
+        LANDCOVER: pd.DataFrame(
+            ids | {f"LandCover-{k + 1}": fields["landcover"][:, k].round(4) for k in range(13)}
+        ),
+        SOILGRIDS: pd.DataFrame(
+            ids | {f"Soilgrid-{v}": fields[v].round(2) for v in SOIL_VARIABLES}
+        ),
+    }
+
+
+def _write_survey_files(
+    data: Path, surveys: Surveys, seed: int, bbox, split: str, planted: dict, processes
+) -> None:
+    """The cube and tile archives of `split`, generated in shards of `SHARD_SIZE` surveys."""
+    shards = []
+    for k, start in enumerate(range(0, len(surveys.survey_id), SHARD_SIZE)):
+        part = slice(start, start + SHARD_SIZE)
+        in_shard = set(surveys.survey_id[part].tolist())
+        shards.append(
+            _Shard(
+                index=k,
+                seed=seed,
+                bbox=tuple(bbox),
+                survey_id=surveys.survey_id[part],
+                lon=surveys.lon[part],
+                lat=surveys.lat[part],
+                planted={kind: sid for kind, sid in planted.items() if sid in in_shard},
+                split=split,
+            )
+        )
+    archives = {
+        "climate": data / CLIMATE_CUBES.format(split=split),
+        "landsat": data / LANDSAT_CUBES.format(split=split),
+        "tiles": data / TILES.format(Split=split.split("_")[0].capitalize()),
+    }
+    for path in archives.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    processes = processes or (1 if len(shards) <= 2 else os.cpu_count() or 1)
+    zips = {name: zipfile.ZipFile(path, "w") for name, path in archives.items()}
+    try:
+        if processes == 1:
+            _write_shards(map(_make_shard, shards), zips)
+        else:
+            # The platform's default start method: "spawn" would re-run the caller's __main__
+            # (a script or a Snakemake rule) in every worker.
+            with multiprocessing.Pool(processes) as pool:
+                _write_shards(pool.imap(_make_shard, shards), zips)
+    finally:
+        for archive in zips.values():
+            archive.close()
+
+
+def generate_sites(
+    root: str | Path,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    split: str = "grid",
+    scale: str = "demo",
+    seed: int = 0,
+    bbox: tuple[float, float, float, float] = DEFAULT_BBOX,
+    n_surveys: int | None = None,
+    processes: int | None = None,
+    species_mix: str = "default",
+) -> pd.DataFrame:
+    """Label-free surveys at (`lon`, `lat`) in the layout of GeoPlant's published test split
+    (``PA_metadata_<split>.csv`` without speciesId, its tables, cubes and tiles, with the
+    training split's natural missingness), from the landscape and species of
+    `generate(root, scale, seed, bbox=bbox, n_surveys=n_surveys, species_mix=species_mix)`.
+
+    Returns the planted truth: one row per site (surveyId, lon, lat) and a column per speciesId
+    holding its presence probability there, drivers standardised over the training surveys.
+    """
+    data = Path(root) / ROOT
+    rng = np.random.default_rng([seed, 11])
+    training = _surveys(rng, n_surveys or SCALES[scale]["n_surveys"], bbox)
+    species_groups, effects = SPECIES_MIXES[species_mix]
+    species = _species(rng, SCALES[scale]["n_species"], species_groups)
+    landscape = cached_landscape(seed, tuple(bbox))
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    sites = Surveys(np.arange(1, len(lon) + 1, dtype=np.int64), lon, lat, np.full(len(lon), 2021))
+    fields = landscape.sample(lon, lat)
+    reference = landscape.sample(training.lon, training.lat)
+    truth = presence_probability(fields, species, effects, reference)
+    ids = {"surveyId": sites.survey_id, "lon": lon, "lat": lat}
+    metadata = pd.DataFrame(ids | {"year": sites.year, "country": "France"})
+    _write_csv(metadata, data / METADATA.format(split=split))
+    for path, table in _environment_tables(landscape, sites, fields).items():
+        _write_csv(table, data / path.format(split=split.replace("_", "-")))
+    _write_survey_files(data, sites, seed, bbox, split, {}, processes)
+    names = species["speciesId"].astype(str)
+    return pd.concat([pd.DataFrame(ids), pd.DataFrame(truth, columns=names)], axis=1)
+
+
 def _write_shards(results, zips: dict[str, zipfile.ZipFile]) -> None:
     for files in results:
         for name, members in files.items():
@@ -456,7 +530,14 @@ def load_manifest(root: str | Path) -> dict:
     return json.loads((Path(root) / "synthetic-geoplant.json").read_text())
 
 
-__all__ = ["PLANTED_ISSUES", "SCALES", "generate", "load_manifest", "presence_probability"]
+__all__ = [
+    "PLANTED_ISSUES",
+    "SCALES",
+    "generate",
+    "generate_sites",
+    "load_manifest",
+    "presence_probability",
+]
 
 
 def imbalance_scores(

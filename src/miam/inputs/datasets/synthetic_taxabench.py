@@ -424,6 +424,87 @@ def generate(root: str | Path, scale: str = "demo", seed: int = 0, corrupt: bool
     return root
 
 
+# -- sites to predict, and the truth planted there --------------------------------------------
+
+# Niche draws per species for the normaliser of the canopy-weighted placement.
+TRUTH_DRAWS = 4000
+
+
+def place_probability(
+    species: pd.DataFrame, landscape: Landscape, lon: np.ndarray, lat: np.ndarray, seed: int
+) -> np.ndarray:
+    """(N, S) probability that an observation made at each place is of each species.
+
+    An observation of species k is placed by its Gaussian niche, then among `CANDIDATES` such
+    places by the weight w = exp(3 * preference * (canopy - 0.4)) (`make_observations`): its
+    density is about niche_k(x) w_k(x) / E_niche_k[w_k] (edges of the box and the finite
+    candidate count neglected). Weighted by abundance and normalised over species.
+    """
+    lon_min, lat_min, lon_max, lat_max = landscape.bbox
+    x = (np.asarray(lon, float) - lon_min) / (lon_max - lon_min)
+    y = (np.asarray(lat, float) - lat_min) / (lat_max - lat_min)
+    canopy = landscape.sample(np.asarray(lon, float), np.asarray(lat, float))["canopy"]
+    rng = np.random.default_rng([seed, 5])
+    density = np.empty((len(x), len(species)))
+    for k, row in enumerate(species.itertuples(index=False)):
+        draws = np.clip(
+            [row.niche_x, row.niche_y] + row.niche_spread * rng.normal(size=(TRUTH_DRAWS, 2)), 0, 1
+        )
+        draw_canopy = landscape.sample(
+            lon_min + draws[:, 0] * (lon_max - lon_min), lat_min + draws[:, 1] * (lat_max - lat_min)
+        )["canopy"]
+        normaliser = np.exp(3.0 * row.canopy_preference * (draw_canopy - 0.4)).mean()
+        niche = np.exp(
+            -((x - row.niche_x) ** 2 + (y - row.niche_y) ** 2) / (2 * row.niche_spread**2)
+        )
+        weight = np.exp(3.0 * row.canopy_preference * (canopy - 0.4)) / normaliser
+        density[:, k] = row.abundance * niche / row.niche_spread**2 * weight
+    return density / density.sum(1, keepdims=True)
+
+
+def generate_sites(
+    root: str | Path,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    scale: str = "demo",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Label-free observations at (`lon`, `lat`) in the benchmark's layout, as a place to
+    predict has them: a satellite tile and the environment raster, no photo, no recording
+    (empty `taxon_id`; the photo and sound folders exist, empty).
+
+    Returns the planted truth: one row per site (id, lon, lat) and a column per species
+    (scientific name) with the probability that an observation there is of it
+    (`place_probability`).
+    """
+    root = Path(root)
+    if root.exists():
+        shutil.rmtree(root)
+    for folder in (IMAGE_DIR, SOUND_DIR, SATELLITE_DIR):
+        (root / folder).mkdir(parents=True)
+    species = make_species(SCALES[scale].n_species, seed)
+    landscape = cached_landscape(seed, tuple(DEFAULT_BBOX))
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    ids = np.arange(1, len(lon) + 1)
+    fields = landscape.sample(lon, lat)
+    for i, site in enumerate(ids):
+        at = {name: values[i] for name, values in fields.items()}
+        tile = landscape.tile(lon[i], lat[i], size=TILE_SIZE, fields=at)
+        write_tile(root / SATELLITE_DIR / f"{site}.tif", tile, lon[i], lat[i])
+    np.save(root / ENVIRONMENT_RASTER, environment_raster(landscape))
+    np.save(root / TAXA_NAMES, species["scientific_name"].to_numpy().astype(str))
+    table = pd.DataFrame({"id": ids, "latitude": lat, "longitude": lon, "taxon_id": ""})
+    table.reindex(columns=CSV_COLUMNS).to_csv(root / OBSERVATIONS_CSV, index=False)
+    truth = place_probability(species, landscape, lon, lat, seed)
+    return pd.concat(
+        [
+            pd.DataFrame({"id": ids, "lon": lon, "lat": lat}),
+            pd.DataFrame(truth, columns=species["scientific_name"]),
+        ],
+        axis=1,
+    )
+
+
 # -- the imbalance check ---------------------------------------------------------------------
 
 

@@ -82,9 +82,15 @@ def tokenize_generic(
     modalities: dict | None = None,
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
+    species: list[str] | None = None,
 ) -> tuple[TokenSet, QualityLog]:
     """Tokenize the dataset at `root` (a folder, or the sample table itself) as the options say
-    (see the module doc and `miam.inputs.tokenize.generic_spec`)."""
+    (see the module doc and `miam.inputs.tokenize.generic_spec`).
+
+    `species`: read the table label-free (sites to predict, no label column needed) with these
+    class names (a trained model's): every row with an id is kept, a row without usable
+    coordinates too (recorded; its located modalities are absent), and targets are 0.
+    """
     spec = parse_options(
         {
             "table": table,
@@ -103,7 +109,7 @@ def tokenize_generic(
     # What the whole table decides is recorded once, by the first shard.
     table_quality = quality if shard[0] == 0 else QualityLog()
     samples_table = read_sample_table(table_file, spec["layer"])
-    reader = _Reader(spec, folder, samples_table, table_quality)
+    reader = _Reader(spec, folder, samples_table, table_quality, species)
     if samples_table.unterminated and shard[0] == 0:
         rows = len(samples_table.frame)
         log.warning(unterminated_warning(table_file, rows), extra={CONSOLE: True})
@@ -147,7 +153,14 @@ def _as_id(value) -> str:
 class _Reader:
     """The sample table turned into samples and targets; builds each modality."""
 
-    def __init__(self, spec: dict, folder: Path, table: SampleTable, quality: QualityLog):
+    def __init__(
+        self,
+        spec: dict,
+        folder: Path,
+        table: SampleTable,
+        quality: QualityLog,
+        species: list[str] | None = None,
+    ):
         self.spec, self.folder, self.table = spec, folder, table
         self.path = table.path
         frame = table.frame.reset_index(drop=True)
@@ -175,11 +188,16 @@ class _Reader:
             lon, lat = lon[~empty_id], lat[~empty_id]
             log.info("%s: coordinates from %s", self.path, how)
             usable = valid_coordinates(lat, lon)
+            # A site to predict needs no place in a spatial block: it is kept, unlocated.
+            fate = "dropped" if species is None else "kept without coordinates"
             for i in np.flatnonzero(~usable):
                 reason = "missing_value" if np.isnan([lon[i], lat[i]]).any() else "out_of_range"
-                detail = f"lon {lon[i]}, lat {lat[i]}: dropped"
+                detail = f"lon {lon[i]}, lat {lat[i]}: {fate}"
                 quality.record("samples", reason, ids.iloc[i], self.path, detail)
-            frame, lon, lat = frame[usable].reset_index(drop=True), lon[usable], lat[usable]
+            if species is None:
+                frame, lon, lat = frame[usable].reset_index(drop=True), lon[usable], lat[usable]
+            else:
+                lon, lat = np.where(usable, lon, np.nan), np.where(usable, lat, np.nan)
 
         label = spec["label"]
         long_format = label["kind"] == "presence" and label["species"] is not None
@@ -194,7 +212,13 @@ class _Reader:
         self.rows = frame  # every row (several per sample in the long format)
         self.frame = frame[first].reset_index(drop=True)  # one row per sample
         self.sample_ids = self.frame["__sample_id"].to_numpy(str)
-        self.targets, self.class_names, keep = self._targets(label, quality)
+        if species is None:
+            self.targets, self.class_names, keep = self._targets(label, quality)
+        else:
+            task = TASKS[label["kind"]]
+            shape = (len(self.frame), len(species)) if task == "multilabel" else len(self.frame)
+            self.targets = np.zeros(shape, np.uint8 if task == "multilabel" else np.int64)
+            self.class_names, keep = list(species), np.ones(len(self.frame), bool)
         self.frame = self.frame[keep].reset_index(drop=True)
         self.sample_ids = self.sample_ids[keep]
         self.targets = self.targets[keep]

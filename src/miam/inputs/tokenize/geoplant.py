@@ -128,22 +128,29 @@ def tokenize_geoplant(
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
     layout: dict | None = None,
+    species: list[str] | None = None,
 ) -> tuple[TokenSet, QualityLog]:
     """Tokenize the GeoPlant presence-absence split `split` under `root` (see module doc).
 
     `shard` = (k, n): only the k-th of n blocks of surveys. `layout`: where each file is (the
-    `layout` of a dataset YAML; default: config/datasets/geoplant.yaml's).
+    `layout` of a dataset YAML; default: config/datasets/geoplant.yaml's). `species`: read the
+    split label-free (the published test surveys have no speciesId) with these class names (a
+    trained model's); targets are then all 0.
     """
     data = Path(root)
     layout = release_layout("geoplant", layout)
     names = {"split": split, "Split": split.split("_")[0].capitalize()}
     quality = QualityLog()
     metadata_path = require(data, layout, "metadata", names, "geoplant")
-    metadata = read_table(metadata_path, required=("surveyId", "lon", "lat", "speciesId"))
+    labelled = ("speciesId",) if species is None else ()
+    metadata = read_table(metadata_path, required=("surveyId", "lon", "lat", *labelled))
     # Surveys dropped from the whole table: recorded once, by the first shard.
     surveys = _surveys(metadata, quality if shard[0] == 0 else QualityLog(), metadata_path)
     survey_ids = surveys["surveyId"].to_numpy(dtype=np.int64)
-    targets, class_names = _targets(metadata, survey_ids, min_occurrences, max_species)
+    if species is None:
+        targets, class_names = _targets(metadata, survey_ids, min_occurrences, max_species)
+    else:
+        targets, class_names = np.zeros((len(survey_ids), len(species)), np.uint8), list(species)
     log.info("%d surveys, %d species kept", len(survey_ids), len(class_names))
     rows = shard_rows(len(survey_ids), *shard)
     surveys, survey_ids, targets = surveys.iloc[rows], survey_ids[rows], targets[rows]

@@ -190,8 +190,13 @@ def tokenize_taxabench(
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
     layout: dict | None = None,
+    species: list[str] | None = None,
 ) -> tuple[TokenSet, QualityLog]:
     """Tokenize the TaxaBench-8k folder `root` (see the module docstring).
+
+    `species`: read the observations label-free (sites to predict; `taxon_id` may be empty)
+    with these class names (a trained model's); every observation with an id is kept and its
+    target is 0.
 
     `audio` overrides fields of `AudioConfig` (sample_rate, duration, n_fft, hop_length, n_mels,
     time_blocks, freq_bands). `shard` = (k, n): only the k-th of n blocks of observations.
@@ -200,13 +205,15 @@ def tokenize_taxabench(
     root = Path(root)
     layout = release_layout("taxabench", layout)
     quality = QualityLog()
-    table, kept, class_names = _observations(
-        require(root, layout, "observations", {}, "taxabench"),
-        min_occurrences,
-        max_species,
-        shard,
-        quality,
-    )
+    observations = require(root, layout, "observations", {}, "taxabench")
+    if species is None:
+        table, kept, class_names = _observations(
+            observations, min_occurrences, max_species, shard, quality
+        )
+    else:
+        table = read_observations(observations).dropna(subset=["id"])
+        table = table.iloc[shard_rows(len(table), *shard)].reset_index(drop=True)
+        table["taxon_id"], kept, class_names = None, [], list(species)
     paths = {key: require(root, layout, key, {}, "taxabench") for key in layout}
     usable = _coordinate_problems(table, quality)
     lat = np.where(usable, pd.to_numeric(table["latitude"], errors="coerce"), np.nan)
@@ -235,7 +242,7 @@ def tokenize_taxabench(
             environment,
             Modality("location", "vector", location, usable[:, None], ["latlon"]),
         ],
-        targets=table["taxon_id"].map(class_index).to_numpy(np.int64),
+        targets=table["taxon_id"].map(class_index).fillna(0).to_numpy(np.int64),
         samples=pd.DataFrame({"sample_id": sample_ids, "lon": lon, "lat": lat}),
         class_names=class_names,
     )
