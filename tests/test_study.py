@@ -5,6 +5,7 @@ full study never runs here."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -367,3 +368,18 @@ def test_a_small_win_says_it_is_smaller_than_delta(tmp_path):
     assert "beats the Beta hypercube, by less than 1 pp: weak mean +0.30 pp" in text
     table = study.verdicts_markdown(verdicts)
     assert table.count("\n") == 2 + int(verdicts["cited"].sum())
+
+
+def test_the_cost_is_summed_from_the_jobs_benchmark_files(tmp_path):
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    jobs = {"a/benchmarks/train/job0.tsv": (10.0, 9.0), "b/benchmarks/evaluate/seed0.tsv": (4, 3)}
+    for i, (name, (wall, cpu)) in enumerate(jobs.items()):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True)
+        path.write_text(header + f"{wall}\t0:00:10\t1\t1\t1\t1\t0\t0\t50\t{cpu}\n")
+        os.utime(path, (1000 + 20 * i, 1000 + 20 * i))  # ends at 1000 and 1020
+    table, elapsed = study.study_cost(tmp_path, ["a", "b"])
+    assert table.loc["total"].tolist() == [2, 14.0, 12.0]
+    assert elapsed == pytest.approx(1020 - (1000 - 10))
+    text = study.cost_text(table, elapsed, "a test CPU")
+    assert "2 jobs" in text and "12 CPU-seconds" in text and "| train | 1 | 10 | 9 |" in text
