@@ -92,17 +92,14 @@ def fixed_costs(datasets: list[str], configfile: str) -> dict[str, float]:
     return {key: round(value, 2) for key, value in costs.items()}
 
 
-def reference_run(config: dict, dataset: str) -> float:
-    """Seconds of one `uniform` run of `dataset` (seed 0, 1 thread), written to a temp folder."""
-    import torch
-
+def uniform_run(config: dict, dataset: str, threads: int = 1, prepared=None) -> None:
+    """One `uniform` run of `dataset` (seed 0, `threads` threads), written to a temp folder;
+    `prepared`: the job's data, prepared once (miam.runs.training)."""
     from miam.runs.training import train_run
     from miam.workflow import pipeline
 
-    torch.set_num_threads(1)
     folder = ROOT / "results" / dataset
     with tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
         train_run(
             folder / "tokens",
             folder / "split.csv",
@@ -110,10 +107,20 @@ def reference_run(config: dict, dataset: str) -> float:
             seed=0,
             strategy=pipeline.strategy_spec(config, dataset, "uniform"),
             model=pipeline.run_settings(config, dataset, "model"),
-            training=pipeline.run_settings(config, dataset, "training") | {"threads": 1},
+            training=pipeline.run_settings(config, dataset, "training") | {"threads": threads},
             selection_subsets=pipeline.named_subsets(config["datasets"][dataset]),
+            prepared=prepared,
         )
-        return time.perf_counter() - started
+
+
+def reference_run(config: dict, dataset: str) -> float:
+    """Seconds of one `uniform` run of `dataset` (seed 0, 1 thread)."""
+    import torch
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    uniform_run(config, dataset)
+    return time.perf_counter() - started
 
 
 def markdown_page(

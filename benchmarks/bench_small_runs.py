@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import tempfile
 import time
 from collections import Counter
 from functools import partial
@@ -36,12 +35,12 @@ from pathlib import Path
 
 import torch
 import yaml
-from bench_default_run import stage_table
+from bench_default_run import stage_table, uniform_run
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from miam.core.masking import token_visibility
-from miam.runs.training import TrainConfig, prepare_data, prepare_run, train_run
+from miam.runs.training import TrainConfig, prepare_data, prepare_run
 from miam.workflow import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,22 +137,6 @@ def matmul_rate(calls: dict, timings: dict, share: float = 0.95) -> float:
     return flops / seconds / 1e9
 
 
-def one_run(config: dict, dataset: str, prepared, threads: int) -> None:
-    folder = ROOT / "results" / dataset
-    with tempfile.TemporaryDirectory() as out:
-        train_run(
-            folder / "tokens",
-            folder / "split.csv",
-            out,
-            seed=0,
-            strategy=pipeline.strategy_spec(config, dataset, "uniform"),
-            model=pipeline.run_settings(config, dataset, "model"),
-            training=pipeline.run_settings(config, dataset, "training") | {"threads": threads},
-            selection_subsets=pipeline.named_subsets(config["datasets"][dataset]),
-            prepared=prepared,
-        )
-
-
 def lockstep_gain(config: dict, dataset: str, prepared, runs: int = 8, repeats: int = 3) -> float:
     """Seconds of `runs` training steps (the config's batch, `uniform` masking, forward,
     backward, AdamW) over those of one step of `runs` times the batch, the best of `repeats`:
@@ -202,13 +185,13 @@ def measure(config: dict, dataset: str, threads: int, repeats: int) -> dict:
     preparation = time.perf_counter() - started
     shapes = MatmulShapes()
     with FlopCounterMode(display=False) as counter, shapes:
-        one_run(config, dataset, prepared, threads)
+        uniform_run(config, dataset, threads, prepared)
     counted = counter.get_total_flops()
     flops = counted + shapes.attention_flops
     seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
-        one_run(config, dataset, prepared, threads)
+        uniform_run(config, dataset, threads, prepared)
         seconds.append(time.perf_counter() - started)
     wall = min(seconds)
     timings = {}
