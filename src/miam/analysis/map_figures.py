@@ -33,7 +33,10 @@ def truth_image(truth: pd.DataFrame, species: str, shape: tuple[int, int]) -> np
 
 
 def map_panels(
-    images: dict[str, dict[str, np.ndarray]], title: str, vmax: float | None = None
+    images: dict[str, dict[str, np.ndarray]],
+    title: str,
+    vmax: float | None = None,
+    label: str = "probability",
 ) -> Figure:
     """Rows: models (and "planted truth"), columns: scenarios; one colour scale throughout."""
     rows = list(images)
@@ -60,7 +63,7 @@ def map_panels(
                 ax.set_title(column.replace("_", " "), fontsize=8)
             if j == 0:
                 ax.set_ylabel(row, fontsize=8)
-    fig.colorbar(shown, ax=axes, shrink=0.8, label="probability")
+    fig.colorbar(shown, ax=axes, shrink=0.8, label=label)
     fig.suptitle(title, fontsize=9)
     return fig
 
