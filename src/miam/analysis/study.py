@@ -374,15 +374,21 @@ def power_note(row) -> str:
 
 
 def verdict_phrase(verdict: str, rows: pd.DataFrame) -> str:
-    """The fixed wording of each verdict for a comparison a - b (its rows): `beats` says "by
-    more than the margin" for the gap to the oracle (its rule), and "by less than the margin"
-    elsewhere when every interval lies below it (an effect the preregistration calls small)."""
+    """The fixed wording of each verdict for a comparison a - b (its rows). The gap to the
+    oracle (a the oracle) is worded as its claim, b within the margin of the oracle or not;
+    elsewhere `beats` says "by less than the margin" when every interval lies below it (an
+    effect the preregistration calls small)."""
     first = rows.iloc[0]
     a, b, margin = label(first["a"]), label(first["b"]), first["margin"]
+    if first["question"] == GAP:  # a is the oracle: the claim is b's distance to it
+        return {
+            BEATS: f"{a} beats {b} by more than {margin:g} pp",
+            EQUIVALENT: f"{b} is within ±{margin:g} pp of {a}",
+            INCONCLUSIVE: f"whether {b} is within {margin:g} pp of {a} is inconclusive",
+            WORSE: f"{b} beats {a} by more than {margin:g} pp",
+        }[verdict]
     beats = f"{a} beats {b}"
-    if first["question"] == GAP:
-        beats += f" by more than {margin:g} pp"
-    elif (rows["high"] < margin).all():
+    if (rows["high"] < margin).all():
         beats += f", by less than {margin:g} pp"
     return {
         BEATS: beats,
@@ -651,9 +657,10 @@ def cost_text(table: pd.DataFrame, elapsed: float, machine: str) -> str:
     total = table.loc["total"]
     lines = [
         f"Measured on {machine}, from the jobs' benchmark files: {int(total['jobs'])} jobs, "
-        f"**{total['cpu_s'] / 3600:.2f} CPU-hours** ({total['cpu_s']:.0f} CPU-seconds; "
-        f"{total['wall_s']:.0f} job-seconds of wall time), **{elapsed / 60:.0f} minutes** from "
-        f"the first job's start to the last one's end with `--cores 2`.",
+        f"**{elapsed / 60:.0f} minutes** from the first job's start to the last one's end with "
+        f"`--cores 2`; the jobs' own wall times sum to {total['wall_s'] / 3600:.2f} hours "
+        f"({total['wall_s']:.0f} job-seconds; the CPU time Snakemake samples during each job: "
+        f"{total['cpu_s']:.0f} s).",
         "",
         "| stage | jobs | job wall s | job CPU s |",
         "|---|---:|---:|---:|",
