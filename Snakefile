@@ -48,4 +48,10 @@ rule all:
 
 
 onsuccess:
-    logger.info(pipeline.where_to_look(DATASETS, "results"))
+    logger.info(
+        pipeline.where_to_look(
+            DATASETS,
+            "results",
+            [study_file(s, "study.html") for s in config.get("study", {})],
+        )
+    )

@@ -204,3 +204,13 @@ def test_closing_message_lists_the_pages_in_reading_order(tmp_path):
     assert message.startswith("Done. Open the pages")
     listed = message.splitlines()[1].split(": ", 1)[1].split(", ")
     assert [Path(page).stem for page in listed] == list(pipeline.PAGES)
+
+
+def test_closing_message_names_the_study_page_after_a_study(tmp_path):
+    page = tmp_path / "study" / "decisive" / "study.html"
+    assert pipeline.where_to_look(["d"], str(tmp_path), [str(page)]).startswith("Done. No page")
+    page.parent.mkdir(parents=True)
+    page.write_text("")
+    message = pipeline.where_to_look(["d"], str(tmp_path), [str(page)])
+    assert message.splitlines()[0] == "Done. Open the study's page in a browser:"
+    assert f"python -m miam.analysis.study {page.parent}" in message

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import string
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -790,9 +791,10 @@ def slurm_placeholder_message(found: list[str]) -> str:
 PAGES = ("comparison", "ablation", "dynamics", "contributions")
 
 
-def where_to_look(datasets: list[str], results: str) -> str:
+def where_to_look(datasets: list[str], results: str, study_pages: Iterable[str] = ()) -> str:
     """What a finished run prints last: the pages, tables and report of each dataset, in the
-    order to read them (PAGES), or that no page exists yet (a target short of the pages)."""
+    order to read them (PAGES), the study pages that exist, or that no page exists yet (a
+    target short of the pages)."""
     lines = []
     for name in datasets:
         folder = Path(results) / name
@@ -804,11 +806,20 @@ def where_to_look(datasets: list[str], results: str) -> str:
             lines.append(f"  {name}: {', '.join(str(page) for page in pages)}")
         if (folder / "tables" / "main.md").exists():
             lines.append(f"    tables: {folder / 'tables'}/ (main.md, claims.md, ...)")
-    if not lines:
+    studies = [
+        f"  study: {page}; its finding into the README and docs/study.md: "
+        f"python -m miam.analysis.study {Path(page).parent}"
+        for page in study_pages
+        if Path(page).exists()
+    ]
+    if not lines and not studies:
         return "Done. No page or table exists yet (a run without a target builds them)."
+    if not lines:
+        return "\n".join(["Done. Open the study's page in a browser:", *studies])
     lines = [
         "Done. Open the pages in a browser, in this order (the comparison page first):",
         *lines,
+        *studies,
         "One page with every table and figure: snakemake --report report.html",
         "Refresh the README's results block and docs/results.md: python -m miam.analysis.summary",
     ]
