@@ -99,7 +99,7 @@ def test_readme_block_is_rewritten_from_the_tables(run):
     assert "toy-a: timeseries 86.0, tabular 79.0, satellite 62.0" in prose
     assert summary.machine() in prose  # the machine the figures come from
     assert summary.float_setup() in prose and "CPU capability" in prose  # and its float setup
-    assert "GB under" in prose and "MB of it checkpoint.pt" in prose  # the run's disk use
+    assert "GB in `" in prose and "MB of it checkpoint.pt" in prose  # the run's disk use
 
 
 def test_results_page_lists_every_model_and_the_headline_claims(run):

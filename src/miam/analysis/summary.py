@@ -209,17 +209,18 @@ def numpy_blas() -> str:
     return f"{blas.get('name', '')} {blas.get('version', '')}".strip()
 
 
-def disk_use(results: Path) -> str:
-    """How much `results` holds, and how much of it is training checkpoints (resume files)."""
+def disk_use(folders: list[Path]) -> str:
+    """How much the datasets' `folders` hold, and how much of it is training checkpoints
+    (resume files): the run's own, not whatever else lies beside them under results/."""
     total = checkpoints = 0
-    for path in results.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            size = path.stat().st_size
-            total += size
-            checkpoints += size if path.name == "checkpoint.pt" else 0
-    return (
-        f"{total / 1e9:.2f} GB under `{results}/` ({checkpoints / 1e6:.0f} MB of it checkpoint.pt)"
-    )
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                size = path.stat().st_size
+                total += size
+                checkpoints += size if path.name == "checkpoint.pt" else 0
+    where = ", ".join(f"`{folder}/`" for folder in folders)
+    return f"{total / 1e9:.2f} GB in {where} ({checkpoints / 1e6:.0f} MB of it checkpoint.pt)"
 
 
 def quality_text(quality: dict) -> str:
@@ -420,7 +421,7 @@ def summarize_run(results: Path, readme: Path, page: Path) -> list[DatasetSummar
         f"{float_setup()}; a machine that matches all of it repeats these digits, one that "
         "differs in any (CPU, capability, BLAS, a version) can move them by a few tenths"
     )
-    disk = disk_use(results)
+    disk = disk_use(folders)
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(results_page(summaries, produced, disk), encoding="utf-8")
     text = replace_block(
