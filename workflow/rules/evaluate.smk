@@ -28,8 +28,8 @@ for dataset in DATASETS:
             tokens=tokens_folder(dataset),
             split=split_csv(dataset),
         output:
-            evaluations=[evaluation_csv(dataset, *run) for run in evaluated],
             **late_fusion_outputs,
+            evaluations=[evaluation_csv(dataset, *run) for run in evaluated],
         log:
             f"results/{dataset}/logs/evaluate/seed{{seed}}.log",
         benchmark:
