@@ -151,9 +151,13 @@ class Strategy(ABC):
         """Strategy-specific scalars for `state()`; none by default."""
         return {}
 
+    def names(self) -> list[str]:
+        """The modalities' names: modality_names, else "0".."M-1"."""
+        return self.modality_names or [str(m) for m in range(self.n_modalities)]
+
     def per_modality(self, key: str, values: Sequence[float]) -> dict[str, float]:
-        names = self.modality_names or [str(m) for m in range(self.n_modalities)]
-        return {f"{key}.{name}": float(value) for name, value in zip(names, values, strict=True)}
+        pairs = zip(self.names(), values, strict=True)
+        return {f"{key}.{name}": float(value) for name, value in pairs}
 
     def spec(self) -> dict:
         """JSON-serialisable {"kind": name, **constructor arguments}; see `strategy_from_spec`."""

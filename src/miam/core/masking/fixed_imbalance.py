@@ -3,11 +3,14 @@
 MIAM sharpens each corner's Beta by x_m = r_m^lambda, learned from the unimodal scores during
 training: Beta(1, kappa / x_m) where c_m = 0, Beta(kappa x_m, 1) where c_m = 1 (x_m < 1 masks
 modality m less). Here x_m is fixed for the whole run: the `favoured` modalities get
-x = 1 / strength, the others x = strength. With `favoured` the weak modalities (a dataset's
-pre-registered `weak_modalities`) and strength 5 (MIAM's clip, r^lambda in [1/5, 5]) it is the
-largest push MIAM could ever choose in the weak modalities' favour: a positive control that asks
-whether *any* modality-level push beats the Beta hypercube on a benchmark. Strength 1/5 pushes
-the other way (a negative control); strength 1 is the Beta hypercube.
+1 / strength, the others strength, all then divided by their geometric mean. MIAM's r_m is a
+ratio of scores each divided by its geometric mean, so prod r_m^lambda = 1 always: rescaled the
+same way, the control moves masking between modalities without masking less overall, a push
+MIAM itself could make. With `favoured` the weak modalities (a dataset's pre-registered
+`weak_modalities`) and strength 5 (MIAM's clip, each r^lambda in [1/5, 5]), the favoured and
+the other modalities' x differ by 25, the widest spread the clip allows: a positive control that
+asks whether *any* modality-level push beats the Beta hypercube on a benchmark. Strength 1/5
+pushes the other way (a negative control); strength 1 is the Beta hypercube.
 """
 
 from __future__ import annotations
@@ -53,10 +56,6 @@ class FixedImbalance(BetaHypercube):
         if unknown:
             raise ValueError(f"favoured modalities {unknown} are not among the modalities {names}")
         self.favoured, self.strength = list(favoured), float(strength)
-
-    def names(self) -> list[str]:
-        """The modality names `favoured` refers to: modality_names, else "0".."M-1"."""
-        return self.modality_names or [str(m) for m in range(self.n_modalities)]
 
     def push(self) -> list[float]:
         """x_m: 1 / strength for a favoured modality, strength for the others, over their
