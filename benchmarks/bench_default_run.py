@@ -32,6 +32,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from miam.analysis import job_costs
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,26 +44,8 @@ def timed(command: list[str]) -> float:
 
 
 def stage_table(datasets: list[str]) -> pd.DataFrame:
-    rows = []
-    for dataset in datasets:
-        folder = ROOT / "results" / dataset / "benchmarks"
-        for path in sorted(folder.rglob("*.tsv")):
-            record = pd.read_csv(path, sep="\t").iloc[-1]
-            stage = path.relative_to(folder).parts[0].removesuffix(".tsv")
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "stage": stage,
-                    "wall_s": record["s"],
-                    "cpu_s": record["cpu_time"],
-                }
-            )
-    frame = pd.DataFrame(rows)
-    table = frame.groupby("stage").agg(
-        jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum")
-    )
-    table.loc["total"] = table.sum()
-    return table.sort_values("cpu_s", ascending=False).round(1)
+    """Per stage of the datasets' last run: jobs, job wall and CPU seconds (job_costs)."""
+    return job_costs.stage_table(job_costs.job_benchmarks(ROOT / "results", datasets)).round(1)
 
 
 def fixed_costs(datasets: list[str], configfile: str) -> dict[str, float]:

@@ -40,6 +40,7 @@ from miam.analysis.claims import (
     paired_difference,
     t_quantile,
 )
+from miam.analysis.job_costs import job_benchmarks, stage_table
 from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.analysis.summary import float_setup, machine
 from miam.analysis.tables import ORACLE, load_evaluations, primary_metric
@@ -623,33 +624,11 @@ def replace_block(text: str, block: str, begin: str, end: str) -> str:
 
 
 def study_cost(results: Path, datasets: Iterable[str]) -> tuple[pd.DataFrame, float]:
-    """Per stage (the folder under results/<dataset>/benchmarks/): jobs, summed job wall and CPU
-    seconds over the study's datasets; and the elapsed seconds from the first job's start to the
-    last one's end (a benchmark file is written when its job ends, `s` seconds after it began)."""
-    rows = []
-    for dataset in datasets:
-        folder = Path(results) / dataset / "benchmarks"
-        for path in sorted(folder.rglob("*.tsv")):
-            record = pd.read_csv(path, sep="\t").iloc[-1]
-            ended = path.stat().st_mtime
-            rows.append(
-                {
-                    "stage": path.relative_to(folder).parts[0].removesuffix(".tsv"),
-                    "wall_s": float(record["s"]),
-                    "cpu_s": float(record["cpu_time"]),
-                    "started": ended - float(record["s"]),
-                    "ended": ended,
-                }
-            )
-    if not rows:
-        raise ValueError(f"no job benchmarks of {list(datasets)} under {results}")
-    frame = pd.DataFrame(rows)
-    table = frame.groupby("stage").agg(
-        jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum")
-    )
-    table.loc["total"] = table.sum()
-    elapsed = frame["ended"].max() - frame["started"].min()
-    return table.sort_values("cpu_s", ascending=False), float(elapsed)
+    """Per stage: jobs, summed job wall and CPU seconds over the study's datasets
+    (job_costs.stage_table); and the elapsed seconds from the first job's start to the last
+    one's end."""
+    jobs = job_benchmarks(results, datasets)
+    return stage_table(jobs), float(jobs["ended"].max() - jobs["started"].min())
 
 
 def cost_text(table: pd.DataFrame, elapsed: float, machine: str) -> str:
