@@ -417,11 +417,16 @@ def contribution_models(wildcards):
 
 # --- predictions (datasets.<name>.predict) ---
 
-PREDICTING = [name for name in DATASETS if "predict" in config["datasets"][name]]
+# Each predicting dataset's settings, resolved once per parse (every input function reads them).
+PREDICT = {
+    name: pipeline.predict_settings(config, name)
+    for name in DATASETS
+    if "predict" in config["datasets"][name]
+}
 
 
 def predict_settings(wildcards):
-    return pipeline.predict_settings(config, wildcards.dataset)
+    return PREDICT[wildcards.dataset]
 
 
 def site_set(wildcards):
@@ -431,7 +436,10 @@ def site_set(wildcards):
 def prediction_models(wildcards):
     """model.pt of every predicting model and seed, grouped: model name -> one per seed."""
     return {
-        model: [run_file(wildcards.dataset, *run, MODEL, seed) for seed in SEEDS]
+        model: [
+            run_file(wildcards.dataset, *run, MODEL, seed)
+            for seed in dataset_seeds(wildcards.dataset)
+        ]
         for model, run in predict_settings(wildcards)["models"].items()
     }
 
@@ -473,8 +481,8 @@ def predict_targets():
     """Per predicting dataset: each site set's table, a grid's maps and agreement, a split's
     submission, and the maps page."""
     targets = []
-    for dataset in PREDICTING:
-        for sites, spec in pipeline.predict_settings(config, dataset)["sites"].items():
+    for dataset, settings in PREDICT.items():
+        for sites, spec in settings["sites"].items():
             targets.append(prediction_file(dataset, sites, "sites.parquet"))
             if spec["kind"] == "grid":
                 targets.append(prediction_file(dataset, sites, "maps"))

@@ -194,4 +194,4 @@ rule predict:
     input:
         predict_targets(),
     message:
-        job_message(f"predict: the site sets of {len(PREDICTING)} dataset(s)")
+        job_message(f"predict: the site sets of {len(PREDICT)} dataset(s)")

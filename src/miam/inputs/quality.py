@@ -108,9 +108,7 @@ class QualityLog:
         """The issues of a written report (`frame`'s rows), not logged again: the job that
         found them did."""
         quality = cls()
-        quality.rows = frame[["modality", "reason", "sample_id", "path", "detail"]].to_dict(
-            "records"
-        )
+        quality.rows = frame[list(COLUMNS)].to_dict("records")
         quality.per_kind.update(zip(frame["modality"], frame["reason"], strict=True))
         return quality
 
