@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from miam.analysis.figures import model_colour, model_marker
+from miam.analysis.map_tables import site_cells
 
 PANEL_INCHES = 1.6
 
@@ -25,9 +26,9 @@ def read_bands(path: str | Path) -> tuple[list[str], np.ndarray]:
 
 
 def truth_image(truth: pd.DataFrame, species: str, shape: tuple[int, int]) -> np.ndarray:
-    """The planted probability of `species` on the grid (site ids 1.. in row-major order)."""
+    """The planted probability of `species` on the grid (map_tables.site_cells)."""
     image = np.full(shape, np.nan, np.float32)
-    cells = truth.iloc[:, 0].astype(int).to_numpy() - 1
+    cells = site_cells(truth.iloc[:, 0])
     image.flat[cells] = truth[species].to_numpy(np.float32)
     return image
 

@@ -9,6 +9,12 @@ import pandas as pd
 from miam.core.predictions import SitePredictions
 
 
+def site_cells(site_ids) -> np.ndarray:
+    """The flat cell index of each grid site: a grid's sites are its cells, ids 1.. in
+    row-major order."""
+    return np.asarray(site_ids).astype(int) - 1
+
+
 def raster_name(species: str) -> str:
     """A file name for a species' map (scientific names have spaces)."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in species) + ".tif"

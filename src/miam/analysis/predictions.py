@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from miam.analysis.map_tables import agreement, agreement_summary, raster_name
+from miam.analysis.map_tables import agreement, agreement_summary, raster_name, site_cells
 from miam.core.predictions import SitePredictions
 from miam.core.split import split_indices
 from miam.core.tokens import TokenSet, check_same_tokens
@@ -136,10 +136,9 @@ def write_submission(frame: pd.DataFrame, path: str | Path, fmt: str) -> None:
 
 
 def grid_cells(predictions: SitePredictions, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-    """(row, col) of each site in `grid` (sites are its cells, ids 1.. in row-major order;
-    a site the reader dropped leaves its cell nodata)."""
-    cell = predictions.samples["sample_id"].astype(int).to_numpy() - 1
-    return np.divmod(cell, grid.shape[1])
+    """(row, col) of each site in `grid` (map_tables.site_cells; a site the reader dropped
+    leaves its cell nodata)."""
+    return np.divmod(site_cells(predictions.samples["sample_id"]), grid.shape[1])
 
 
 def band_names(predictions: SitePredictions) -> list[str]:
