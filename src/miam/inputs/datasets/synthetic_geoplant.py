@@ -205,7 +205,8 @@ def presence_probability(
     """
 
     def driver(compute):
-        return _standardise(compute(fields), compute(reference or fields))[:, None]
+        scale = None if reference is None else compute(reference)
+        return _standardise(compute(fields), scale)[:, None]
 
     # Species track the recent climate (what the yearly cubes show), not the climatology.
     temperature = driver(lambda f: f["tas"] + f["warming"])
@@ -229,11 +230,11 @@ def presence_probability(
         "warm_canopy": 2.0 * warm * (_sigmoid(2.0 * canopy) - 0.5),
         "soil": driver(lambda f: f["phh2o"]) + 2.0 * (landcover - 0.08) / 0.1,
     }
-    for name, driver in drivers.items():
+    for name, term in drivers.items():
         slope = effects[name] * np.abs(species["group_slope"].to_numpy())
         if name != "warm_canopy":
             slope = slope * np.sign(species["group_slope"].to_numpy())
-        logit = logit + np.where(group == name, slope * driver, 0.0)
+        logit = logit + np.where(group == name, slope * term, 0.0)
     return _sigmoid(logit)
 
 
@@ -319,6 +320,20 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
 
 
+def _design(scale: str, seed: int, bbox, n_surveys: int | None, species_mix: str):
+    """What `generate` draws first, and `generate_sites` must draw alike: (rng, training
+    surveys, species, the mix's effects, landscape); the rng goes on to draw the rest."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; scales are {sorted(SCALES)}")
+    if species_mix not in SPECIES_MIXES:
+        raise ValueError(f"unknown species_mix {species_mix!r}; mixes are {sorted(SPECIES_MIXES)}")
+    species_groups, effects = SPECIES_MIXES[species_mix]
+    rng = np.random.default_rng([seed, 11])
+    surveys = _surveys(rng, n_surveys or SCALES[scale]["n_surveys"], bbox)
+    species = _species(rng, SCALES[scale]["n_species"], species_groups)
+    return rng, surveys, species, effects, cached_landscape(seed, tuple(bbox))
+
+
 def generate(
     root: str | Path,
     scale: str = "demo",
@@ -337,17 +352,9 @@ def generate(
     Returns the manifest also written to
     ``<root>/synthetic-geoplant.json``.
     """
-    if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}; scales are {sorted(SCALES)}")
-    if species_mix not in SPECIES_MIXES:
-        raise ValueError(f"unknown species_mix {species_mix!r}; mixes are {sorted(SPECIES_MIXES)}")
-    species_groups, effects = SPECIES_MIXES[species_mix]
+    rng, surveys, species, effects, landscape = _design(scale, seed, bbox, n_surveys, species_mix)
     root = Path(root)
     data = root / ROOT
-    rng = np.random.default_rng([seed, 11])
-    surveys = _surveys(rng, n_surveys or SCALES[scale]["n_surveys"], bbox)
-    species = _species(rng, SCALES[scale]["n_species"], species_groups)
-    landscape = cached_landscape(seed, tuple(bbox))
     fields = landscape.sample(surveys.lon, surveys.lat)
     probability = presence_probability(fields, species, effects)
     present = rng.random(probability.shape) < probability
@@ -498,11 +505,7 @@ def generate_sites(
     holding its presence probability there, drivers standardised over the training surveys.
     """
     data = Path(root) / ROOT
-    rng = np.random.default_rng([seed, 11])
-    training = _surveys(rng, n_surveys or SCALES[scale]["n_surveys"], bbox)
-    species_groups, effects = SPECIES_MIXES[species_mix]
-    species = _species(rng, SCALES[scale]["n_species"], species_groups)
-    landscape = cached_landscape(seed, tuple(bbox))
+    _, training, species, effects, landscape = _design(scale, seed, bbox, n_surveys, species_mix)
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
     sites = Surveys(np.arange(1, len(lon) + 1, dtype=np.int64), lon, lat, np.full(len(lon), 2021))
     fields = landscape.sample(lon, lat)
