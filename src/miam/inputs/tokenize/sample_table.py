@@ -65,6 +65,14 @@ def table_format(path: Path) -> str:
     )
 
 
+def _read_csv(path: Path, **options) -> pd.DataFrame:
+    """A delimited text table: tab-separated for .tsv, the delimiter sniffed for .txt (slower,
+    Python's parser), else commas."""
+    suffixes = [s.lower() for s in path.suffixes]
+    sep = "\t" if ".tsv" in suffixes else None if ".txt" in suffixes else ","
+    return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c", **options)
+
+
 def read_sample_table(path: str | Path, layer: str | None = None) -> SampleTable:
     """The table at `path`; InputError naming the file when it is missing or unreadable."""
     path = Path(path)
@@ -74,11 +82,7 @@ def read_sample_table(path: str | Path, layer: str | None = None) -> SampleTable
     unterminated = check_complete(path)
     try:
         if kind == "csv":
-            suffixes = [s.lower() for s in path.suffixes]
-            # .txt: the delimiter is sniffed (slower, Python's parser)
-            sep = "\t" if ".tsv" in suffixes else None if ".txt" in suffixes else ","
-            frame = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
-            table = SampleTable(path, frame, None, None, unterminated)
+            table = SampleTable(path, _read_csv(path), None, None, unterminated)
         elif kind == "parquet":
             table = _read_parquet(path)
         else:
@@ -108,10 +112,7 @@ def read_header(path: str | Path, layer: str | None = None) -> tuple[list[str], 
     check_complete(path)
     try:
         if kind == "csv":
-            suffixes = [s.lower() for s in path.suffixes]
-            sep = "\t" if ".tsv" in suffixes else None if ".txt" in suffixes else ","
-            header = pd.read_csv(path, sep=sep, nrows=0, engine="python" if sep is None else "c")
-            return [str(c) for c in header.columns], False
+            return [str(c) for c in _read_csv(path, nrows=0).columns], False
         if kind == "parquet":
             import pyarrow.parquet
 
