@@ -216,6 +216,14 @@ def verdict(
     return INCONCLUSIVE, "interval contains 0"
 
 
+def verdict_notes(row) -> str:
+    """What a claim's verdict is shown with: its note, and "on the margin" where it is."""
+    notes = [row["note"]] * bool(row["note"])
+    if on_the_margin(row["ci_low"], row["ci_high"], row["kind"], row["margin"]):
+        notes.append("on the margin")
+    return "; ".join(notes)
+
+
 def on_the_margin(
     low: float, high: float, kind: str, margin: float, tolerance: float = MARGIN_TOLERANCE
 ) -> bool:
@@ -514,11 +522,9 @@ def rows_markdown(rows: pd.DataFrame) -> list[str]:
         ]
         for row in chosen.itertuples():
             shown = f"**{row.verdict}**" if row.verdict == REPRODUCED else row.verdict
-            notes = [row.note] * bool(row.note)
-            if on_the_margin(row.ci_low, row.ci_high, row.kind, row.margin):
-                notes.append("on the margin")
+            notes = verdict_notes(row._asdict())
             if notes:
-                shown += f" ({'; '.join(notes)})"
+                shown += f" ({notes})"
             mean_a = "–" if not math.isfinite(row.mean_a) else one_decimal(row.mean_a)
             mean_b = "–" if not math.isfinite(row.mean_b) else one_decimal(row.mean_b)
             lines.append(
@@ -535,10 +541,8 @@ def describe(row) -> str:
     over 3 seeds, inconclusive (interval contains 0)'."""
     interval = format_interval(row["ci_low"], row["ci_high"])
     spread = f" {interval}" if interval != "–" else ""
-    notes = [row["note"]] * bool(row["note"])
-    if on_the_margin(row["ci_low"], row["ci_high"], row["kind"], row["margin"]):
-        notes.append("on the margin")
-    note = f" ({'; '.join(notes)})" if notes else ""
+    notes = verdict_notes(row)
+    note = f" ({notes})" if notes else ""
     return (
         f"{row['a']} − {row['b']} on `{row['column']}`: {format_pp(row['difference'])} pp"
         f"{spread} over {row['n_seeds']} seed{'s' if row['n_seeds'] != 1 else ''}, "
