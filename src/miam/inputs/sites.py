@@ -27,7 +27,7 @@ import pandas as pd
 from miam.core.tokens import Modality, TokenSet, check_same_tokens
 from miam.inputs.datasets.landscape import DEFAULT_BBOX
 from miam.inputs.quality import QualityLog
-from miam.inputs.sources import tokenize
+from miam.inputs.sources import generator_options, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,10 @@ def synthetic_sites(generator: str, source: dict, grid: Grid, root: Path) -> pd.
         raise ValueError(f"the {generator} generator places sites in EPSG:4326, not {grid.crs}")
     lon, lat = grid.centres()
     options = {"scale": source["scale"], "seed": source["seed"]}
+    options |= generator_options(generator, source)
     if generator == "geoplant":
         from miam.inputs.datasets.synthetic_geoplant import generate_sites
 
-        if source.get("samples") is not None:
-            options["n_surveys"] = source["samples"]
-        options["species_mix"] = source.get("species_mix", "default")
         return generate_sites(root, lon, lat, split=GRID_SPLIT, **options)
     from miam.inputs.datasets.synthetic_taxabench import generate_sites
 

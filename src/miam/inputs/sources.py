@@ -24,14 +24,21 @@ def generate(
     (GeoPlant's surveys; the TaxaBench generator has a fixed count per scale) and
     `species_mix` GeoPlant's species groups and response strengths (its SPECIES_MIXES)."""
     module = importlib.import_module(f"miam.inputs.datasets.synthetic_{generator}")
-    options = {"n_surveys": samples, "species_mix": species_mix}
+    given = generator_options(generator, {"samples": samples, "species_mix": species_mix})
+    return module.generate(root, scale=scale, seed=seed, **given)
+
+
+def generator_options(generator: str, source: dict) -> dict:
+    """The keyword arguments a source's `samples` and `species_mix` give its generator (both
+    GeoPlant's); ValueError for another generator given either."""
+    options = {"n_surveys": source.get("samples"), "species_mix": source.get("species_mix")}
     given = {key: value for key, value in options.items() if value is not None}
     if given and generator != "geoplant":
         raise ValueError(
             f"source: the {generator} generator has no option {', '.join(given)} "
             "(samples and species_mix are GeoPlant's)"
         )
-    return module.generate(root, scale=scale, seed=seed, **given)
+    return given
 
 
 def tokenize(reader: str, root, progress: bool = True, **options):
