@@ -49,7 +49,6 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from miam.core.console import CONSOLE
 from miam.core.errors import InputError
 from miam.core.tokens import Modality, TokenSet, shard_rows
 from miam.inputs.quality import QualityLog, fill_values
@@ -64,7 +63,7 @@ from miam.inputs.tokenize.generic_spec import (
 from miam.inputs.tokenize.location import location_features, valid_coordinates
 from miam.inputs.tokenize.sample_files import read_each_file
 from miam.inputs.tokenize.sample_table import SampleTable, coordinates, read_sample_table
-from miam.inputs.tokenize.tabular import tabular_tokens, unterminated_warning
+from miam.inputs.tokenize.tabular import tabular_tokens, warn_unterminated
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ def tokenize_generic(
     reader = _Reader(spec, folder, samples_table, table_quality, species)
     if samples_table.unterminated and shard[0] == 0:
         rows = len(samples_table.frame)
-        log.warning(unterminated_warning(table_file, rows), extra={CONSOLE: True})
+        warn_unterminated(table_file, rows)
         detail = f"{rows} rows read; the last value may be cut short"
         quality.record("samples", "no_final_newline", f"row {rows - 1}", table_file, detail)
     rows = shard_rows(reader.n_samples, *shard)

@@ -76,11 +76,12 @@ def check_complete(path: str | Path) -> bool:
     return True
 
 
-def unterminated_warning(path: Path, rows: int) -> str:
-    """The warning for a table without a final newline (`check_complete`)."""
-    return (
+def warn_unterminated(path: str | Path, rows: int) -> None:
+    """Warn, on the console too, that a table has no final newline (`check_complete`)."""
+    log.warning(
         f"table {path} has no final newline: {rows} rows read; its last value may be cut short "
-        "(an interrupted copy?), compare the file with its source"
+        "(an interrupted copy?), compare the file with its source",
+        extra={CONSOLE: True},
     )
 
 
@@ -106,7 +107,7 @@ def read_table(path: str | Path, required: tuple[str, ...] = ()) -> pd.DataFrame
     if missing:
         raise InputError(f"table {path} lacks columns {missing}; it has {list(frame.columns)}")
     if unterminated:
-        log.warning(unterminated_warning(path, len(frame)), extra={CONSOLE: True})
+        warn_unterminated(path, len(frame))
     return frame
 
 

@@ -59,7 +59,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from miam.core.console import CONSOLE
 from miam.core.errors import InputError
 from miam.core.tokens import Modality, TokenSet, shard_rows
 from miam.inputs.download import FOLDER_MANIFEST
@@ -85,7 +84,7 @@ from miam.inputs.tokenize.satellite import TileStore, band_names, patch_tokens
 from miam.inputs.tokenize.tabular import (
     TABLE_READ_ERRORS,
     check_complete,
-    unterminated_warning,
+    warn_unterminated,
 )
 
 log = logging.getLogger(__name__)
@@ -112,7 +111,7 @@ def read_observations(path: str | Path) -> pd.DataFrame:
             f"it has {list(table.columns)}"
         )
     if unterminated:
-        log.warning(unterminated_warning(Path(path), len(table)), extra={CONSOLE: True})
+        warn_unterminated(path, len(table))
     return table
 
 
