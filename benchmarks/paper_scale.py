@@ -169,7 +169,7 @@ def stage_train(tokens: str, split: str, out: str, steps: int, threads: int) -> 
         loss = criterion(logits.float(), data.targets[batch])
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), train_config.grad_clip)
+        optimizer.clip_grad_norm(train_config.grad_clip)
         optimizer.step(train_config.lr)
         seconds.append(time.perf_counter() - step_started)
         # Forward FLOPs as computed: each length bucket padded to its longest row.

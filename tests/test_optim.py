@@ -1,9 +1,11 @@
-"""core.optim.AdamW: the multi-tensor update gives exactly the one-parameter-at-a-time results."""
+"""core.optim.AdamW: the multi-tensor update gives exactly the one-parameter-at-a-time results,
+and its gradient clipping exactly torch's."""
 
 import math
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from miam.core.optim import AdamW
@@ -70,3 +72,22 @@ def test_a_step_does_not_import_torch_dynamo():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_clipping_is_bit_identical_to_torch():
+    x = torch.randn(64, 7, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(3, (64,), generator=torch.Generator().manual_seed(2))
+    for max_norm in (0.05, 1e6):  # clipped, and left as it is
+        models = [toy_model(0), toy_model(0)]
+        for model in models:
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+        models[0][-1].bias.grad = None  # a parameter without a gradient is left out
+        models[1][-1].bias.grad = None
+        AdamW(models[0].parameters(), lr=0.01).clip_grad_norm(max_norm)
+        torch.nn.utils.clip_grad_norm_(models[1].parameters(), max_norm)
+        for ours, theirs in zip(models[0].parameters(), models[1].parameters(), strict=True):
+            assert (ours.grad is None) == (theirs.grad is None)
+            assert ours.grad is None or torch.equal(ours.grad, theirs.grad)
+        grads = [p.grad for p in models[0].parameters() if p.grad is not None]
+        joint = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
+        assert joint == pytest.approx(max_norm, rel=1e-4) if max_norm < 1 else joint < max_norm

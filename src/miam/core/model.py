@@ -174,7 +174,10 @@ class MultimodalTransformer(nn.Module):
         # Visible tokens first, in token order, then padding.
         token_index = torch.argsort((~visible).to(torch.int8), dim=1, stable=True)[:, :length]
         real = torch.arange(length, device=visible.device) < n_visible[:, None]  # (R, L)
-        x = tokens[rows[:, None], token_index]  # (R, L, dim)
+        # index_select of flat positions, not tokens[rows[:, None], token_index]: the same rows,
+        # faster forward and backward on a CPU.
+        flat = (rows[:, None] * tokens.shape[1] + token_index).flatten()
+        x = tokens.flatten(0, 1).index_select(0, flat).view(n_rows, length, tokens.shape[2])
         x = torch.cat([self.summary_token.expand(n_rows, 1, -1).to(x.dtype), x], dim=1)
         real = torch.cat([real.new_ones(n_rows, 1), real], dim=1)  # (R, 1 + L)
         attend = real[:, None, None, :]

@@ -28,6 +28,17 @@ class AdamW:
             p.grad = None
 
     @torch.no_grad()
+    def clip_grad_norm(self, max_norm: float) -> None:
+        """Scale the gradients so that their joint 2-norm is at most `max_norm`: the arithmetic of
+        torch.nn.utils.clip_grad_norm_ (foreach), bit for bit, without its per-call grouping of
+        the parameters by device and type (a tenth of a small model's step on a CPU)."""
+        grads = [p.grad for p in self.parameters if p.grad is not None]
+        if not grads:
+            return
+        total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+        torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
+
+    @torch.no_grad()
     def step(self, lr: float | None = None) -> None:
         """One update with learning rate `lr` (default: the initial one).
 

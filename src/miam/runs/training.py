@@ -448,7 +448,7 @@ def train_epoch(run: Run, epoch: int) -> tuple[float, list[tuple[list[float], li
         loss = run.criterion(logits.float(), data.targets[batch])
         run.optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+        run.optimizer.clip_grad_norm(config.grad_clip)
         run.optimizer.step(run.lr())
         total_loss += loss.detach() * len(batch)
         if masking is not None and step in run.validation.observe_at:
