@@ -1,7 +1,8 @@
 """How close a demo-size training run comes to this CPU's matmul rate.
 
     python benchmarks/bench_small_runs.py [--configfile config/config.yaml] [--threads 1 2]
-                                          [--repeats 3] [--markdown docs/figures/small_runs.md]
+                                          [--repeats 3] [--candidates]
+                                          [--markdown docs/figures/small_runs.md]
 
 For one `uniform` run (seed 0) of each dataset of the config (the default config: both
 embedded benchmarks at demo size, its model and training settings), in this one process:
@@ -15,11 +16,19 @@ embedded benchmarks at demo size, its model and training settings), in this one 
 - the ratio of the two: the share of the machine's matmul rate the run achieves. It is the
   figure that holds on a loaded machine, both rates being measured moments apart. Also the
   ratio with the attention left out of both FLOPs and shapes, as the FLOP counter alone has it.
-And, as a bound on one candidate speed-up: 8 training steps over one step of 8 times the
-batch ("lockstep x8 bound": what training 8 runs of a job in lockstep as one batched model would
-gain at most). Per thread count of `--threads`. With the default run's results present (benchmarks/
-bench_default_run.py), also its training stage in job-seconds. With --markdown, the figures go
-to a page with the date and the machine, which docs/performance.md links; never typed.
+And, as bounds on the candidate speed-ups: the share of the run spent validating after its
+epochs (what cheaper validation scoring could save at most); 8 training steps over one step of
+8 times the batch ("lockstep x8 bound": what training 8 runs of a job in lockstep as one batched
+model would gain at most); and the share of a training step that does not grow with the batch
+(a step of 2 samples over one of the config's batch: op dispatch, Python and autograd
+bookkeeping, the most that fewer ops, lockstep training or compiled graphs could remove). Per
+thread count of `--threads`. With --candidates, each candidate change measured on the same
+runs (1 thread): the other length-bucket counts, PyTorch's unfused attention, bfloat16
+autocast on the CPU and compiled encoder blocks (`torch.compile`; the first run holds the
+compilation), as run seconds and gain over the code as it is. With the default run's results
+present (benchmarks/bench_default_run.py), also its training stage in job-seconds. With
+--markdown, the figures go to a page with the date and the machine, which docs/performance.md
+links; never typed.
 Needs the datasets' tokens and split (`snakemake --cores 2 results/<dataset>/split.csv`).
 Asserts nothing about time.
 """
@@ -27,6 +36,8 @@ Asserts nothing about time.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import math
 import time
 from collections import Counter
@@ -36,10 +47,13 @@ from pathlib import Path
 import torch
 import yaml
 from bench_default_run import stage_table, uniform_run
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from miam.core.masking import token_visibility
+from miam.core.model import Block
+from miam.runs import evaluation, training
 from miam.runs.training import TrainConfig, prepare_data, prepare_run
 from miam.workflow import pipeline
 
@@ -137,10 +151,9 @@ def matmul_rate(calls: dict, timings: dict, share: float = 0.95) -> float:
     return flops / seconds / 1e9
 
 
-def lockstep_gain(config: dict, dataset: str, prepared, runs: int = 8, repeats: int = 3) -> float:
-    """Seconds of `runs` training steps (the config's batch, `uniform` masking, forward,
-    backward, AdamW) over those of one step of `runs` times the batch, the best of `repeats`:
-    at most what training that many runs in lockstep as one batched model would gain."""
+def uniform_step(config: dict, dataset: str, prepared):
+    """One training step of a `uniform` run (masking, forward, backward, clipping, AdamW) as
+    train_epoch takes it, on the samples it is given; and the run's batch size."""
     settings = pipeline.run_settings(config, dataset, "training")
     run = prepare_run(
         TrainConfig.from_dict(settings),
@@ -151,7 +164,6 @@ def lockstep_gain(config: dict, dataset: str, prepared, runs: int = 8, repeats: 
         None,
         prepared,
     )
-    order = run.train_index.repeat(runs)
     masks = torch.Generator().manual_seed(0)
 
     def step(batch):
@@ -161,9 +173,18 @@ def lockstep_gain(config: dict, dataset: str, prepared, runs: int = 8, repeats: 
         loss = run.criterion(logits, run.data.targets[batch])
         run.optimizer.zero_grad()
         loss.backward()
+        run.optimizer.clip_grad_norm(run.config.grad_clip)
         run.optimizer.step(run.config.lr)
 
-    size = run.config.batch_size
+    return step, run.train_index, run.config.batch_size
+
+
+def lockstep_gain(config: dict, dataset: str, prepared, runs: int = 8, repeats: int = 3) -> float:
+    """Seconds of `runs` training steps (the config's batch) over those of one step of `runs`
+    times the batch, the best of `repeats`: at most what training that many runs in lockstep as
+    one batched model would gain."""
+    step, train_index, size = uniform_step(config, dataset, prepared)
+    order = train_index.repeat(runs)
     step(order[: size * runs])
     apart = together = math.inf
     for _ in range(repeats):
@@ -177,6 +198,26 @@ def lockstep_gain(config: dict, dataset: str, prepared, runs: int = 8, repeats: 
     return apart / together
 
 
+def fixed_step_share(config: dict, dataset: str, prepared, steps: int = 50) -> float:
+    """Seconds of a training step of 2 samples over those of one of the config's batch (the
+    best of 3 spans of `steps` steps each): the share of a step that does not grow with the
+    batch."""
+    step, train_index, size = uniform_step(config, dataset, prepared)
+
+    def seconds(batch):
+        for _ in range(5):
+            step(batch)
+        spans = []
+        for _ in range(3):
+            started = time.perf_counter()
+            for _ in range(steps):
+                step(batch)
+            spans.append(time.perf_counter() - started)
+        return min(spans)
+
+    return seconds(train_index[:2]) / seconds(train_index[:size])
+
+
 def measure(config: dict, dataset: str, threads: int, repeats: int) -> dict:
     torch.set_num_threads(threads)
     folder = ROOT / "results" / dataset
@@ -188,12 +229,15 @@ def measure(config: dict, dataset: str, threads: int, repeats: int) -> dict:
         uniform_run(config, dataset, threads, prepared)
     counted = counter.get_total_flops()
     flops = counted + shapes.attention_flops
-    seconds = []
+    seconds, validation = [], []
     for _ in range(repeats):
         started = time.perf_counter()
-        uniform_run(config, dataset, threads, prepared)
+        with timed_calls(training, "validate_epoch") as spent:
+            uniform_run(config, dataset, threads, prepared)
         seconds.append(time.perf_counter() - started)
-    wall = min(seconds)
+        validation.append(spent[0] / seconds[-1])
+    best = seconds.index(min(seconds))
+    wall = seconds[best]
     timings = {}
     rate = matmul_rate(shapes.calls, timings)
     rate_without = matmul_rate(
@@ -211,27 +255,115 @@ def measure(config: dict, dataset: str, threads: int, repeats: int) -> dict:
         # The figure without the fused attention, whose FLOPs torch's counter misses.
         "ratio, attention not counted": counted / wall / 1e9 / rate_without,
         "data preparation s": preparation,
+        # Validation after each epoch: every candidate epoch scores all named subsets.
+        "validation share": validation[best],
         "lockstep x8 bound": lockstep_gain(config, dataset, prepared),
+        "fixed share of a step": fixed_step_share(config, dataset, prepared),
     }
 
 
-def markdown_page(rows: list[dict], training: str | None) -> str:
-    from miam.analysis.summary import machine
+@contextlib.contextmanager
+def patched(owner, name: str, value):
+    """`owner.name` set to `value` inside the block."""
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
 
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+@contextlib.contextmanager
+def timed_calls(owner, name: str):
+    """Inside the block, calls of `owner.name` add their seconds to the yielded list's item."""
+    spent = [0.0]
+    function = getattr(owner, name)
+
+    def timed(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    with patched(owner, name, timed):
+        yield spent
+
+
+@contextlib.contextmanager
+def bfloat16_autocast():
+    """Training and evaluation under CPU autocast to bfloat16 (as CUDA runs are)."""
+    cast = lambda device: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
+    with patched(training, "autocast", cast), patched(evaluation, "autocast", cast):
+        yield
+
+
+@contextlib.contextmanager
+def compiled_blocks():
+    """The encoder blocks compiled once for every length (torch.compile, dynamic shapes)."""
+    with patched(Block, "forward", torch.compile(Block.forward, dynamic=True)):
+        yield
+    torch._dynamo.reset()
+
+
+def with_buckets(config: dict, dataset: str, buckets: int) -> dict:
+    changed = copy.deepcopy(config)
+    changed["datasets"][dataset].setdefault("training", {})["length_buckets"] = buckets
+    return changed
+
+
+def candidates(config: dict, dataset: str) -> dict[str, tuple[dict, callable]]:
+    """name -> (config, context) of each candidate change: the config to train with, and what
+    to change in the code while it trains."""
+    own = pipeline.run_settings(config, dataset, "training")["length_buckets"]
+    changes = {
+        f"length_buckets {buckets}": (
+            with_buckets(config, dataset, buckets),
+            contextlib.nullcontext,
+        )
+        for buckets in (1, 2, 3, 4)
+        if buckets != own
+    }
+    return changes | {
+        "unfused attention": (config, partial(sdpa_kernel, SDPBackend.MATH)),
+        "bfloat16 autocast": (config, bfloat16_autocast),
+        "compiled encoder blocks": (config, compiled_blocks),
+    }
+
+
+def measure_candidates(config: dict, dataset: str, repeats: int) -> list[dict]:
+    """Each candidate's `uniform` run (1 thread, data prepared once): its first run (with any
+    compilation), the best of `repeats` after it, and its gain over the code as it is."""
+    torch.set_num_threads(1)
+    folder = ROOT / "results" / dataset
+    prepared = prepare_data(folder / "tokens", folder / "split.csv", torch.device("cpu"))
+
+    def timed_runs(changed: dict) -> tuple[float, float]:
+        seconds = []
+        for _ in range(1 + repeats):
+            started = time.perf_counter()
+            uniform_run(changed, dataset, 1, prepared)
+            seconds.append(time.perf_counter() - started)
+        return seconds[0], min(seconds[1:])
+
+    first, baseline = timed_runs(config)
+    rows = [{"dataset": dataset, "candidate": "as it is", "first run s": first, "run s": baseline}]
+    for name, (changed, context) in candidates(config, dataset).items():
+        with context():
+            first, best = timed_runs(changed)
+        rows.append({"dataset": dataset, "candidate": name, "first run s": first, "run s": best})
+    for row in rows:
+        row["gain"] = baseline / row["run s"]
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> list[str]:
     header = list(rows[0])
-    lines = [
-        "# Small runs, measured",
-        "",
-        f"Written by `python benchmarks/bench_small_runs.py --markdown ...` on {when}, "
-        f"{machine()}; do not edit by hand.",
-        "",
-        "One `uniform` run (seed 0) of each dataset, the default config's model and training; "
-        "run seconds the best of the repeats, its data prepared once before; ratio: achieved "
-        "GFLOP/s over this CPU's float32 matmul GFLOP/s at the run's own matmul shapes.",
-        "",
+    return [
         "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" if key == "dataset" else "---:" for key in header) + "|",
+        "|"
+        + "|".join("---" if key in ("dataset", "candidate") else "---:" for key in header)
+        + "|",
         *[
             "| "
             + " | ".join(
@@ -241,9 +373,47 @@ def markdown_page(rows: list[dict], training: str | None) -> str:
             for row in rows
         ],
     ]
+
+
+def markdown_page(rows: list[dict], training: str | None, candidate_rows: list[dict]) -> str:
+    from miam.analysis.summary import machine
+
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [
+        "# Small runs, measured",
+        "",
+        f"Written by `python benchmarks/bench_small_runs.py --markdown ...` on {when}, "
+        f"{machine()}; do not edit by hand.",
+        "",
+        "One `uniform` run (seed 0) of each dataset, the default config's model and training; "
+        "run seconds the best of the repeats, its data prepared once before; ratio: achieved "
+        "GFLOP/s over this CPU's float32 matmul GFLOP/s at the run's own matmul shapes; fixed "
+        "share of a step: a training step of 2 samples over one of the config's batch.",
+        "",
+        *markdown_table(rows),
+    ]
     if training:
         lines += ["", training]
+    if candidate_rows:
+        lines += [
+            "",
+            "## Candidate changes, measured",
+            "",
+            "The same run on 1 thread with one change each; gain: run seconds of the code as it "
+            "is over the candidate's (above 1: faster); first run: the first of the repeats, "
+            "with any compilation (torch.compile keeps what it compiled in an on-disk cache: "
+            "after an earlier run on the machine, its first run is shorter).",
+            "",
+            *markdown_table(candidate_rows),
+        ]
     return "\n".join(lines) + "\n"
+
+
+def figures_line(row: dict) -> str:
+    return "  ".join(
+        f"{key} {value:.2f}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in row.items()
+    )
 
 
 def main() -> None:
@@ -251,6 +421,9 @@ def main() -> None:
     parser.add_argument("--configfile", default="config/config.yaml")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--candidates", action="store_true", help="also measure the candidate changes (1 thread)"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the figures to this page")
     args = parser.parse_args()
     config = yaml.safe_load((ROOT / args.configfile).read_text())
@@ -259,25 +432,23 @@ def main() -> None:
     for threads in args.threads:
         for dataset in datasets:
             rows.append(measure(config, dataset, threads, args.repeats))
-            print(
-                "  ".join(
-                    f"{key} {value:.2f}" if isinstance(value, float) else f"{key} {value}"
-                    for key, value in rows[-1].items()
-                ),
-                flush=True,
-            )
+            print(figures_line(rows[-1]), flush=True)
     training = None
     if all((ROOT / "results" / d / "benchmarks" / "train").exists() for d in datasets):
         train = stage_table(datasets).loc["train"]
         training = (
             f"The default run's training stage (its last run, benchmarks/bench_default_run.py): "
-            f"{train.jobs:.0f} jobs, {train.wall_s:.0f} job-seconds, {train.cpu_s:.0f} CPU "
-            f"seconds."
+            f"{train.jobs:.0f} jobs, {train.wall_s:.0f} job-seconds."
         )
         print(training)
+    candidate_rows = []
+    for dataset in datasets if args.candidates else []:
+        for row in measure_candidates(config, dataset, args.repeats):
+            candidate_rows.append(row)
+            print(figures_line(row), flush=True)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown_page(rows, training))
+        args.markdown.write_text(markdown_page(rows, training, candidate_rows))
         print(f"wrote {args.markdown}")
 
 

@@ -13,7 +13,9 @@ import pandas as pd
 def job_benchmarks(results: str | Path, datasets: Iterable[str]) -> pd.DataFrame:
     """One row per job of `datasets`: its stage (the folder under benchmarks/), wall and CPU
     seconds, and when it started and ended (a benchmark file is written when its job ends, `s`
-    seconds after it began)."""
+    seconds after it began). The CPU seconds are a lower bound: Snakemake samples a job's CPU
+    time every 30 s after its first 15 and keeps the last sample, so up to 30 s at a job's end
+    go uncounted (and all of a job shorter than its first sample)."""
     rows = []
     for dataset in datasets:
         folder = Path(results) / dataset / "benchmarks"
@@ -36,9 +38,10 @@ def job_benchmarks(results: str | Path, datasets: Iterable[str]) -> pd.DataFrame
 
 
 def stage_table(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Per stage: jobs, summed job wall and CPU seconds, and a `total` row; costliest first."""
+    """Per stage: jobs, summed job wall and (sampled) CPU seconds, and a `total` row; longest
+    first."""
     table = jobs.groupby("stage").agg(
         jobs=("wall_s", "size"), wall_s=("wall_s", "sum"), cpu_s=("cpu_s", "sum")
     )
     table.loc["total"] = table.sum()
-    return table.sort_values("cpu_s", ascending=False)
+    return table.sort_values("wall_s", ascending=False)
