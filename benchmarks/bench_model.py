@@ -1,6 +1,7 @@
 """Training and all-subset evaluation speed at the paper's model size, against plain baselines.
 
     python benchmarks/bench_model.py [--threads 1,2] [--repeats 3] [--parts training,evaluation]
+                                     [--markdown docs/figures/paper_model_training.md]
 
 Every figure is the median of `--repeats` timings (the ways interleaved, so a load change on a
 shared machine hits them alike), printed for each thread count in `--threads`.
@@ -19,7 +20,9 @@ all 31 subsets of five TaxaBench-like modalities:
     of all subsets sorted by visible length, passes of bounded size);
   - loop: one dropped-token pass per subset over `--chunk`-row slices, a plain loop.
 Prints the figures and the ratio of encoder FLOPs (all tokens / visible tokens), the speed-up
-dropping hidden tokens allows at an equal FLOP rate; asserts nothing about time.
+dropping hidden tokens allows at an equal FLOP rate; asserts nothing about time. With
+--markdown, the training figures also go to a page with the date and the machine, which
+docs/performance.md links.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -255,6 +259,34 @@ def print_evaluation(title: str, n_subsets: int, n: int, results: dict, flop_rat
     print("  dropped hidden tokens allow at one FLOP rate (beyond it: the baseline runs slower)")
 
 
+def training_page(training: dict, args) -> str:
+    """The training figures as a Markdown page with the date and the machine."""
+    from miam.analysis.summary import machine
+
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    lines = [
+        "# Training step at the paper's model size, measured",
+        "",
+        f"Written by `python benchmarks/bench_model.py --parts training --markdown ...` on {when}, "
+        f"{machine()}, torch {torch.__version__}; do not edit by hand.",
+        "",
+        f"One MIAM-masked training step of the paper's model (d 192, 7 blocks), 98 tokens per "
+        f"sample, batch {args.batch}: samples per second, the median of {args.repeats} "
+        "interleaved repeats, and the gain over a plain `nn.TransformerEncoder` over all tokens "
+        "with a mask token (how MaskSDM-MEE trains).",
+        "",
+        "| threads | way | samples/s | gain |",
+        "|---:|---|---:|---:|",
+    ]
+    for threads, rates in training.items():
+        base = rates["plain nn.TransformerEncoder, all tokens"]
+        lines += [
+            f"| {threads} | {name} | {rate:.1f} | {rate / base:.2f}x |"
+            for name, rate in rates.items()
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -266,6 +298,7 @@ def main():
     parser.add_argument("--eval-samples", type=int, default=512, help="GeoPlant-like samples")
     parser.add_argument("--five-samples", type=int, default=256, help="TaxaBench-like samples")
     parser.add_argument("--chunk", type=int, default=1024, help="rows per pass of the loops")
+    parser.add_argument("--markdown", type=Path, help="also write the training figures here")
     args = parser.parse_args()
     device = torch.device(args.device)
     parts = args.parts.split(",")
@@ -292,6 +325,9 @@ def main():
                 print(
                     f"  {threads} thread(s)  {name:48s} {rate:7.1f} samples/s {rate / base:5.2f}x"
                 )
+    if training and args.markdown:
+        args.markdown.write_text(training_page(training, args))
+        print(f"wrote {args.markdown}")
     if geoplant:
         print_evaluation(
             "Evaluation, the paper's 12 GeoPlant columns",
