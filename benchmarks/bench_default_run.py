@@ -110,16 +110,11 @@ def reference_run(config: dict, dataset: str) -> float:
 def markdown_page(
     wall: float | None, cores: int, stages: pd.DataFrame, costs: dict, reference: float | None
 ) -> str:
-    from miam.analysis.summary import machine
+    from miam.analysis.summary import measured_page_header
 
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    lines = [
-        "# The default run, measured",
-        "",
-        f"Written by `python benchmarks/bench_default_run.py --markdown ...` on {when}, "
-        f"{machine()}; do not edit by hand.",
-        "",
-    ]
+    lines = measured_page_header(
+        "The default run, measured", "python benchmarks/bench_default_run.py --markdown ..."
+    )
     if wall is not None:
         lines += [f"Wall time of `snakemake --cores {cores}`: **{wall:.0f} s**.", ""]
     lines += [

@@ -261,19 +261,17 @@ def print_evaluation(title: str, n_subsets: int, n: int, results: dict, flop_rat
 
 def training_page(training: dict, args) -> str:
     """The training figures as a Markdown page with the date and the machine."""
-    from miam.analysis.summary import machine
+    from miam.analysis.summary import measured_page_header
 
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        "# Training step at the paper's model size, measured",
-        "",
-        f"Written by `python benchmarks/bench_model.py --parts training --markdown ...` on {when}, "
-        f"{machine()}, torch {torch.__version__}; do not edit by hand.",
-        "",
-        f"One MIAM-masked training step of the paper's model (d 192, 7 blocks), 98 tokens per "
-        f"sample, batch {args.batch}: samples per second, the median of {args.repeats} "
-        "interleaved repeats, and the gain over a plain `nn.TransformerEncoder` over all tokens "
-        "with a mask token (how MaskSDM-MEE trains).",
+        *measured_page_header(
+            "Training step at the paper's model size, measured",
+            "python benchmarks/bench_model.py --parts training --markdown ...",
+        ),
+        f"torch {torch.__version__}. One MIAM-masked training step of the paper's model "
+        f"(d 192, 7 blocks), 98 tokens per sample, batch {args.batch}: samples per second, the "
+        f"median of {args.repeats} interleaved repeats, and the gain over a plain "
+        "`nn.TransformerEncoder` over all tokens with a mask token (how MaskSDM-MEE trains).",
         "",
         "| threads | way | samples/s | gain |",
         "|---:|---|---:|---:|",

@@ -376,15 +376,12 @@ def markdown_table(rows: list[dict]) -> list[str]:
 
 
 def markdown_page(rows: list[dict], training: str | None, candidate_rows: list[dict]) -> str:
-    from miam.analysis.summary import machine
+    from miam.analysis.summary import measured_page_header
 
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        "# Small runs, measured",
-        "",
-        f"Written by `python benchmarks/bench_small_runs.py --markdown ...` on {when}, "
-        f"{machine()}; do not edit by hand.",
-        "",
+        *measured_page_header(
+            "Small runs, measured", "python benchmarks/bench_small_runs.py --markdown ..."
+        ),
         "One `uniform` run (seed 0) of each dataset, the default config's model and training; "
         "run seconds the best of the repeats, its data prepared once before; ratio: achieved "
         "GFLOP/s over this CPU's float32 matmul GFLOP/s at the run's own matmul shapes; fixed "

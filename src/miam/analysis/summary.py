@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +171,18 @@ def machine() -> str:
         model = found.group(1).strip() if found else model
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"{model}, {usable} cores, {platform.system()} {platform.machine()}"
+
+
+def measured_page_header(title: str, command: str) -> list[str]:
+    """The first lines of a page of measured figures: its title, and the command, date and
+    machine that wrote it (a benchmark's page, never typed)."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return [
+        f"# {title}",
+        "",
+        f"Written by `{command}` on {when}, {machine()}; do not edit by hand.",
+        "",
+    ]
 
 
 def float_setup() -> str:
