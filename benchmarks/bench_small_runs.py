@@ -41,7 +41,7 @@ import copy
 import math
 import time
 from collections import Counter
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 import torch
@@ -298,12 +298,16 @@ def bfloat16_autocast():
         yield
 
 
-@contextlib.contextmanager
+@cache
+def compiled_forward():
+    """Block.forward compiled once for every length (torch.compile, dynamic shapes), made once
+    per process: each use after the first reuses what it compiled."""
+    return torch.compile(Block.forward, dynamic=True)
+
+
 def compiled_blocks():
-    """The encoder blocks compiled once for every length (torch.compile, dynamic shapes)."""
-    with patched(Block, "forward", torch.compile(Block.forward, dynamic=True)):
-        yield
-    torch._dynamo.reset()
+    """The encoder blocks as `compiled_forward` inside the block."""
+    return patched(Block, "forward", compiled_forward())
 
 
 def with_buckets(config: dict, dataset: str, buckets: int) -> dict:
@@ -333,27 +337,37 @@ def candidates(config: dict, dataset: str) -> dict[str, tuple[dict, callable]]:
 
 def measure_candidates(config: dict, dataset: str, repeats: int) -> list[dict]:
     """Each candidate's `uniform` run (1 thread, data prepared once): its first run (with any
-    compilation), the best of `repeats` after it, and its gain over the code as it is."""
+    compilation), then `repeats` of it interleaved with `repeats` of the code as it is (a
+    shared machine's speed drifts: each pair sees the same), the best of each, and the gain."""
     torch.set_num_threads(1)
     folder = ROOT / "results" / dataset
     prepared = prepare_data(folder / "tokens", folder / "split.csv", torch.device("cpu"))
 
-    def timed_runs(changed: dict) -> tuple[float, float]:
-        seconds = []
-        for _ in range(1 + repeats):
+    def seconds(changed: dict, context) -> float:
+        with context():
             started = time.perf_counter()
             uniform_run(changed, dataset, 1, prepared)
-            seconds.append(time.perf_counter() - started)
-        return seconds[0], min(seconds[1:])
+            return time.perf_counter() - started
 
-    first, baseline = timed_runs(config)
-    rows = [{"dataset": dataset, "candidate": "as it is", "first run s": first, "run s": baseline}]
+    rows = []
     for name, (changed, context) in candidates(config, dataset).items():
-        with context():
-            first, best = timed_runs(changed)
-        rows.append({"dataset": dataset, "candidate": name, "first run s": first, "run s": best})
-    for row in rows:
-        row["gain"] = baseline / row["run s"]
+        first = seconds(changed, context)
+        pairs = [
+            (seconds(config, contextlib.nullcontext), seconds(changed, context))
+            for _ in range(repeats)
+        ]
+        as_it_is, candidate = (min(times) for times in zip(*pairs, strict=True))
+        rows.append(
+            {
+                "dataset": dataset,
+                "candidate": name,
+                "first run s": first,
+                "run s": candidate,
+                "as it is s": as_it_is,
+                "gain": as_it_is / candidate,
+            }
+        )
+    torch._dynamo.reset()
     return rows
 
 
@@ -396,10 +410,11 @@ def markdown_page(rows: list[dict], training: str | None, candidate_rows: list[d
             "",
             "## Candidate changes, measured",
             "",
-            "The same run on 1 thread with one change each; gain: run seconds of the code as it "
-            "is over the candidate's (above 1: faster); first run: the first of the repeats, "
-            "with any compilation (torch.compile keeps what it compiled in an on-disk cache: "
-            "after an earlier run on the machine, its first run is shorter).",
+            "The same run on 1 thread with one change each, its repeats interleaved with those "
+            "of the code as it is; gain: the best run seconds of the code as it is over the "
+            "candidate's (above 1: faster); first run: the candidate's first, before its "
+            "repeats, with any compilation (torch.compile keeps what it compiled in an on-disk "
+            "cache: after an earlier run on the machine, its first run is shorter).",
             "",
             *markdown_table(candidate_rows),
         ]
