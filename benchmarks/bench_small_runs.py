@@ -414,7 +414,9 @@ def markdown_page(rows: list[dict], training: str | None, candidate_rows: list[d
             "of the code as it is; gain: the best run seconds of the code as it is over the "
             "candidate's (above 1: faster); first run: the candidate's first, before its "
             "repeats, with any compilation (torch.compile keeps what it compiled in an on-disk "
-            "cache: after an earlier run on the machine, its first run is shorter).",
+            "cache: after an earlier run on the machine, its first run is shorter). The "
+            "code as it is runs the same work beside every candidate: how far its seconds "
+            "move down the column is how far a gain near 1 is from noise.",
             "",
             *markdown_table(candidate_rows),
         ]
