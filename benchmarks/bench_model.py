@@ -1,7 +1,7 @@
 """Training and all-subset evaluation speed at the paper's model size, against plain baselines.
 
     python benchmarks/bench_model.py [--threads 1,2] [--repeats 3] [--parts training,evaluation]
-                                     [--markdown docs/figures/paper_model_training.md]
+                                     [--markdown docs/figures]
 
 Every figure is the median of `--repeats` timings (the ways interleaved, so a load change on a
 shared machine hits them alike), printed for each thread count in `--threads`.
@@ -21,8 +21,8 @@ all 31 subsets of five TaxaBench-like modalities:
   - loop: one dropped-token pass per subset over `--chunk`-row slices, a plain loop.
 Prints the figures and the ratio of encoder FLOPs (all tokens / visible tokens), the speed-up
 dropping hidden tokens allows at an equal FLOP rate; asserts nothing about time. With
---markdown, the training figures also go to a page with the date and the machine, which
-docs/performance.md links.
+--markdown FOLDER, the figures of each part also go to a page there with the date and the
+machine (paper_model_training.md, paper_model_evaluation.md), which docs/performance.md links.
 """
 
 from __future__ import annotations
@@ -193,6 +193,9 @@ def bench_training(device, repeats: int, batch: int, buckets: int) -> dict[str, 
     return {name: batch / s for name, s in median_times(ways, repeats, device).items()}
 
 
+MASKSDM_WAY = "MaskSDM: full pass per subset, mask tokens"
+
+
 def bench_evaluation(device, n: int, make, subsets: dict, repeats: int, chunk: int):
     """(seconds per way, visible-token ratio, check that the ways agree)."""
     rng = np.random.default_rng(1)
@@ -220,7 +223,7 @@ def bench_evaluation(device, n: int, make, subsets: dict, repeats: int, chunk: i
         return lambda: predict_subsets(model, data, index[:rows], selectors)  # as evaluate_subsets
 
     ways = {
-        "MaskSDM: full pass per subset, mask tokens": one_pass_per_subset(baseline, n),
+        MASKSDM_WAY: one_pass_per_subset(baseline, n),
         "batched predict_subsets": batched(n),
         "loop: dropped-token pass per subset": one_pass_per_subset(model, n),
     }
@@ -250,13 +253,57 @@ def print_evaluation(title: str, n_subsets: int, n: int, results: dict, flop_rat
         cells = []
         for t in threads:
             seconds = results[t][way]
-            base = results[t]["MaskSDM: full pass per subset, mask tokens"]
+            base = results[t][MASKSDM_WAY]
             cells.append(
                 f"{seconds:7.1f} s ({n_subsets * n / seconds:5.0f}/s) {base / seconds:4.1f}x"
             )
         print(f"  {way:46s}" + "".join(f"{c:>26s}" for c in cells))
     print(f"  encoder FLOPs, MaskSDM's way / visible tokens only: {flop_ratio:.2f}x: the speed-up")
     print("  dropped hidden tokens allow at one FLOP rate (beyond it: the baseline runs slower)")
+
+
+def evaluation_table(title: str, n_subsets: int, n: int, results: dict, flop_ratio: float):
+    """One evaluation's figures as Markdown lines: seconds, sample-subsets per second and the
+    gain over MaskSDM's way, per way and thread count."""
+    lines = [
+        f"## {title}: {n_subsets} subsets x {n} samples",
+        "",
+        "| threads | way | seconds | sample-subsets/s | gain |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for threads, seconds in results.items():
+        lines += [
+            f"| {threads} | {way} | {spent:.1f} | {n_subsets * n / spent:.0f} | "
+            f"{seconds[MASKSDM_WAY] / spent:.1f}x |"
+            for way, spent in seconds.items()
+        ]
+    return [
+        *lines,
+        "",
+        f"Encoder FLOPs of MaskSDM's way over those of the visible tokens only: "
+        f"{flop_ratio:.2f}x, the speed-up dropping hidden tokens allows at one FLOP rate.",
+        "",
+    ]
+
+
+def evaluation_page(evaluations: list[tuple], args) -> str:
+    from miam.analysis.summary import measured_page_header
+
+    return "\n".join(
+        [
+            *measured_page_header(
+                "Evaluation at the paper's model size, measured",
+                "python benchmarks/bench_model.py --parts evaluation --markdown ...",
+            ),
+            f"torch {torch.__version__}. The paper's model (d 192, 7 blocks), untrained, "
+            "predicting every subset three ways: MaskSDM's (a full pass per subset, hidden "
+            "tokens replaced by a mask token), batched (`predict_subsets`, hidden tokens "
+            "dropped) and a plain loop of one dropped-token pass per subset; the median of "
+            f"{args.repeats} interleaved repeats.",
+            "",
+            *[line for evaluation in evaluations for line in evaluation_table(*evaluation)],
+        ]
+    )
 
 
 def training_page(training: dict, args) -> str:
@@ -296,7 +343,7 @@ def main():
     parser.add_argument("--eval-samples", type=int, default=512, help="GeoPlant-like samples")
     parser.add_argument("--five-samples", type=int, default=256, help="TaxaBench-like samples")
     parser.add_argument("--chunk", type=int, default=1024, help="rows per pass of the loops")
-    parser.add_argument("--markdown", type=Path, help="also write the training figures here")
+    parser.add_argument("--markdown", type=Path, help="also write each part's page here")
     args = parser.parse_args()
     device = torch.device(args.device)
     parts = args.parts.split(",")
@@ -323,24 +370,32 @@ def main():
                 print(
                     f"  {threads} thread(s)  {name:48s} {rate:7.1f} samples/s {rate / base:5.2f}x"
                 )
-    if training and args.markdown:
-        args.markdown.write_text(training_page(training, args))
-        print(f"wrote {args.markdown}")
+    pages = {}
+    if training:
+        pages["paper_model_training.md"] = training_page(training, args)
     if geoplant:
-        print_evaluation(
-            "Evaluation, the paper's 12 GeoPlant columns",
-            len(GEOPLANT_COLUMNS),
-            args.eval_samples,
-            {t: r[0] for t, r in geoplant.items()},
-            next(iter(geoplant.values()))[1],
-        )
-        print_evaluation(
-            "Evaluation, all modality combinations of 5",
-            2 ** len(TAXABENCH_MODALITIES) - 1,
-            args.five_samples,
-            {t: r[0] for t, r in five.items()},
-            next(iter(five.values()))[1],
-        )
+        evaluations = [
+            (
+                "Evaluation, the paper's 12 GeoPlant columns",
+                len(GEOPLANT_COLUMNS),
+                args.eval_samples,
+                {t: r[0] for t, r in geoplant.items()},
+                next(iter(geoplant.values()))[1],
+            ),
+            (
+                "Evaluation, all modality combinations of 5",
+                2 ** len(TAXABENCH_MODALITIES) - 1,
+                args.five_samples,
+                {t: r[0] for t, r in five.items()},
+                next(iter(five.values()))[1],
+            ),
+        ]
+        for evaluation in evaluations:
+            print_evaluation(*evaluation)
+        pages["paper_model_evaluation.md"] = evaluation_page(evaluations, args)
+    for name, page in pages.items() if args.markdown else []:
+        (args.markdown / name).write_text(page)
+        print(f"wrote {args.markdown / name}")
 
 
 if __name__ == "__main__":
