@@ -51,7 +51,6 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from miam.core.masking import token_visibility
 from miam.core.model import Block
 from miam.runs import evaluation, training
 from miam.runs.training import TrainConfig, prepare_data, prepare_run
@@ -152,8 +151,8 @@ def matmul_rate(calls: dict, timings: dict, share: float = 0.95) -> float:
 
 
 def uniform_step(config: dict, dataset: str, prepared):
-    """One training step of a `uniform` run (masking, forward, backward, clipping, AdamW) as
-    train_epoch takes it, on the samples it is given; and the run's batch size."""
+    """One training step of a `uniform` run (training.train_step: masking, forward, backward,
+    clipping, AdamW) on the samples it is given; and the run's training samples and batch size."""
     settings = pipeline.run_settings(config, dataset, "training")
     run = prepare_run(
         TrainConfig.from_dict(settings),
@@ -165,18 +164,11 @@ def uniform_step(config: dict, dataset: str, prepared):
         prepared,
     )
     masks = torch.Generator().manual_seed(0)
-
-    def step(batch):
-        p = run.masking.sample(len(batch), masks)
-        visible = token_visibility(p, run.data.tokens_per_modality, run.data.present[batch], masks)
-        logits = run.net(run.data.batch(batch), visible, run.config.length_buckets)
-        loss = run.criterion(logits, run.data.targets[batch])
-        run.optimizer.zero_grad()
-        loss.backward()
-        run.optimizer.clip_grad_norm(run.config.grad_clip)
-        run.optimizer.step(run.config.lr)
-
-    return step, run.train_index, run.config.batch_size
+    return (
+        partial(training.train_step, run, mask_generator=masks, lr=run.config.lr),
+        run.train_index,
+        run.config.batch_size,
+    )
 
 
 def lockstep_gain(config: dict, dataset: str, prepared, runs: int = 8, repeats: int = 3) -> float:

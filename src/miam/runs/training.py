@@ -424,9 +424,30 @@ def observe_unimodal_scores(run: Run, frame=None) -> tuple[list[float], list[flo
     return scores, errors
 
 
+def train_step(run: Run, batch: torch.Tensor, mask_generator: torch.Generator, lr: float):
+    """One optimisation step on the samples `batch`: the strategy's masking (an oracle's inputs
+    as they are), forward, loss, backward, clipping and AdamW at `lr`. Returns the batch's mean
+    loss, detached, on the device (no sync)."""
+    data, masking, config = run.data, run.masking, run.config
+    present = data.present[batch]
+    if masking is None:
+        visible = present
+    else:
+        p = masking.sample(len(batch), mask_generator)
+        visible = token_visibility(p, data.tokens_per_modality, present, mask_generator)
+    with autocast(run.device):
+        logits = run.net(data.batch(batch), visible, config.length_buckets)
+    loss = run.criterion(logits.float(), data.targets[batch])
+    run.optimizer.zero_grad()
+    loss.backward()
+    run.optimizer.clip_grad_norm(config.grad_clip)
+    run.optimizer.step(lr)
+    return loss.detach()
+
+
 def train_epoch(run: Run, epoch: int) -> tuple[float, list[tuple[list[float], list[float]]]]:
     """One pass over the training split: its mean loss, and the s_m observed during it."""
-    net, masking, data, config, device = run.net, run.masking, run.data, run.config, run.device
+    net, masking, config, device = run.net, run.masking, run.config, run.device
     net.train()
     if masking is not None:
         masking.set_progress(epoch, config.epochs)
@@ -437,20 +458,7 @@ def train_epoch(run: Run, epoch: int) -> tuple[float, list[tuple[list[float], li
     total_loss = torch.zeros((), device=device)  # summed on the device: no sync per step
     observations = []
     for step, batch in enumerate(order.split(config.batch_size), 1):
-        present = data.present[batch]
-        if masking is None:
-            visible = present
-        else:
-            p = masking.sample(len(batch), mask_generator)
-            visible = token_visibility(p, data.tokens_per_modality, present, mask_generator)
-        with autocast(device):
-            logits = net(data.batch(batch), visible, config.length_buckets)
-        loss = run.criterion(logits.float(), data.targets[batch])
-        run.optimizer.zero_grad()
-        loss.backward()
-        run.optimizer.clip_grad_norm(config.grad_clip)
-        run.optimizer.step(run.lr())
-        total_loss += loss.detach() * len(batch)
+        total_loss += train_step(run, batch, mask_generator, run.lr()) * len(batch)
         if masking is not None and step in run.validation.observe_at:
             observations.append(observe_unimodal_scores(run))
     return total_loss.item() / len(run.train_index), observations
