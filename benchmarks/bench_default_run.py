@@ -76,6 +76,17 @@ def fixed_costs(datasets: list[str], configfile: str) -> dict[str, float]:
     return {key: round(value, 2) for key, value in costs.items()}
 
 
+def prepared_data(dataset: str):
+    """The dataset's tokens and split under results/, prepared on the CPU as a training job
+    prepares them once for all its runs (miam.runs.training.prepare_data)."""
+    import torch
+
+    from miam.runs.training import prepare_data
+
+    folder = ROOT / "results" / dataset
+    return prepare_data(folder / "tokens", folder / "split.csv", torch.device("cpu"))
+
+
 def uniform_run(config: dict, dataset: str, threads: int = 1, prepared=None) -> None:
     """One `uniform` run of `dataset` (seed 0, `threads` threads), written to a temp folder;
     `prepared`: the job's data, prepared once (miam.runs.training)."""

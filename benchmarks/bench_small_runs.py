@@ -46,14 +46,14 @@ from pathlib import Path
 
 import torch
 import yaml
-from bench_default_run import stage_table, uniform_run
+from bench_default_run import prepared_data, stage_table, uniform_run
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from miam.core.model import Block
 from miam.runs import evaluation, training
-from miam.runs.training import TrainConfig, prepare_data, prepare_run
+from miam.runs.training import TrainConfig, prepare_run
 from miam.workflow import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,9 +212,8 @@ def fixed_step_share(config: dict, dataset: str, prepared, steps: int = 50) -> f
 
 def measure(config: dict, dataset: str, threads: int, repeats: int) -> dict:
     torch.set_num_threads(threads)
-    folder = ROOT / "results" / dataset
     started = time.perf_counter()
-    prepared = prepare_data(folder / "tokens", folder / "split.csv", torch.device("cpu"))
+    prepared = prepared_data(dataset)
     preparation = time.perf_counter() - started
     shapes = MatmulShapes()
     with FlopCounterMode(display=False) as counter, shapes:
@@ -332,8 +331,7 @@ def measure_candidates(config: dict, dataset: str, repeats: int) -> list[dict]:
     compilation), then `repeats` of it interleaved with `repeats` of the code as it is (a
     shared machine's speed drifts: each pair sees the same), the best of each, and the gain."""
     torch.set_num_threads(1)
-    folder = ROOT / "results" / dataset
-    prepared = prepare_data(folder / "tokens", folder / "split.csv", torch.device("cpu"))
+    prepared = prepared_data(dataset)
 
     def seconds(changed: dict, context) -> float:
         with context():

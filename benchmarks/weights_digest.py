@@ -25,10 +25,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 import yaml
+from bench_default_run import prepared_data
 from snakemake.utils import validate
 
 from miam.runs.checkpoints import HISTORY, read_model
-from miam.runs.training import prepare_data, train_run
+from miam.runs.training import train_run
 from miam.workflow import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as out:
         for dataset, runs in RUNS.items():
             folder = ROOT / "results" / dataset
-            prepared = prepare_data(folder / "tokens", folder / "split.csv", torch.device("cpu"))
+            prepared = prepared_data(dataset)
             subsets = pipeline.named_subsets(config["datasets"][dataset])
             for family, name in runs:
                 name = name or next(iter(subsets))
