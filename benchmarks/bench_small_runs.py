@@ -24,8 +24,10 @@ model would gain at most); and the share of a training step that does not grow w
 bookkeeping, the most that fewer ops, lockstep training or compiled graphs could remove). Per
 thread count of `--threads`. With --candidates, each candidate change measured on the same
 runs (1 thread): the other length-bucket counts, PyTorch's unfused attention, bfloat16
-autocast on the CPU and compiled encoder blocks (`torch.compile`; the first run holds the
-compilation), as run seconds and gain over the code as it is. With the default run's results
+autocast on the CPU, compiled encoder blocks (`torch.compile`; the first run holds the
+compilation) and unpadded token layers (every per-token layer on the visible tokens packed
+without padding, attention alone padded, in the config's or 4 length buckets), as run seconds
+and gain over the code as it is. With the default run's results
 present (benchmarks/bench_default_run.py), also its training stage in job-seconds. With
 --markdown, the figures go to a page with the date and the machine, which docs/performance.md
 links; never typed.
@@ -51,7 +53,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from miam.core.model import Block
+from miam.core.model import Block, MultimodalTransformer
 from miam.runs import evaluation, training
 from miam.runs.training import TrainConfig, prepare_run
 from miam.workflow import pipeline
@@ -301,6 +303,82 @@ def compiled_blocks():
     return patched(Block, "forward", compiled_forward())
 
 
+def attention_slots(lengths: torch.Tensor, positions, row_of, buckets: int):
+    """For packed tokens (row `row_of`, `positions` in its row, its summary token at 0): the
+    slot of each in the padded buffer attention runs on, the buffer's size, and its buckets
+    (first slot, rows, width, key mask): `buckets` groups of rows sorted by length (`lengths`,
+    summary included), each padded to its longest row."""
+    groups = torch.argsort(lengths, stable=True).tensor_split(buckets) if buckets > 1 else [None]
+    row_start, plan, size = torch.empty_like(lengths), [], 0
+    for rows in groups:
+        group_lengths = lengths if rows is None else lengths[rows]
+        if len(group_lengths) == 0:
+            continue
+        width, n_rows = int(group_lengths.max()), len(group_lengths)
+        starts = size + torch.arange(n_rows) * width
+        row_start = starts if rows is None else row_start.index_put((rows,), starts)
+        attend = torch.arange(width) < group_lengths[:, None]
+        plan.append((size, n_rows, width, attend[:, None, None, :]))
+        size += n_rows * width
+    return row_start[row_of] + positions, size, plan
+
+
+def unpadded_block(self: Block, x: torch.Tensor, attention) -> torch.Tensor:
+    """Block.forward on packed tokens (P, dim): every per-token layer on real tokens only;
+    attention on the padded buckets of `attention_slots`."""
+    slots, size, plan = attention
+    dim = x.shape[1]
+    qkv = self.qkv(self.attention_norm(x))
+    padded = qkv.new_zeros(size, 3 * dim).index_copy(0, slots, qkv)
+    parts = []
+    for start, n_rows, width, attend in plan:
+        q, k, v = (
+            padded[start : start + n_rows * width]
+            .view(n_rows, width, 3, self.heads, dim // self.heads)
+            .permute(2, 0, 3, 1, 4)
+        )
+        attended = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attend)
+        parts.append(attended.transpose(1, 2).reshape(n_rows * width, dim))
+    attended = torch.cat(parts).index_select(0, slots)
+    x = x + self.attention_out(attended)
+    return x + self.ffn(self.ffn_norm(x))
+
+
+def unpadded_encode(self: MultimodalTransformer, tokens, visible, rows=None, buckets: int = 1):
+    """MultimodalTransformer.encode with the rows' visible tokens packed (no padding) through
+    every per-token layer and the mean pooling."""
+    n_rows = visible.shape[0]
+    rows = torch.arange(n_rows) if rows is None else rows
+    row_of, token_of = visible.nonzero(as_tuple=True)
+    flat = rows[row_of] * tokens.shape[1] + token_of
+    summary = self.summary_token.expand(n_rows, -1)
+    x = torch.cat([summary, tokens.flatten(0, 1).index_select(0, flat)])
+    row_ids = torch.cat([torch.arange(n_rows), row_of])
+    positions = torch.cat([row_of.new_zeros(n_rows), visible.cumsum(dim=1)[row_of, token_of]])
+    lengths = visible.sum(dim=1) + 1
+    attention = attention_slots(lengths, positions, row_ids, min(buckets, max(n_rows, 1)))
+    for block in self.blocks:
+        x = block(x, attention)
+    pooled = x.new_zeros(n_rows, x.shape[1]).index_add(0, row_ids, x)
+    return self.head(pooled / lengths[:, None])
+
+
+def unpadded_forward(self: MultimodalTransformer, values, visible, length_buckets: int = 1):
+    return unpadded_encode(self, self.embed(values, visible), visible, buckets=length_buckets)
+
+
+@contextlib.contextmanager
+def unpadded_token_layers():
+    """The model's per-token layers on packed tokens, attention alone padded (CPU, no dropout:
+    the demo model's)."""
+    with (
+        patched(Block, "forward", unpadded_block),
+        patched(MultimodalTransformer, "encode", unpadded_encode),
+        patched(MultimodalTransformer, "forward", unpadded_forward),
+    ):
+        yield
+
+
 def with_buckets(config: dict, dataset: str, buckets: int) -> dict:
     changed = copy.deepcopy(config)
     changed["datasets"][dataset].setdefault("training", {})["length_buckets"] = buckets
@@ -323,6 +401,11 @@ def candidates(config: dict, dataset: str) -> dict[str, tuple[dict, callable]]:
         "unfused attention": (config, partial(sdpa_kernel, SDPBackend.MATH)),
         "bfloat16 autocast": (config, bfloat16_autocast),
         "compiled encoder blocks": (config, compiled_blocks),
+        "unpadded token layers": (config, unpadded_token_layers),
+        "unpadded token layers, length_buckets 4": (
+            with_buckets(config, dataset, 4),
+            unpadded_token_layers,
+        ),
     }
 
 
