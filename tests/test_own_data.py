@@ -738,10 +738,10 @@ def test_reader_options_table_matches_the_readers():
     assert generic_spec.AUDIO_OPTIONS == {
         f.name: f.default for f in dataclasses.fields(AudioConfig)
     }
+    # and the generic reader's trained categorical levels, for sites too
+    workflow_set = ("root", "shard", "progress", "species", "levels")
     parameters = inspect.signature(tokenize_generic).parameters
-    assert [p for p in parameters if p not in ("root", "shard", "progress", "species")] == list(
-        generic_spec.TOP_LEVEL
-    )
+    assert [p for p in parameters if p not in workflow_set] == list(generic_spec.TOP_LEVEL)
 
 
 def test_declared_tokens_of_the_fixed_readers():

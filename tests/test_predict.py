@@ -207,6 +207,64 @@ def own_config(root: Path, sites: dict, modalities: list[str]) -> dict:
     return {"datasets": {"own": dataset}, "strategies": {"uniform": {"kind": "uniform"}}}
 
 
+def test_new_sites_keep_the_trained_positions_of_categorical_levels(tmp_path):
+    """A new table numbers its categories otherwise (other levels, other counts): its sites are
+    one-hot over the trained levels; a level training never saw is "other" where training had
+    one, else absent and counted; tokens without recorded levels are refused."""
+    root = write_dataset(tmp_path / "own", n=30, table="plots.csv")
+    categories = {"from": "categorical", "columns": ["ecoregion", "site"], "max_levels": 3}
+    config = own_config(root, {"new": {"kind": "table", "table": "new.csv"}}, ["climate"])
+    options = config["datasets"]["own"]["reader_options"]
+    options["modalities"] = options["modalities"] | {"categories": categories}
+    options |= {
+        "table": "plots.csv",
+        "coordinates": {"x": "easting", "y": "northing", "crs": "EPSG:32632"},
+    }
+    trained, _ = tokenize_generic(root, progress=False, **options)
+    trained.save(tmp_path / "trained")
+    levels = trained.modality("categories").levels
+    assert TokenSet.load(tmp_path / "trained").modality("categories").levels == levels
+    ecoregions, sites = levels
+    assert sites[-1] == "(other)" and "(other)" not in ecoregions
+    new = pd.read_csv(root / "plots.csv").drop(columns=["species", "present"]).iloc[:4]
+    new["plot_id"] = ["N0", "N1", "N2", "N3"]
+    # Only the second trained ecoregion, then one training never saw; sites never seen.
+    new["ecoregion"] = [ecoregions[1], ecoregions[1], ecoregions[1], "tundra"]
+    new["site"] = ["far away"] * 4
+    new.to_csv(root / "new.csv", index=False)
+    tokens = write_site_tokens(
+        "generic", root, options, config["datasets"]["own"]["predict"]["sites"]["new"],
+        tmp_path / "raw", tmp_path / "trained", tmp_path / "tokens", tmp_path / "issues.csv",
+    )  # fmt: skip
+    m = tokens.modality("categories")
+    assert m.levels == levels
+    other_site = len(ecoregions) + len(sites) - 1  # the site token's block follows
+    assert (m.values[:3, 0].argmax(axis=1) == 1).all() and m.present[:3, 0].all()
+    assert not m.present[3, 0] and not m.values[3, 0].any()  # tundra: no level, no "other"
+    assert (m.values[:, 1].argmax(axis=1) == other_site).all() and m.present[:, 1].all()
+    issues = pd.read_csv(tmp_path / "issues.csv")
+    tundra = issues[issues["modality"] == "categories"]
+    assert tundra["sample_id"].tolist() == ["N3"] and set(tundra["reason"]) == {"out_of_range"}
+    assert "tundra" in tundra["detail"].iloc[0]
+    # and a model of the trained tokens predicts them, with and without the categories
+    write_split(trained.samples, tmp_path / "split.csv", block_size=1.0, seed=0)
+    predicted = outputs.predict_site_set(
+        {"uniform": [write_model(trained, tmp_path / "model.pt", 0)]}, tmp_path / "tokens",
+        tmp_path / "trained", tmp_path / "split.csv", pipeline.predict_settings(config, "own"),
+        tmp_path / "sites.parquet", tmp_path / "summary.json", device="cpu",
+    )  # fmt: skip
+    assert np.isfinite(predicted.mean).all() and predicted.mean.shape[2] == 4
+    assert predicted.scenarios == ["all_inputs", "without_climate", "without_categories"]
+    # A token folder written before levels were kept: refused, saying what to do.
+    meta = tmp_path / "trained" / "meta.json"
+    meta.write_text(meta.read_text().replace('"levels"', '"levels_of_old"'))
+    with pytest.raises(ValueError, match=r"do not record the levels .*categories.*again"):
+        tokenize_sites(
+            "generic", root, options, TokenSet.load(tmp_path / "trained"),
+            config["datasets"]["own"]["predict"]["sites"]["new"], tmp_path / "raw",
+        )  # fmt: skip
+
+
 def test_own_data_sites_predict_by_config_alone(tmp_path):
     """A table of new sites without labels (one without coordinates: in the table, counted)
     and a grid over the raster's extent, both from the `predict` block alone."""

@@ -3,7 +3,8 @@
 A dataset is a folder::
 
     meta.json                 format, task, class names, modalities (name, kind, token names,
-                              storage dtype and its largest rounding error) in model order
+                              storage dtype and its largest rounding error; the levels of
+                              one-hot categorical tokens) in model order
     <modality>.values.npy     values (N, T_m, D_m), float16 or float32 (see "Storage")
     <modality>.present.npy    present (N, T_m) bool
     samples.csv               one row per sample: sample_id, lon, lat (the split and the maps)
@@ -121,6 +122,10 @@ class Modality:
     # True for arrays read from a token folder, already stored clean (absent values 0): they are
     # kept as they are (memory maps), not copied into float32.
     stored: bool = field(default=False, repr=False, compare=False)
+    # One-hot categorical tokens: each token's levels, in the order of its block of positions
+    # (token t's block follows those of the tokens before it). New sites are read with them,
+    # so a level has the position the model learned it at. None for every other modality.
+    levels: list[list[str]] | None = None
 
     def __post_init__(self):
         assert self.kind in KINDS, f"modality {self.name}: kind {self.kind!r} not in {KINDS}"
@@ -134,6 +139,10 @@ class Modality:
         assert self.kind != "scalar" or self.values.shape[2] == 1, (
             f"modality {self.name}: scalar tokens have D=1"
         )
+        assert self.levels is None or (
+            len(self.levels) == self.values.shape[1]
+            and sum(map(len, self.levels)) == self.values.shape[2]
+        ), f"modality {self.name}: levels do not fill the tokens' one-hot positions"
         if self.stored:
             assert self.values.dtype in (np.float16, np.float32) and self.present.dtype == bool
             return
@@ -245,11 +254,11 @@ class TokenSet:
         """Every part must have the same task, classes and modalities (names, kinds, tokens)."""
         assert parts, "nothing to concatenate"
         first = parts[0]
-        layout = [(m.name, m.kind, list(m.token_names)) for m in first.modalities]
+        layout = [(m.name, m.kind, list(m.token_names), m.levels) for m in first.modalities]
         for i, part in enumerate(parts[1:], start=1):
             assert part.task == first.task, f"part {i}: task {part.task!r} != {first.task!r}"
             assert list(part.class_names) == list(first.class_names), f"part {i}: other classes"
-            part_layout = [(m.name, m.kind, list(m.token_names)) for m in part.modalities]
+            part_layout = [(m.name, m.kind, list(m.token_names), m.levels) for m in part.modalities]
             assert part_layout == layout, f"part {i}: other modalities or token names"
 
     @classmethod
@@ -268,6 +277,7 @@ class TokenSet:
                     np.concatenate([part.modalities[j].values for part in parts]),
                     np.concatenate([part.modalities[j].present for part in parts]),
                     m.token_names,
+                    levels=m.levels,
                 )
                 for j, m in enumerate(first.modalities)
             ],
@@ -282,7 +292,12 @@ class TokenSet:
             task=self.task,
             modalities=[
                 Modality(
-                    m.name, m.kind, read_rows(m.values, index), m.present[index], m.token_names
+                    m.name,
+                    m.kind,
+                    read_rows(m.values, index),
+                    m.present[index],
+                    m.token_names,
+                    levels=m.levels,
                 )
                 for m in self.modalities
             ],
@@ -341,6 +356,7 @@ class TokenSet:
                     "token_names": list(m.token_names),
                     "dtype": dtype,
                     "max_error_std": 0.0 if dtype == "float32" else error,
+                    **({"levels": m.levels} if m.levels is not None else {}),
                 }
             )
         targets = [part.targets for part in parts]
@@ -376,7 +392,15 @@ class TokenSet:
                 values = np.load(folder / f"{name}.values.npy", mmap_mode="c")
                 present = np.load(folder / f"{name}.present.npy", mmap_mode="c")
                 modalities.append(
-                    Modality(name, spec["kind"], values, present, spec["token_names"], True)
+                    Modality(
+                        name,
+                        spec["kind"],
+                        values,
+                        present,
+                        spec["token_names"],
+                        True,
+                        spec.get("levels"),
+                    )
                 )
                 continue
             with np.load(folder / f"{name}.npz") as arrays:
@@ -395,12 +419,15 @@ class TokenSet:
 
 
 def token_signature(tokens: TokenSet) -> dict:
-    """What a model's inputs and outputs are: task, species, modalities and their tokens."""
+    """What a model's inputs and outputs are: task, species, modalities and their tokens (with
+    the levels of categorical tokens)."""
     return {
         "task": tokens.task,
         "species": [str(name) for name in tokens.class_names],
         "modalities": [
-            [m.name, m.kind, list(m.token_names), int(m.token_dim)] for m in tokens.modalities
+            [m.name, m.kind, list(m.token_names), int(m.token_dim)]
+            + ([m.levels] if m.levels is not None else [])
+            for m in tokens.modalities
         ],
     }
 

@@ -154,20 +154,21 @@ def tokenize_sites(
             reader, root, progress=False, species=species, split=site_set["split"], **options
         )
     if kind == "table":
-        categorical = [
+        # Categorical tokens one-hot over the trained levels, not those of the new table.
+        levels = {m.name: m.levels for m in trained.modalities if m.levels is not None}
+        unknown = [
             name
-            for name, m in options.get("modalities", {}).items()
-            if m.get("from") == "categorical"
+            for name, m in (options.get("modalities") or {}).items()
+            if m.get("from") == "categorical" and name not in levels
         ]
-        if categorical:
-            # Levels are numbered from the table read: a new table would number them otherwise.
+        if unknown:
             raise ValueError(
-                f"site table {site_set['table']}: categorical modalities {categorical} cannot "
-                "be predicted from a new table (their levels come from the table read)"
+                f"site table {site_set['table']}: the training tokens do not record the levels "
+                f"of the categorical modalities {unknown} (tokenized by an older version): "
+                "tokenize the dataset again (delete its tokens folder) to predict new sites"
             )
-        return tokenize(
-            reader, root, progress=False, species=species, **options | {"table": site_set["table"]}
-        )
+        read = options | {"table": site_set["table"]} | ({"levels": levels} if levels else {})
+        return tokenize(reader, root, progress=False, species=species, **read)
     if reader == "generic":
         return _generic_grid(root, options, trained, Grid.from_config(site_set), site_root)
     split = {"split": GRID_SPLIT} if reader == "geoplant" else {}
@@ -226,6 +227,7 @@ def _generic_grid(root, options, trained: TokenSet, grid: Grid, site_root: Path)
             np.zeros((n, m.n_tokens, m.token_dim), np.float32),
             np.zeros((n, m.n_tokens), bool),
             m.token_names,
+            levels=m.levels,
         )
         for m in trained.modalities
     ]

@@ -9,7 +9,10 @@
 - ``categorical``: one token per column; its vector is one-hot over the column's levels, each
   column with its own block of positions, so the model's linear projection of the token is a
   learned vector per (column, level). Levels are the `max_levels` most frequent values in the
-  whole table; rarer ones share an "other" position. An empty cell is ``missing_value``.
+  whole table; rarer ones share an "other" position. An empty cell is ``missing_value``. The
+  levels are kept with the tokens (`Modality.levels`): new sites are read with a trained
+  model's (`levels`), so each level keeps its position; a level training never saw is
+  "other" where training had one, else the token is absent (``out_of_range``).
 - ``series``: one token per value of the pattern's field (``tmax_{year}`` -> ``2001``, ``2002``
   ...), in numeric order when the values are numbers; D = number of patterns. A step with any
   empty value or fill value (+-inf, |x| > 1e10) is absent (``nan_values``).
@@ -82,6 +85,7 @@ def tokenize_generic(
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
     species: list[str] | None = None,
+    levels: dict[str, list[list[str]]] | None = None,
 ) -> tuple[TokenSet, QualityLog]:
     """Tokenize the dataset at `root` (a folder, or the sample table itself) as the options say
     (see the module doc and `miam.inputs.tokenize.generic_spec`).
@@ -89,6 +93,8 @@ def tokenize_generic(
     `species`: read the table label-free (sites to predict, no label column needed) with these
     class names (a trained model's): every row with an id is kept, a row without usable
     coordinates too (recorded; its located modalities are absent), and targets are 0.
+    `levels`: categorical modality -> its tokens' levels (a trained model's `Modality.levels`),
+    used instead of the levels of this table.
     """
     spec = parse_options(
         {
@@ -108,7 +114,7 @@ def tokenize_generic(
     # What the whole table decides is recorded once, by the first shard.
     table_quality = quality if shard[0] == 0 else QualityLog()
     samples_table = read_sample_table(table_file, spec["layer"])
-    reader = _Reader(spec, folder, samples_table, table_quality, species)
+    reader = _Reader(spec, folder, samples_table, table_quality, species, levels)
     if samples_table.unterminated and shard[0] == 0:
         rows = len(samples_table.frame)
         warn_unterminated(table_file, rows)
@@ -124,7 +130,7 @@ def tokenize_generic(
     token_set = TokenSet(
         task=TASKS[spec["label"]["kind"]],
         modalities=[
-            Modality(name, kinds[name], values, present, names)
+            Modality(name, kinds[name], values, present, names, levels=reader.levels.get(name))
             for name, (values, present, names) in zip(spec["modalities"], built, strict=True)
         ],
         targets=reader.targets[rows],
@@ -159,8 +165,12 @@ class _Reader:
         table: SampleTable,
         quality: QualityLog,
         species: list[str] | None = None,
+        known_levels: dict[str, list[list[str]]] | None = None,
     ):
         self.spec, self.folder, self.table = spec, folder, table
+        # categorical modality -> its tokens' levels: given (a trained model's) or found here
+        self.known_levels = known_levels or {}
+        self.levels: dict[str, list[list[str]]] = {}
         self.path = table.path
         frame = table.frame.reset_index(drop=True)
         id_column = spec["id"]
@@ -395,9 +405,18 @@ class _Reader:
 
     def _categorical(self, name, m, rows, quality, where, progress):
         columns = self._columns(m["columns"], f"{where}.columns")
+        known = self.known_levels.get(name)
+        if known is not None and len(known) != len(columns):
+            raise InputError(
+                f"{where}.columns: {len(columns)} columns in {self.path}, the trained tokens "
+                f"have {len(known)}"
+            )
         blocks = []
-        for column in columns:
+        for t, column in enumerate(columns):
             text = self.frame[column].map(_as_id).where(self.frame[column].notna())
+            if known is not None:
+                blocks.append((column, text, list(known[t])))
+                continue
             counts = text.value_counts()
             levels = sorted(counts.index, key=lambda v: (-counts[v], _natural_key(v)))
             kept = sorted(levels[: m["max_levels"]], key=_natural_key)
@@ -410,6 +429,7 @@ class _Reader:
                 len(levels),
                 f"; the {len(kept)} most frequent kept, the rest {OTHER_LEVEL}" if other else "",
             )
+        self.levels[name] = [levels for _, _, levels in blocks]
         width = sum(len(levels) for _, _, levels in blocks)
         n = rows.stop - rows.start
         values = np.zeros((n, len(columns), width), np.float32)
@@ -423,7 +443,13 @@ class _Reader:
                         name, "missing_value", self.sample_ids[rows][i], self.path, column
                     )
                     continue
-                values[i, t, position.get(value, position.get(OTHER_LEVEL))] = 1.0
+                at = position.get(value, position.get(OTHER_LEVEL))
+                if at is None:  # a level the trained tokens do not have, nor "other"
+                    sample = self.sample_ids[rows][i]
+                    detail = f"{column}: {value!r} is no level of the trained tokens"
+                    quality.record(name, "out_of_range", sample, self.path, detail)
+                    continue
+                values[i, t, at] = 1.0
                 present[i, t] = True
             offset += len(levels)
         return values, present, columns
