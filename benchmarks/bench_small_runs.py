@@ -21,7 +21,9 @@ epochs (what cheaper validation scoring could save at most); 8 training steps ov
 8 times the batch ("lockstep x8 bound": what training 8 runs of a job in lockstep as one batched
 model would gain at most); and the share of a training step that does not grow with the batch
 (a step of 2 samples over one of the config's batch: op dispatch, Python and autograd
-bookkeeping, the most that fewer ops, lockstep training or compiled graphs could remove). Per
+bookkeeping, the most that fewer ops, lockstep training or compiled graphs could remove); and
+the shares of the run's op time (torch.profiler) in matmuls, in fused attention and in every
+other op, with the gain if every other op were free (what fusing them could win at most). Per
 thread count of `--threads`. With --candidates, each candidate change measured on the same
 runs (1 thread): the other length-bucket counts, PyTorch's unfused attention, bfloat16
 autocast on the CPU, compiled encoder blocks (`torch.compile`; the first run holds the
@@ -50,6 +52,7 @@ import torch
 import yaml
 from bench_default_run import prepared_data, stage_table, uniform_run
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -71,6 +74,7 @@ MATMULS = {
 # other attention kernels have them (the backward recomputes the scores).
 ATTENTION = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default
 ATTENTION_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward.default
+ATTENTION_OPS = (ATTENTION, ATTENTION_BACKWARD)
 
 
 def attention_matmuls(query: tuple, key: tuple, backward: bool) -> list[tuple]:
@@ -99,7 +103,7 @@ class MatmulShapes(TorchDispatchMode):
         if func in MATMULS and args[-1].dtype == torch.float32:
             operands = args[-2:]  # addmm's bias is not a matmul operand
             self.calls[(MATMULS[func], *(tuple(a.shape) for a in operands))] += 1
-        elif func in (ATTENTION, ATTENTION_BACKWARD):
+        elif func in ATTENTION_OPS:
             query, key = args[:2] if func is ATTENTION else args[1:3]
             for shapes in attention_matmuls(
                 tuple(query.shape), tuple(key.shape), func is ATTENTION_BACKWARD
@@ -212,6 +216,28 @@ def fixed_step_share(config: dict, dataset: str, prepared, steps: int = 50) -> f
     return seconds(train_index[:2]) / seconds(train_index[:size])
 
 
+def op_time_shares(config: dict, dataset: str, threads: int, prepared) -> dict[str, float]:
+    """Shares of the op time of one run (torch.profiler, self CPU time of every aten op) in
+    matmuls, in fused attention and in every other op; and the most that making every other op
+    free could gain (1 over the first two shares). The profiler's own cost per call weighs on
+    the many small ops, so the other ops' share is an upper estimate."""
+    with profile(activities=[ProfilerActivity.CPU]) as profiled:
+        uniform_run(config, dataset, threads, prepared)
+    seconds = Counter()
+    for event in profiled.key_averages():
+        if event.key.startswith("aten::"):
+            seconds[event.key] += event.self_cpu_time_total
+    total = sum(seconds.values())
+    matmul = sum(seconds[f"aten::{name}"] for name in MATMULS.values()) / total
+    attention = sum(seconds[op.name()] for op in ATTENTION_OPS) / total
+    return {
+        "matmul share of op time": matmul,
+        "attention share of op time": attention,
+        "other ops share of op time": 1 - matmul - attention,
+        "bound if other ops were free": 1 / (matmul + attention),
+    }
+
+
 def measure(config: dict, dataset: str, threads: int, repeats: int) -> dict:
     torch.set_num_threads(threads)
     started = time.perf_counter()
@@ -252,6 +278,7 @@ def measure(config: dict, dataset: str, threads: int, repeats: int) -> dict:
         "validation share": validation[best],
         "lockstep x8 bound": lockstep_gain(config, dataset, prepared),
         "fixed share of a step": fixed_step_share(config, dataset, prepared),
+        **op_time_shares(config, dataset, threads, prepared),
     }
 
 
@@ -472,7 +499,10 @@ def markdown_page(rows: list[dict], training: str | None, candidate_rows: list[d
         "One `uniform` run (seed 0) of each dataset, the default config's model and training; "
         "run seconds the best of the repeats, its data prepared once before; ratio: achieved "
         "GFLOP/s over this CPU's float32 matmul GFLOP/s at the run's own matmul shapes; fixed "
-        "share of a step: a training step of 2 samples over one of the config's batch.",
+        "share of a step: a training step of 2 samples over one of the config's batch; shares "
+        "of op time: the self time of the run's aten ops under torch.profiler (whose cost per "
+        "call inflates the many small other ops: an upper estimate of theirs), and the bound "
+        "1 / (matmul + attention shares).",
         "",
         *markdown_table(rows),
     ]
