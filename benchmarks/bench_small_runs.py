@@ -1,7 +1,7 @@
 """How close a demo-size training run comes to this CPU's matmul rate.
 
     python benchmarks/bench_small_runs.py [--configfile config/config.yaml] [--threads 1 2]
-                                          [--repeats 3] [--candidates]
+                                          [--repeats 3] [--candidates [--pairs 6]]
                                           [--markdown docs/figures/small_runs.md]
 
 For one `uniform` run (seed 0) of each dataset of the config (the default config: both
@@ -28,8 +28,9 @@ thread count of `--threads`. With --candidates, each candidate change measured o
 runs (1 thread): the other length-bucket counts, PyTorch's unfused attention, bfloat16
 autocast on the CPU, compiled encoder blocks (`torch.compile`; the first run holds the
 compilation) and unpadded token layers (every per-token layer on the visible tokens packed
-without padding, attention alone padded, in the config's or 4 length buckets), as run seconds
-and gain over the code as it is. With the default run's results
+without padding, attention alone padded, in the config's or 4 length buckets), in `--pairs`
+pairs of runs beside the code as it is: run seconds, gain and the median gain of the pairs.
+With the default run's results
 present (benchmarks/bench_default_run.py), also its training stage in job-seconds. With
 --markdown, the figures go to a page with the date and the machine, which docs/performance.md
 links; never typed.
@@ -43,6 +44,7 @@ import argparse
 import contextlib
 import copy
 import math
+import statistics
 import time
 from collections import Counter
 from functools import cache, partial
@@ -436,10 +438,12 @@ def candidates(config: dict, dataset: str) -> dict[str, tuple[dict, callable]]:
     }
 
 
-def measure_candidates(config: dict, dataset: str, repeats: int) -> list[dict]:
+def measure_candidates(config: dict, dataset: str, pairs: int) -> list[dict]:
     """Each candidate's `uniform` run (1 thread, data prepared once): its first run (with any
-    compilation), then `repeats` of it interleaved with `repeats` of the code as it is (a
-    shared machine's speed drifts: each pair sees the same), the best of each, and the gain."""
+    compilation), then `pairs` runs of it each beside one of the code as it is, which goes
+    first in every other pair (a shared machine's speed drifts: the two runs of a pair see the
+    same); the best of each and their ratio, the median of the pairs' ratios, and how many
+    pairs the candidate won."""
     torch.set_num_threads(1)
     prepared = prepared_data(dataset)
 
@@ -452,11 +456,15 @@ def measure_candidates(config: dict, dataset: str, repeats: int) -> list[dict]:
     rows = []
     for name, (changed, context) in candidates(config, dataset).items():
         first = seconds(changed, context)
-        pairs = [
-            (seconds(config, contextlib.nullcontext), seconds(changed, context))
-            for _ in range(repeats)
-        ]
-        as_it_is, candidate = (min(times) for times in zip(*pairs, strict=True))
+        timed = []
+        for pair in range(pairs):
+            if pair % 2:
+                candidate_seconds = seconds(changed, context)
+                timed.append((seconds(config, contextlib.nullcontext), candidate_seconds))
+            else:
+                timed.append((seconds(config, contextlib.nullcontext), seconds(changed, context)))
+        as_it_is, candidate = (min(times) for times in zip(*timed, strict=True))
+        ratios = [before / after for before, after in timed]
         rows.append(
             {
                 "dataset": dataset,
@@ -465,6 +473,8 @@ def measure_candidates(config: dict, dataset: str, repeats: int) -> list[dict]:
                 "run s": candidate,
                 "as it is s": as_it_is,
                 "gain": as_it_is / candidate,
+                "median pair gain": statistics.median(ratios),
+                "pairs won": f"{sum(ratio > 1 for ratio in ratios)} of {pairs}",
             }
         )
     torch._dynamo.reset()
@@ -489,6 +499,20 @@ def markdown_table(rows: list[dict]) -> list[str]:
     ]
 
 
+def figures_table(rows: list[dict]) -> list[str]:
+    """One column per dataset and thread count, one row per figure: the figures read down."""
+    columns = [f"{row['dataset']}, {row['threads']} thread(s)" for row in rows]
+    figures = [key for key in rows[0] if key not in ("dataset", "threads")]
+    return [
+        "| figure | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+        *[
+            f"| {figure} | " + " | ".join(f"{row[figure]:.2f}" for row in rows) + " |"
+            for figure in figures
+        ],
+    ]
+
+
 def markdown_page(rows: list[dict], training: str | None, candidate_rows: list[dict]) -> str:
     from miam.analysis.summary import measured_page_header
 
@@ -504,7 +528,7 @@ def markdown_page(rows: list[dict], training: str | None, candidate_rows: list[d
         "call inflates the many small other ops: an upper estimate of theirs), and the bound "
         "1 / (matmul + attention shares).",
         "",
-        *markdown_table(rows),
+        *figures_table(rows),
     ]
     if training:
         lines += ["", training]
@@ -513,13 +537,15 @@ def markdown_page(rows: list[dict], training: str | None, candidate_rows: list[d
             "",
             "## Candidate changes, measured",
             "",
-            "The same run on 1 thread with one change each, its repeats interleaved with those "
-            "of the code as it is; gain: the best run seconds of the code as it is over the "
-            "candidate's (above 1: faster); first run: the candidate's first, before its "
-            "repeats, with any compilation (torch.compile keeps what it compiled in an on-disk "
-            "cache: after an earlier run on the machine, its first run is shorter). The "
-            "code as it is runs the same work beside every candidate: how far its seconds "
-            "move down the column is how far a gain near 1 is from noise.",
+            "The same run on 1 thread with one change each, in pairs of runs beside one of the "
+            "code as it is (which goes first in every other pair); gain: the best run seconds "
+            "of the code as it is over the candidate's (above 1: faster); median pair gain: "
+            "the median over the pairs of the two runs' ratio, the figure a drifting machine "
+            "moves least; first run: the candidate's first, before its pairs, with any "
+            "compilation (torch.compile keeps what it compiled in an on-disk cache: after an "
+            "earlier run on the machine, its first run is shorter). The code as it is runs the "
+            "same work beside every candidate: how far its seconds move down the column is how "
+            "far a gain near 1 is from noise.",
             "",
             *markdown_table(candidate_rows),
         ]
@@ -541,6 +567,9 @@ def main() -> None:
     parser.add_argument(
         "--candidates", action="store_true", help="also measure the candidate changes (1 thread)"
     )
+    parser.add_argument(
+        "--pairs", type=int, default=6, help="runs of each candidate, each beside the code as it is"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the figures to this page")
     args = parser.parse_args()
     config = yaml.safe_load((ROOT / args.configfile).read_text())
@@ -560,7 +589,7 @@ def main() -> None:
         print(training)
     candidate_rows = []
     for dataset in datasets if args.candidates else []:
-        for row in measure_candidates(config, dataset, args.repeats):
+        for row in measure_candidates(config, dataset, args.pairs):
             candidate_rows.append(row)
             print(figures_line(row), flush=True)
     if args.markdown:
