@@ -245,23 +245,6 @@ def encoder_flops(n_tokens, config: ModelConfig):
     return config.depth * (2 * n_tokens * (4 * d * d + 2 * d * f) + 4 * n_tokens**2 * d)
 
 
-def print_evaluation(title: str, n_subsets: int, n: int, results: dict, flop_ratio: float):
-    print(f"\n{title}: {n_subsets} subsets x {n} samples; median seconds (sample-subsets/s)")
-    threads = list(results)
-    print(f"  {'way':46s}" + "".join(f"{f'{t} thread(s)':>26s}" for t in threads))
-    for way in results[threads[0]]:
-        cells = []
-        for t in threads:
-            seconds = results[t][way]
-            base = results[t][MASKSDM_WAY]
-            cells.append(
-                f"{seconds:7.1f} s ({n_subsets * n / seconds:5.0f}/s) {base / seconds:4.1f}x"
-            )
-        print(f"  {way:46s}" + "".join(f"{c:>26s}" for c in cells))
-    print(f"  encoder FLOPs, MaskSDM's way / visible tokens only: {flop_ratio:.2f}x: the speed-up")
-    print("  dropped hidden tokens allow at one FLOP rate (beyond it: the baseline runs slower)")
-
-
 def evaluation_table(title: str, n_subsets: int, n: int, results: dict, flop_ratio: float):
     """One evaluation's figures as Markdown lines: seconds, sample-subsets per second and the
     gain over MaskSDM's way, per way and thread count."""
@@ -306,6 +289,19 @@ def evaluation_page(evaluations: list[tuple], args) -> str:
     )
 
 
+def training_table(training: dict) -> list[str]:
+    """The training figures as Markdown lines (the console shows the same): samples per second
+    and the gain over the plain encoder, per way and thread count."""
+    lines = ["| threads | way | samples/s | gain |", "|---:|---|---:|---:|"]
+    for threads, rates in training.items():
+        base = rates["plain nn.TransformerEncoder, all tokens"]
+        lines += [
+            f"| {threads} | {name} | {rate:.1f} | {rate / base:.2f}x |"
+            for name, rate in rates.items()
+        ]
+    return lines
+
+
 def training_page(training: dict, args) -> str:
     """The training figures as a Markdown page with the date and the machine."""
     from miam.analysis.summary import measured_page_header
@@ -320,15 +316,8 @@ def training_page(training: dict, args) -> str:
         f"median of {args.repeats} interleaved repeats, and the gain over a plain "
         "`nn.TransformerEncoder` over all tokens with a mask token (how MaskSDM-MEE trains).",
         "",
-        "| threads | way | samples/s | gain |",
-        "|---:|---|---:|---:|",
+        *training_table(training),
     ]
-    for threads, rates in training.items():
-        base = rates["plain nn.TransformerEncoder, all tokens"]
-        lines += [
-            f"| {threads} | {name} | {rate:.1f} | {rate / base:.2f}x |"
-            for name, rate in rates.items()
-        ]
     return "\n".join(lines) + "\n"
 
 
@@ -362,16 +351,10 @@ def main():
             five[threads] = bench_evaluation(
                 device, args.five_samples, taxabench_like, subsets, args.repeats, args.chunk
             )
-    if training:
-        print(f"\nTraining step, paper model, 98 tokens/sample, batch {args.batch}, MIAM masking")
-        for threads, rates in training.items():
-            base = rates["plain nn.TransformerEncoder, all tokens"]
-            for name, rate in rates.items():
-                print(
-                    f"  {threads} thread(s)  {name:48s} {rate:7.1f} samples/s {rate / base:5.2f}x"
-                )
     pages = {}
     if training:
+        print(f"\nTraining step, paper model, 98 tokens/sample, batch {args.batch}, MIAM masking")
+        print("\n".join(training_table(training)))
         pages["paper_model_training.md"] = training_page(training, args)
     if geoplant:
         evaluations = [
@@ -391,9 +374,10 @@ def main():
             ),
         ]
         for evaluation in evaluations:
-            print_evaluation(*evaluation)
+            print("\n" + "\n".join(evaluation_table(*evaluation)))
         pages["paper_model_evaluation.md"] = evaluation_page(evaluations, args)
     for name, page in pages.items() if args.markdown else []:
+        args.markdown.mkdir(parents=True, exist_ok=True)
         (args.markdown / name).write_text(page)
         print(f"wrote {args.markdown / name}")
 
