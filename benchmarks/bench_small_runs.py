@@ -456,13 +456,12 @@ def measure_candidates(config: dict, dataset: str, pairs: int) -> list[dict]:
     rows = []
     for name, (changed, context) in candidates(config, dataset).items():
         first = seconds(changed, context)
+        ways = [(config, contextlib.nullcontext), (changed, context)]  # as it is, candidate
         timed = []
         for pair in range(pairs):
-            if pair % 2:
-                candidate_seconds = seconds(changed, context)
-                timed.append((seconds(config, contextlib.nullcontext), candidate_seconds))
-            else:
-                timed.append((seconds(config, contextlib.nullcontext), seconds(changed, context)))
+            order = (1, 0) if pair % 2 else (0, 1)
+            spent = {way: seconds(*ways[way]) for way in order}
+            timed.append((spent[0], spent[1]))
         as_it_is, candidate = (min(times) for times in zip(*timed, strict=True))
         ratios = [before / after for before, after in timed]
         rows.append(
