@@ -425,8 +425,7 @@ def token_signature(tokens: TokenSet) -> dict:
         "task": tokens.task,
         "species": [str(name) for name in tokens.class_names],
         "modalities": [
-            [m.name, m.kind, list(m.token_names), int(m.token_dim)]
-            + ([m.levels] if m.levels is not None else [])
+            [m.name, m.kind, list(m.token_names), int(m.token_dim), m.levels]
             for m in tokens.modalities
         ],
     }
