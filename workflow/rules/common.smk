@@ -88,6 +88,16 @@ def dataset_seeds(dataset):
 NOTEBOOKS = ["comparison", "ablation", "dynamics"]
 # Which seed's strategy models the contribution analysis reads (default: the first seed).
 CONTRIBUTION_SEED = config["contributions"].get("model_seed", SEEDS[0])
+# Job priorities, so that few cores stay busy to the end: training before every later stage;
+# the seed the contributions read first of all, and its contributions (the longest job after
+# training) next, beside the other seeds' training rather than alone after it.
+PRIORITY = {"contribution seed training": 3, "contributions": 2, "training": 1}
+
+
+def training_priority(wildcards):
+    if int(wildcards.seed) == CONTRIBUTION_SEED:
+        return PRIORITY["contribution seed training"]
+    return PRIORITY["training"]
 
 
 wildcard_constraints:

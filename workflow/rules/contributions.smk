@@ -15,6 +15,7 @@ rule contributions:
         "results/{dataset}/logs/contributions.log",
     benchmark:
         "results/{dataset}/benchmarks/contributions.tsv"
+    priority: PRIORITY["contributions"]
     conda:
         "../../envs/report.yaml"
     # CPUs, partition and GPU on a cluster: the slurm profile.

@@ -22,7 +22,10 @@ rule generate_dataset:
         dataset=exact_paths(filter(is_generated, DATASETS)),
     conda:
         "../../envs/data.yaml"
-    threads: 2
+    # One thread, though the generators use more processes for their few seconds: on 2 cores a
+    # 2-thread job waits for both to be free, and other datasets' 1-thread jobs kept the second
+    # dataset's generation waiting for minutes.
+    threads: 1
     resources:
         mem_mb=job_size("data", "mem_mb"),
         runtime=job_size("data", "runtime"),

@@ -17,8 +17,7 @@ for dataset in DATASETS:
                 f"results/{dataset}/logs/train/job{job}/seed{{seed}}.log",
             benchmark:
                 f"results/{dataset}/benchmarks/train/job{job}/seed{{seed}}.tsv"
-            # Every later stage waits on training: with few cores, train first.
-            priority: 1
+            priority: training_priority
             conda:
                 "../../envs/train.yaml"
             # Partition, GPU and CPUs per GPU on a cluster: the slurm profile.
