@@ -60,6 +60,30 @@ def test_multi_tensor_update_is_bit_identical_to_the_loop():
         assert torch.equal(ours, loop)
 
 
+def test_packed_update_follows_parameters_given_new_data():
+    """Parameters given new data after the first step (as `module.to` another device does) are
+    packed again: the update still reaches them, bit for bit."""
+    x = torch.randn(64, 7, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(3, (64,), generator=torch.Generator().manual_seed(2))
+    models = [toy_model(0), toy_model(0)]
+    optimizers = [
+        optimizer(model.parameters(), lr=0.01, weight_decay=0.05)
+        for optimizer, model in zip([AdamW, OneByOne], models, strict=True)
+    ]
+    for step in range(10):
+        if step == 5:
+            for p in [*models[0].parameters(), *models[1].parameters()]:
+                p.data = p.data.clone()
+            given = models[0][0].weight.detach().clone()
+        for model, optimizer in zip(models, optimizers, strict=True):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step(lr=0.01)
+    for ours, loop in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(ours, loop)
+    assert not torch.equal(models[0][0].weight, given)
+
+
 def test_a_step_does_not_import_torch_dynamo():
     code = (
         "import sys, torch\n"

@@ -23,9 +23,11 @@ class AdamW:
         self.exp_avg = [torch.zeros_like(p) for p in self.parameters]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.parameters]
         # Indices of the parameters that are, with their moments, views of one flat buffer each
-        # (`pack`); the buffers, in the order (parameters, exp_avg, exp_avg_sq).
+        # (`pack`); the buffers, in the order (parameters, exp_avg, exp_avg_sq); and where the
+        # parameters' data was then (moved or assigned since: packed again).
         self.packed: list[int] | None = None
         self.flat: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.packed_at: list[int] = []
 
     def zero_grad(self) -> None:
         for p in self.parameters:
@@ -61,14 +63,13 @@ class AdamW:
         updated = [i for i, p in enumerate(self.parameters) if p.grad is not None]
         if not updated:
             return
-        if self.packed is None:
+        if self.packed is None or (updated == self.packed and not self.still_packed()):
             self.pack(updated)
-        grads = [self.parameters[i].grad for i in updated]
         if updated == self.packed:
-            params, exp_avg, exp_avg_sq = self.flat
-            grads = [torch.cat([g.reshape(-1) for g in grads])]
-            params, exp_avg, exp_avg_sq = [params], [exp_avg], [exp_avg_sq]
+            grads = [torch.cat([self.parameters[i].grad.reshape(-1) for i in updated])]
+            params, exp_avg, exp_avg_sq = ([buffer] for buffer in self.flat)
         else:
+            grads = [self.parameters[i].grad for i in updated]
             params = [self.parameters[i] for i in updated]
             exp_avg = [self.exp_avg[i] for i in updated]
             exp_avg_sq = [self.exp_avg_sq[i] for i in updated]
@@ -96,6 +97,12 @@ class AdamW:
                 t.data = view.view_as(t)
             flat.append(buffer)
         self.packed, self.flat = indices, tuple(flat)
+        self.packed_at = [p.data_ptr() for p in params]
+
+    def still_packed(self) -> bool:
+        """Whether the packed parameters still view the flat buffer (`module.to` or
+        `load_state_dict(assign=True)` give them new data)."""
+        return [self.parameters[i].data_ptr() for i in self.packed] == self.packed_at
 
     def state_dict(self) -> dict:
         return {"steps": self.steps, "exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
