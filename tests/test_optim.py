@@ -38,7 +38,9 @@ def toy_model(seed: int) -> torch.nn.Module:
     )
 
 
-def test_multi_tensor_update_is_bit_identical_to_the_loop():
+def train_side_by_side(steps: int, lr=lambda step: 0.01, before_step=None, after_backward=None):
+    """Two copies of one toy model trained by AdamW and by OneByOne on the same batch;
+    `before_step(step, model)` and `after_backward(step, model)` change a model's step."""
     x = torch.randn(64, 7, generator=torch.Generator().manual_seed(1))
     y = torch.randint(3, (64,), generator=torch.Generator().manual_seed(2))
     models = [toy_model(0), toy_model(0)]
@@ -46,16 +48,29 @@ def test_multi_tensor_update_is_bit_identical_to_the_loop():
         optimizer(model.parameters(), lr=0.01, weight_decay=0.05)
         for optimizer, model in zip([AdamW, OneByOne], models, strict=True)
     ]
-    # The last layer's bias gets no gradient on odd steps: parameters without one are skipped.
-    for step in range(25):
+    for step in range(steps):
         for model, optimizer in zip(models, optimizers, strict=True):
+            if before_step:
+                before_step(step, model)
             optimizer.zero_grad()
             torch.nn.functional.cross_entropy(model(x), y).backward()
-            if step % 2:
-                model[-1].bias.grad = None
-            optimizer.step(lr=0.01 * (1 - step / 25))
+            if after_backward:
+                after_backward(step, model)
+            optimizer.step(lr=lr(step))
     for ours, loop in zip(models[0].parameters(), models[1].parameters(), strict=True):
         assert torch.equal(ours, loop)
+    return models, optimizers
+
+
+def test_multi_tensor_update_is_bit_identical_to_the_loop():
+    def drop_bias_gradient(step, model):
+        # The last layer's bias gets no gradient on odd steps: parameters without one are skipped.
+        if step % 2:
+            model[-1].bias.grad = None
+
+    _, optimizers = train_side_by_side(
+        25, lr=lambda step: 0.01 * (1 - step / 25), after_backward=drop_bias_gradient
+    )
     for ours, loop in zip(optimizers[0].exp_avg_sq, optimizers[1].exp_avg_sq, strict=True):
         assert torch.equal(ours, loop)
 
@@ -63,25 +78,16 @@ def test_multi_tensor_update_is_bit_identical_to_the_loop():
 def test_packed_update_follows_parameters_given_new_data():
     """Parameters given new data after the first step (as `module.to` another device does) are
     packed again: the update still reaches them, bit for bit."""
-    x = torch.randn(64, 7, generator=torch.Generator().manual_seed(1))
-    y = torch.randint(3, (64,), generator=torch.Generator().manual_seed(2))
-    models = [toy_model(0), toy_model(0)]
-    optimizers = [
-        optimizer(model.parameters(), lr=0.01, weight_decay=0.05)
-        for optimizer, model in zip([AdamW, OneByOne], models, strict=True)
-    ]
-    for step in range(10):
+    given = []
+
+    def new_data(step, model):
         if step == 5:
-            for p in [*models[0].parameters(), *models[1].parameters()]:
+            for p in model.parameters():
                 p.data = p.data.clone()
-            given = models[0][0].weight.detach().clone()
-        for model, optimizer in zip(models, optimizers, strict=True):
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step(lr=0.01)
-    for ours, loop in zip(models[0].parameters(), models[1].parameters(), strict=True):
-        assert torch.equal(ours, loop)
-    assert not torch.equal(models[0][0].weight, given)
+            given.append(model[0].weight.detach().clone())
+
+    models, _ = train_side_by_side(10, before_step=new_data)
+    assert not torch.equal(models[0][0].weight, given[0])
 
 
 def test_a_step_does_not_import_torch_dynamo():
