@@ -5,7 +5,7 @@
 
 Deletes the config's datasets' results (unless --keep, which then only re-reads the last run's
 benchmarks), runs `snakemake --cores N` from the repository root, and prints:
-- the wall time of the whole run;
+- the wall time of the whole run, and how much of the cores' time in it the jobs filled;
 - per stage (the folder under results/<dataset>/benchmarks/): jobs and summed job wall seconds,
   as Snakemake's `benchmark:` files recorded them (a job's time includes its Python and torch
   start-up; their CPU seconds are left out, being sampled every 30 s: miam.analysis.job_costs);
@@ -118,6 +118,11 @@ def reference_run(config: dict, dataset: str) -> float:
     return time.perf_counter() - started
 
 
+def busy_share(stages: pd.DataFrame, cores: int, wall: float) -> float:
+    """The jobs' summed wall seconds over `cores` x the run's wall time."""
+    return stages.loc["total", "wall_s"] / (cores * wall)
+
+
 def markdown_page(
     wall: float | None, cores: int, stages: pd.DataFrame, costs: dict, reference: float | None
 ) -> str:
@@ -127,7 +132,12 @@ def markdown_page(
         "The default run, measured", "python benchmarks/bench_default_run.py --markdown ..."
     )
     if wall is not None:
-        lines += [f"Wall time of `snakemake --cores {cores}`: **{wall:.0f} s**.", ""]
+        lines += [
+            f"Wall time of `snakemake --cores {cores}`: **{wall:.0f} s**; the jobs' seconds fill "
+            f"{100 * busy_share(stages, cores, wall):.0f} % of the cores' seconds in it "
+            "(below 100 %: a core waited for a job to become ready).",
+            "",
+        ]
     lines += [
         # Job wall seconds only: the CPU seconds Snakemake samples miss up to 30 s of each job
         # (job_costs).
@@ -164,6 +174,9 @@ def main() -> None:
         wall = timed(command)
         print(f"\nwall time of the run: {wall:.0f} s on {args.cores} cores\n")
     stages = stage_table(datasets)
+    if wall is not None:
+        share = 100 * busy_share(stages, args.cores, wall)
+        print(f"the jobs' seconds fill {share:.0f} % of the cores' seconds in it\n")
     print("per stage (job wall seconds summed over the stage's jobs):")
     print(stages.drop(columns="cpu_s").to_string())
     costs = fixed_costs(datasets, args.configfile)
