@@ -75,9 +75,21 @@ def test_multi_tensor_update_is_bit_identical_to_the_loop():
         assert torch.equal(ours, loop)
 
 
+def test_parameters_that_get_a_gradient_later_are_packed_too():
+    """A parameter without a gradient at the first steps (a modality masked in every sample of
+    the first batch) joins the packed buffer when it gets one: the update is the loop's."""
+
+    def no_bias_gradient_at_first(step, model):
+        if step < 3:
+            model[-1].bias.grad = None
+
+    models, optimizers = train_side_by_side(8, after_backward=no_bias_gradient_at_first)
+    assert optimizers[0].packed == list(range(len(list(models[0].parameters()))))
+
+
 def test_packed_update_follows_parameters_given_new_data():
-    """Parameters given new data after the first step (as `module.to` another device does) are
-    packed again: the update still reaches them, bit for bit."""
+    """Parameters given new data after the first step (`p.data = ...`) are packed again: the
+    update still reaches them, bit for bit."""
     given = []
 
     def new_data(step, model):

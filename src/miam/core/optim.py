@@ -48,12 +48,13 @@ class AdamW:
     def step(self, lr: float | None = None) -> None:
         """One update with learning rate `lr` (default: the initial one).
 
-        The parameters that have a gradient at the first step are packed into one flat buffer
-        (`pack`), so a step is eight kernels over it whatever the number of parameter tensors,
-        not eight per tensor: on a CPU that per-tensor dispatch was most of the optimiser's
-        time in a small model. Each element sees the same arithmetic either way: results are
-        bit-identical to a loop over the parameters. A step whose gradients are another set
-        (a parameter without one this time) updates those tensor by tensor.
+        The parameters that have a gradient are packed into one flat buffer (`pack`) at the
+        first step, and again when a step has gradients for more of them, so a step is one
+        concatenation of the gradients and eight kernels over the buffer whatever the number of
+        parameter tensors, not eight per tensor: on a CPU that per-tensor dispatch was most of
+        the optimiser's time in a small model. Each element sees the same arithmetic either
+        way: results are bit-identical to a loop over the parameters. A step with gradients
+        for fewer of them updates those tensor by tensor.
         """
         lr = self.lr if lr is None else lr
         self.steps += 1
@@ -63,7 +64,11 @@ class AdamW:
         updated = [i for i, p in enumerate(self.parameters) if p.grad is not None]
         if not updated:
             return
-        if self.packed is None or (updated == self.packed and not self.still_packed()):
+        if (
+            self.packed is None
+            or set(updated) > set(self.packed)
+            or (updated == self.packed and not self.still_packed())
+        ):
             self.pack(updated)
         if updated == self.packed:
             grads = [torch.cat([self.parameters[i].grad.reshape(-1) for i in updated])]
@@ -84,7 +89,9 @@ class AdamW:
 
     def pack(self, indices: list[int]) -> None:
         """Make the parameters at `indices`, and their moments, views of one flat buffer each
-        (values kept). Parameters of several devices or dtypes are left apart."""
+        (values kept). Parameters of several devices or dtypes are left apart. Updated through
+        the buffer, the parameters' version counters no longer move: autograd would not notice
+        an update between a forward and its backward (a training step never does that)."""
         params = [self.parameters[i] for i in indices]
         if len({(p.device, p.dtype) for p in params}) != 1:
             return
@@ -100,8 +107,8 @@ class AdamW:
         self.packed_at = [p.data_ptr() for p in params]
 
     def still_packed(self) -> bool:
-        """Whether the packed parameters still view the flat buffer (`module.to` or
-        `load_state_dict(assign=True)` give them new data)."""
+        """Whether the packed parameters still view the flat buffer (`p.data = ...` gives a
+        parameter other data)."""
         return [self.parameters[i].data_ptr() for i in self.packed] == self.packed_at
 
     def state_dict(self) -> dict:
