@@ -23,11 +23,9 @@ class AdamW:
         self.exp_avg = [torch.zeros_like(p) for p in self.parameters]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.parameters]
         # Indices of the parameters that are, with their moments, views of one flat buffer each
-        # (`pack`); the buffers, in the order (parameters, exp_avg, exp_avg_sq); and where the
-        # parameters' data was then (moved or assigned since: packed again).
+        # (`pack`); the buffers, in the order (parameters, exp_avg, exp_avg_sq).
         self.packed: list[int] | None = None
         self.flat: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-        self.packed_at: list[int] = []
 
     def zero_grad(self) -> None:
         for p in self.parameters:
@@ -92,24 +90,25 @@ class AdamW:
         (values kept). Parameters of several devices or dtypes are left apart. Updated through
         the buffer, the parameters' version counters no longer move: autograd would not notice
         an update between a forward and its backward (a training step never does that)."""
-        params = [self.parameters[i] for i in indices]
-        if len({(p.device, p.dtype) for p in params}) != 1:
+        groups = [
+            [tensors[i] for i in indices]
+            for tensors in (self.parameters, self.exp_avg, self.exp_avg_sq)
+        ]
+        if len({(p.device, p.dtype) for p in groups[0]}) != 1:
             return
         flat = []
-        for tensors in (params, self.exp_avg, self.exp_avg_sq):
-            chosen = tensors if tensors is params else [tensors[i] for i in indices]
-            buffer = torch.cat([t.detach().reshape(-1) for t in chosen])
-            views = buffer.split([t.numel() for t in chosen])
-            for t, view in zip(chosen, views, strict=True):
+        for tensors in groups:
+            buffer = torch.cat([t.detach().reshape(-1) for t in tensors])
+            for t, view in zip(tensors, buffer.split([t.numel() for t in tensors]), strict=True):
                 t.data = view.view_as(t)
             flat.append(buffer)
         self.packed, self.flat = indices, tuple(flat)
-        self.packed_at = [p.data_ptr() for p in params]
 
     def still_packed(self) -> bool:
         """Whether the packed parameters still view the flat buffer (`p.data = ...` gives a
         parameter other data)."""
-        return [self.parameters[i].data_ptr() for i in self.packed] == self.packed_at
+        buffer = self.flat[0].untyped_storage().data_ptr()
+        return all(self.parameters[i].untyped_storage().data_ptr() == buffer for i in self.packed)
 
     def state_dict(self) -> dict:
         return {"steps": self.steps, "exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq}
