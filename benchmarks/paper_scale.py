@@ -45,6 +45,8 @@ import sys
 import time
 from pathlib import Path
 
+from miam.core.hardware import usable_cores
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -463,7 +465,7 @@ def main():
     )
     parser.add_argument("--datasets", default="geoplant,taxabench")
     parser.add_argument("--workdir", default=str(REPO / "results" / "scale"))
-    parser.add_argument("--cores", type=int, default=os.cpu_count())
+    parser.add_argument("--cores", type=int, default=usable_cores())
     parser.add_argument("--train-steps", type=int, default=12)
     parser.add_argument("--eval-samples", type=int, default=256, help="per split, at most")
     parser.add_argument("--fresh", action="store_true", help="regenerate the data")

@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
 import platform
 import re
 import textwrap
@@ -34,6 +33,7 @@ from miam.analysis import claims
 from miam.analysis.map_tables import scenario_losses
 from miam.analysis.rows import LATE_FUSION_MODELS
 from miam.analysis.tables import METRIC_LABELS, ORACLE, format_cell, read_long
+from miam.core.hardware import usable_cores
 from miam.inputs.quality import ADJUSTMENTS
 
 RESULTS_BEGIN = "<!-- results:begin -->"
@@ -169,8 +169,7 @@ def machine() -> str:
     if cpuinfo.exists():
         found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)
         model = found.group(1).strip() if found else model
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {usable} cores, {platform.system()} {platform.machine()}"
+    return f"{model}, {usable_cores()} cores, {platform.system()} {platform.machine()}"
 
 
 def measured_page_header(title: str, command: str) -> list[str]:

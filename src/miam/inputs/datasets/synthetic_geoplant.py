@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from miam.core.hardware import usable_cores
 from miam.inputs.datasets.landscape import DEFAULT_BBOX, SOIL_VARIABLES, cached_landscape
 from miam.inputs.tokenize.satellite import nested_tile_path, tile_bytes
 
@@ -469,7 +470,7 @@ def _write_survey_files(
     }
     for path in archives.values():
         path.parent.mkdir(parents=True, exist_ok=True)
-    processes = processes or (1 if len(shards) <= 2 else os.cpu_count() or 1)
+    processes = processes or (1 if len(shards) <= 2 else usable_cores())
     zips = {name: zipfile.ZipFile(path, "w") for name, path in archives.items()}
     try:
         if processes == 1:

@@ -46,7 +46,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ import pandas as pd
 import soundfile
 from PIL import Image
 
+from miam.core.hardware import usable_cores
 from miam.inputs.datasets.landscape import DEFAULT_BBOX, Landscape, cached_landscape
 from miam.inputs.tokenize.location import ENVIRONMENT_VARIABLES, cell_centres
 from miam.inputs.tokenize.satellite import write_tile
@@ -403,9 +403,7 @@ def generate(root: str | Path, scale: str = "demo", seed: int = 0, corrupt: bool
     observations = make_observations(species, config.n_observations, seed, landscape)
     bounds = np.linspace(0, len(observations), config.workers * 4 + 1).astype(int)
     chunks = [observations.iloc[a:b] for a, b in itertools.pairwise(bounds)]
-    workers = min(
-        config.workers, os.cpu_count() or 1
-    )  # same bytes for any count: per-id generators
+    workers = min(config.workers, usable_cores())  # same bytes for any count: per-id generators
     if workers == 1:
         for chunk in chunks:
             _write_chunk(str(root), seed, bbox, species, chunk)
