@@ -29,14 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_model import GEOPLANT_COLUMNS, PAPER_MODEL, TAXABENCH_MODALITIES, geoplant_like
 
 from miam.core.data import DeviceData, Normalizer
-from miam.core.masking import make_strategy, token_visibility
-from miam.core.model import MultimodalTransformer
-from miam.core.optim import AdamW
 from miam.core.subsets import modality_subsets
 from miam.core.tokens import Modality, TokenSet
 from miam.runs.evaluation import predict_subsets
-from miam.runs.runtime import autocast
-from miam.runs.training import loss_function
+from miam.runs.training import PreparedData, TrainConfig, prepare_run, train_step
 
 
 def taxabench_paper_layout(n: int, rng) -> TokenSet:
@@ -91,29 +87,32 @@ def bench(name: str, device, steps: int, batch: int, epochs: int, eval_rows: int
     rng = np.random.default_rng(0)
     n = max(batch * 4, eval_rows)
     tokens = make(n, rng)
-    data = DeviceData(tokens, Normalizer.fit(tokens, np.arange(n)), device)
-    torch.manual_seed(0)
-    outputs = data.targets.shape[1] if data.task == "multilabel" else tokens.n_classes
-    net = MultimodalTransformer(data.layout, outputs, PAPER_MODEL).to(device)
-    optimizer = AdamW(net.parameters(), lr=1e-3, weight_decay=0.01)
-    criterion = loss_function(data.task, data.targets)
-    strategy = make_strategy("miam", len(data.layout), kappa=10.0, lam=1.0)
-    strategy.observe([0.7] * len(data.layout))
+    normalizer = Normalizer.fit(tokens, np.arange(n))
+    data = DeviceData(tokens, normalizer, device)
+    every = np.arange(n)
+    prepared = PreparedData(
+        tokens, {"train": every, "val": every}, normalizer, data, "bench_gpu", None, device
+    )
+    # The paper's training settings (TrainConfig's defaults: AdamW lr 1e-3, weight decay 0.01,
+    # clipping at 1, 4 length buckets) with MIAM as config/paper.yaml has it.
+    run = prepare_run(
+        TrainConfig(batch_size=batch),
+        0,
+        {"kind": "miam", "kappa": 10.0, "lam": 1.0},
+        None,
+        PAPER_MODEL.to_dict(),
+        None,
+        prepared,
+    )
+    run.masking.observe([0.7] * len(data.layout))
+    net = run.net
     generator = torch.Generator(device=device).manual_seed(0)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
 
     def step():
         index = torch.randint(n, (batch,), device=device, generator=generator)
-        p = strategy.sample(batch, generator)
-        visible = token_visibility(p, data.tokens_per_modality, data.present[index], generator)
-        with autocast(device):
-            logits = net(data.batch(index), visible, 4)
-        loss = criterion(logits.float(), data.targets[index])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.clip_grad_norm(1.0)
-        optimizer.step()
+        train_step(run, index, generator, run.config.lr)
 
     for _ in range(min(5, steps)):  # warm-up: kernels chosen, memory pools filled
         step()

@@ -128,51 +128,36 @@ def stage_train(tokens: str, split: str, out: str, steps: int, threads: int) -> 
     import torch
     from bench_model import encoder_flops
 
-    from miam.core.data import derive_seed, generator
-    from miam.core.masking import token_visibility
-    from miam.core.model import ModelConfig
-    from miam.core.optim import AdamW
+    from miam.core.data import generator
     from miam.runs.checkpoints import atomic_save
-    from miam.runs.runtime import autocast
     from miam.runs.training import (
         TrainConfig,
-        build_model,
-        build_strategy,
-        loss_function,
+        optimisation_step,
         prepare_data,
+        prepare_run,
+        step_visibility,
     )
 
     torch.set_num_threads(threads)
     config = paper_config()
-    model_config = ModelConfig(**config["model"])
     train_config = TrainConfig.from_dict({**config["training"], "device": "cpu"})
     started = time.perf_counter()
     prepared = prepare_data(tokens, split, torch.device("cpu"))
     prepare_seconds = time.perf_counter() - started
-    data, index = prepared.data, prepared.index
-    train_index = torch.as_tensor(index["train"])
-    masking = build_strategy(config["strategies"]["miam"], data, index["train"])
-    torch.manual_seed(derive_seed(0, "init"))
-    net = build_model(data, model_config)
-    optimizer = AdamW(net.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
-    criterion = loss_function(data.task, data.targets[train_index])
+    run = prepare_run(
+        train_config, 0, config["strategies"]["miam"], None, config["model"], None, prepared
+    )
+    data, index, net, model_config = run.data, run.index, run.net, run.net.config
     loader, masks = generator(0, "loader", 0), generator(0, "mask", 0)
-    order = train_index[torch.randperm(len(train_index), generator=loader)]
+    order = run.train_index[torch.randperm(len(run.train_index), generator=loader)]
     batches = order.split(train_config.batch_size)
     net.train()
     seconds, flops = [], []
     # Tiny data has fewer batches than timed steps: the epoch's batches again.
     for batch in itertools.islice(itertools.cycle(batches), steps + 1):
         step_started = time.perf_counter()
-        p = masking.sample(len(batch), masks)
-        visible = token_visibility(p, data.tokens_per_modality, data.present[batch], masks)
-        with autocast(data.device):
-            logits = net(data.batch(batch), visible, train_config.length_buckets)
-        loss = criterion(logits.float(), data.targets[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.clip_grad_norm(train_config.grad_clip)
-        optimizer.step(train_config.lr)
+        visible = step_visibility(run, batch, masks)
+        optimisation_step(run, batch, visible, train_config.lr)
         seconds.append(time.perf_counter() - step_started)
         # Forward FLOPs as computed: each length bucket padded to its longest row.
         lengths = torch.sort(visible.sum(dim=1)).values
@@ -204,7 +189,7 @@ def stage_train(tokens: str, split: str, out: str, steps: int, threads: int) -> 
         "steps_per_epoch": steps_per_epoch,
         "epoch_train_seconds": steps_per_epoch * step,
         "flop_rate": sum(flops[1:]) / sum(timed),
-        "train_samples": len(train_index),
+        "train_samples": len(run.train_index),
         "val_samples": len(index["val"]),
     }
 

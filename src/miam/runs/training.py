@@ -425,16 +425,25 @@ def observe_unimodal_scores(run: Run, frame=None) -> tuple[list[float], list[flo
 
 
 def train_step(run: Run, batch: torch.Tensor, mask_generator: torch.Generator, lr: float):
-    """One optimisation step on the samples `batch`: the strategy's masking (an oracle's inputs
-    as they are), forward, loss, backward, clipping and AdamW at `lr`. Returns the batch's mean
-    loss, detached, on the device (no sync)."""
-    data, masking, config = run.data, run.masking, run.config
-    present = data.present[batch]
-    if masking is None:
-        visible = present
-    else:
-        p = masking.sample(len(batch), mask_generator)
-        visible = token_visibility(p, data.tokens_per_modality, present, mask_generator)
+    """One optimisation step on the samples `batch` with the strategy's masking. Returns the
+    batch's mean loss, detached, on the device (no sync)."""
+    return optimisation_step(run, batch, step_visibility(run, batch, mask_generator), lr)
+
+
+def step_visibility(run: Run, batch: torch.Tensor, mask_generator: torch.Generator):
+    """(B, T) tokens the model sees in a step on `batch`: the strategy's masking of what the
+    samples have; an oracle's inputs as they are."""
+    present = run.data.present[batch]
+    if run.masking is None:
+        return present
+    p = run.masking.sample(len(batch), mask_generator)
+    return token_visibility(p, run.data.tokens_per_modality, present, mask_generator)
+
+
+def optimisation_step(run: Run, batch: torch.Tensor, visible: torch.Tensor, lr: float):
+    """Forward on the `visible` tokens of `batch`, loss, backward, clipping and AdamW at `lr`.
+    Returns the batch's mean loss, detached, on the device (no sync)."""
+    data, config = run.data, run.config
     with autocast(run.device):
         logits = run.net(data.batch(batch), visible, config.length_buckets)
     loss = run.criterion(logits.float(), data.targets[batch])
