@@ -91,7 +91,13 @@ def bench(name: str, device, steps: int, batch: int, epochs: int, eval_rows: int
     data = DeviceData(tokens, normalizer, device)
     every = np.arange(n)
     prepared = PreparedData(
-        tokens, {"train": every, "val": every}, normalizer, data, "bench_gpu", None, device
+        tokens=tokens,
+        index={"train": every, "val": every},
+        normalizer=normalizer,
+        data=data,
+        fingerprint="bench_gpu",
+        classes=None,
+        device=device,
     )
     # The paper's training settings (TrainConfig's defaults: AdamW lr 1e-3, weight decay 0.01,
     # clipping at 1, 4 length buckets) with MIAM as config/paper.yaml has it.

@@ -347,10 +347,10 @@ def generate(
 ) -> dict:
     """Write synthetic-geoplant at `scale` ("tiny", "demo", "paper") under `root`.
 
-    `processes` worker processes generate shards (default: 1 up to 2 shards, else the CPU
-    count); the files are the same whatever it is. `n_surveys` overrides the scale's survey
-    count; `species_mix` picks the species' groups and response strengths (SPECIES_MIXES).
-    Returns the manifest also written to
+    `processes` worker processes generate shards (default: 1 up to 2 shards, else the cores
+    this process may use, `usable_cores`); the files are the same whatever it is.
+    `n_surveys` overrides the scale's survey count; `species_mix` picks the species' groups
+    and response strengths (SPECIES_MIXES). Returns the manifest also written to
     ``<root>/synthetic-geoplant.json``.
     """
     rng, surveys, species, effects, landscape = _design(scale, seed, bbox, n_surveys, species_mix)
